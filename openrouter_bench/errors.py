@@ -1,0 +1,209 @@
+"""The exceptions this package raises, under one root.
+
+::
+
+    OpenRouterBenchError
+    ├── InvalidQueryError (also ValueError)     nothing was sent
+    ├── ClientClosedError (also RuntimeError)   the client was used after close
+    ├── APIError                                the server answered with an error status
+    │   ├── BadRequestError         400
+    │   ├── AuthenticationError     401, 403
+    │   ├── PaymentRequiredError    402
+    │   ├── NotFoundError           404
+    │   ├── RateLimitError          429 (``retry_after`` in seconds, or None)
+    │   └── ServerError             5xx
+    ├── TransportError                          no usable answer: refused, reset, DNS, TLS
+    │   └── RequestTimeoutError (also TimeoutError)
+    ├── ResponseFormatError                     not JSON, wrong shape, too large, a redirect
+    └── QuotaExhaustedError                     the local budget says no; nothing was sent
+
+Every error carries ``attempts``: how many requests the call made before giving
+up (0 when nothing was sent). No error message, ``str`` or ``repr`` ever
+contains the API key: headers kept on errors are the response's, never the
+request's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+__all__ = [
+    "APIError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ClientClosedError",
+    "InvalidQueryError",
+    "NotFoundError",
+    "OpenRouterBenchError",
+    "PaymentRequiredError",
+    "QuotaExhaustedError",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "ResponseFormatError",
+    "ServerError",
+    "TransportError",
+    "error_for_status",
+]
+
+
+class OpenRouterBenchError(Exception):
+    """Root of every error raised by openrouter-bench."""
+
+    attempts: int
+
+    def __init__(self, message: str, *, attempts: int = 0) -> None:
+        super().__init__(message)
+        self.message = message
+        self.attempts = attempts
+
+    def __str__(self) -> str:
+        if self.attempts > 1:
+            return f"{self.message} (after {self.attempts} attempts)"
+        return self.message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r}, attempts={self.attempts})"
+
+
+class InvalidQueryError(OpenRouterBenchError, ValueError):
+    """The query is certainly wrong; it was refused before anything was sent."""
+
+    def __init__(self, message: str, *, parameter: str | None = None) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+
+
+class ClientClosedError(OpenRouterBenchError, RuntimeError):
+    """The client was used outside ``async with`` or after ``aclose()``."""
+
+
+class APIError(OpenRouterBenchError):
+    """The server answered with an error status.
+
+    ``code`` and ``message`` come from the JSON error body when there is one;
+    ``body_excerpt`` keeps the first few hundred characters of a body that was
+    not (an HTML page from a proxy, say).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        code: int | None = None,
+        body_excerpt: str = "",
+        headers: Mapping[str, str] | None = None,
+        metadata: object = None,
+        attempts: int = 0,
+    ) -> None:
+        super().__init__(message, attempts=attempts)
+        self.status = status
+        self.code = code
+        self.body_excerpt = body_excerpt
+        self.headers: Mapping[str, str] = dict(headers or {})
+        self.metadata = metadata
+
+    def __str__(self) -> str:
+        return f"HTTP {self.status}: {super().__str__()}"
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(status={self.status}, message={self.message!r}, "
+            f"attempts={self.attempts})"
+        )
+
+
+class BadRequestError(APIError):
+    """400: the server refused the parameters."""
+
+
+class AuthenticationError(APIError):
+    """401 or 403: the key is missing, unknown, or not allowed."""
+
+
+class PaymentRequiredError(APIError):
+    """402: the account is out of credit."""
+
+
+class NotFoundError(APIError):
+    """404: the base URL does not point at the benchmarks endpoint."""
+
+
+class RateLimitError(APIError):
+    """429: too many requests; ``retry_after`` is the server's wait in seconds, if it gave one."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 429,
+        retry_after: float | None = None,
+        code: int | None = None,
+        body_excerpt: str = "",
+        headers: Mapping[str, str] | None = None,
+        metadata: object = None,
+        attempts: int = 0,
+    ) -> None:
+        super().__init__(
+            message,
+            status=status,
+            code=code,
+            body_excerpt=body_excerpt,
+            headers=headers,
+            metadata=metadata,
+            attempts=attempts,
+        )
+        self.retry_after = retry_after
+
+
+class ServerError(APIError):
+    """5xx: the server or a proxy in front of it failed."""
+
+
+class TransportError(OpenRouterBenchError):
+    """No usable answer: connection refused or reset, DNS or TLS failure, body cut short."""
+
+
+class RequestTimeoutError(TransportError, TimeoutError):
+    """The request took longer than the client's timeout."""
+
+
+class ResponseFormatError(OpenRouterBenchError):
+    """The answer could not be read: not JSON, the wrong shape, too large, or a redirect.
+
+    ``path`` names the place in the JSON document that was wrong, e.g. ``data[3].elo``.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None, attempts: int = 0) -> None:
+        super().__init__(message, attempts=attempts)
+        self.path = path
+
+
+class QuotaExhaustedError(OpenRouterBenchError):
+    """The local request budget is spent; ``available_at`` says when it returns."""
+
+    def __init__(
+        self, message: str, *, available_at: datetime | None = None, attempts: int = 0
+    ) -> None:
+        super().__init__(message, attempts=attempts)
+        self.available_at = available_at
+
+
+_STATUS_ERRORS: dict[int, type[APIError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    402: PaymentRequiredError,
+    403: AuthenticationError,
+    404: NotFoundError,
+    429: RateLimitError,
+}
+
+
+def error_for_status(status: int) -> type[APIError]:
+    """The error class for an HTTP status: ``ServerError`` for 5xx, ``APIError`` otherwise."""
+    if status in _STATUS_ERRORS:
+        return _STATUS_ERRORS[status]
+    if 500 <= status <= 599:
+        return ServerError
+    return APIError
