@@ -4,6 +4,7 @@
 
     OpenRouterBenchError
     ├── InvalidQueryError (also ValueError)     nothing was sent
+    ├── ConfigurationError (also ValueError)    the client cannot be built as asked: no key, bad URL
     ├── ClientClosedError (also RuntimeError)   the client was used after close
     ├── APIError                                the server answered with an error status
     │   ├── BadRequestError         400
@@ -33,6 +34,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ClientClosedError",
+    "ConfigurationError",
     "InvalidQueryError",
     "NotFoundError",
     "OpenRouterBenchError",
@@ -44,6 +46,7 @@ __all__ = [
     "ServerError",
     "TransportError",
     "error_for_status",
+    "is_transient",
 ]
 
 
@@ -74,6 +77,10 @@ class InvalidQueryError(OpenRouterBenchError, ValueError):
         self.parameter = parameter
 
 
+class ConfigurationError(OpenRouterBenchError, ValueError):
+    """The client cannot work as configured: no API key, an unusable base URL, a bad option."""
+
+
 class ClientClosedError(OpenRouterBenchError, RuntimeError):
     """The client was used outside ``async with`` or after ``aclose()``."""
 
@@ -83,7 +90,8 @@ class APIError(OpenRouterBenchError):
 
     ``code`` and ``message`` come from the JSON error body when there is one;
     ``body_excerpt`` keeps the first few hundred characters of a body that was
-    not (an HTML page from a proxy, say).
+    not (an HTML page from a proxy, say). ``retry_after`` is the server's
+    ``Retry-After`` in seconds (either form), or None when it sent none.
     """
 
     def __init__(
@@ -95,10 +103,12 @@ class APIError(OpenRouterBenchError):
         body_excerpt: str = "",
         headers: Mapping[str, str] | None = None,
         metadata: object = None,
+        retry_after: float | None = None,
         attempts: int = 0,
     ) -> None:
         super().__init__(message, attempts=attempts)
         self.status = status
+        self.retry_after = retry_after
         self.code = code
         self.body_excerpt = body_excerpt
         self.headers: Mapping[str, str] = dict(headers or {})
@@ -131,30 +141,7 @@ class NotFoundError(APIError):
 
 
 class RateLimitError(APIError):
-    """429: too many requests; ``retry_after`` is the server's wait in seconds, if it gave one."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int = 429,
-        retry_after: float | None = None,
-        code: int | None = None,
-        body_excerpt: str = "",
-        headers: Mapping[str, str] | None = None,
-        metadata: object = None,
-        attempts: int = 0,
-    ) -> None:
-        super().__init__(
-            message,
-            status=status,
-            code=code,
-            body_excerpt=body_excerpt,
-            headers=headers,
-            metadata=metadata,
-            attempts=attempts,
-        )
-        self.retry_after = retry_after
+    """429: too many requests; ``retry_after`` says how long the server asked to wait."""
 
 
 class ServerError(APIError):
@@ -207,3 +194,19 @@ def error_for_status(status: int) -> type[APIError]:
     if 500 <= status <= 599:
         return ServerError
     return APIError
+
+
+_TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+def is_transient(error: BaseException) -> bool:
+    """True for failures worth retrying or masking with a stale page.
+
+    Connection failures, timeouts, 408, 429 and 500/502/503/504 are transient;
+    every other error status, a malformed answer and a bad query are not.
+    """
+    if isinstance(error, TransportError):
+        return True
+    if isinstance(error, APIError):
+        return error.status in _TRANSIENT_STATUSES
+    return False

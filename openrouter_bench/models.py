@@ -163,7 +163,7 @@ class UnknownItem:
     """An item of a source or shape this package does not know yet, kept whole."""
 
     source: str
-    raw: Mapping[str, Any] = attrs.field(repr=False)
+    raw: Mapping[str, Any] = attrs.field(repr=False, hash=False)
 
     @property
     def model_permaslug(self) -> str | None:
@@ -203,7 +203,8 @@ class Page:
 
     ``from_cache`` is True when no request was sent for it; ``stale`` is True
     when it was served from an older snapshot because a refresh failed.
-    ``fetched_at`` is when the server produced it (not when it was read).
+    ``fetched_at`` is when this client received it from the server (a cache hit keeps the
+    original time).
     """
 
     items: tuple[Item, ...] = attrs.field(repr=lambda items: f"<{len(items)} items>")

@@ -120,25 +120,42 @@ def _text(name: str, value: object) -> str:
     return value
 
 
-def _enum_or_text(enum_type: type[_E], name: str) -> Callable[[object], _E | str | None]:
-    members = {member.value: member for member in enum_type}
-
-    def convert(value: object) -> _E | str | None:
-        if value is None:
-            return None
-        if isinstance(value, enum_type):
-            return value
-        text = _text(name, value)
-        return members.get(text, text)
-
-    return convert
+def _member(enum_type: type[_E], name: str, value: object) -> _E | str | None:
+    if value is None or isinstance(value, enum_type):
+        return value
+    text = _text(name, value)
+    try:
+        return enum_type(text)
+    except ValueError:
+        return text
 
 
-def _optional_text(name: str) -> Callable[[object], str | None]:
-    def convert(value: object) -> str | None:
-        return None if value is None else _text(name, value)
+def _source(value: object) -> Source | str | None:
+    return _member(Source, "source", value)
 
-    return convert
+
+def _task_type(value: object) -> TaskType | str | None:
+    return _member(TaskType, "task_type", value)
+
+
+def _arena(value: object) -> Arena | str | None:
+    return _member(Arena, "arena", value)
+
+
+def _benchmark_type(value: object) -> BenchmarkType | str | None:
+    return _member(BenchmarkType, "benchmark_type", value)
+
+
+def _search_surface(value: object) -> SearchSurface | str | None:
+    return _member(SearchSurface, "search_surface", value)
+
+
+def _category(value: object) -> str | None:
+    return None if value is None else _text("category", value)
+
+
+def _search_engine(value: object) -> str | None:
+    return None if value is None else _text("search_engine", value)
 
 
 def _max_results(value: object) -> int | None:
@@ -187,34 +204,30 @@ class Query:
     that can return no search items.
     """
 
-    source: Source | str | None = attrs.field(
-        default=None, converter=_enum_or_text(Source, "source")
-    )
-    task_type: TaskType | str | None = attrs.field(
-        default=None, converter=_enum_or_text(TaskType, "task_type")
-    )
-    arena: Arena | str | None = attrs.field(default=None, converter=_enum_or_text(Arena, "arena"))
-    category: str | None = attrs.field(default=None, converter=_optional_text("category"))
+    source: Source | str | None = attrs.field(default=None, converter=_source)
+    task_type: TaskType | str | None = attrs.field(default=None, converter=_task_type)
+    arena: Arena | str | None = attrs.field(default=None, converter=_arena)
+    category: str | None = attrs.field(default=None, converter=_category)
     max_results: int | None = attrs.field(default=None, converter=_max_results)
     benchmark_type: BenchmarkType | str | None = attrs.field(
-        default=None, converter=_enum_or_text(BenchmarkType, "benchmark_type")
+        default=None, converter=_benchmark_type
     )
     include_run_config: bool = attrs.field(default=False, converter=_flag)
-    search_engine: str | None = attrs.field(default=None, converter=_optional_text("search_engine"))
+    search_engine: str | None = attrs.field(default=None, converter=_search_engine)
     search_surface: SearchSurface | str | None = attrs.field(
-        default=None, converter=_enum_or_text(SearchSurface, "search_surface")
+        default=None, converter=_search_surface
     )
 
     def __attrs_post_init__(self) -> None:
         source = self.source
-        if self.arena is not None or self.category is not None:
-            if source is None or source in (Source.ARTIFICIAL_ANALYSIS, Source.OPENROUTER):
-                which = "arena" if self.arena is not None else "category"
-                raise InvalidQueryError(
-                    f"{which} applies to Design Arena only; "
-                    f"set source='design-arena' (source is {_show(source)})",
-                    parameter=which,
-                )
+        narrows_arena = self.arena is not None or self.category is not None
+        if narrows_arena and source in (None, Source.ARTIFICIAL_ANALYSIS, Source.OPENROUTER):
+            which = "arena" if self.arena is not None else "category"
+            raise InvalidQueryError(
+                f"{which} applies to Design Arena only; "
+                f"set source='design-arena' (source is {_show(source)})",
+                parameter=which,
+            )
         if source == Source.DESIGN_ARENA and self.arena is None:
             # The server's default, made explicit so equal questions share a cache entry.
             object.__setattr__(self, "arena", Arena.MODELS)
@@ -310,9 +323,7 @@ class Query:
         """Parse query-string parameters (strings) back into a :class:`Query`."""
         unknown = sorted(set(params) - set(_PARAM_ORDER))
         if unknown:
-            raise InvalidQueryError(
-                f"unknown parameter {unknown[0]!r}", parameter=unknown[0]
-            )
+            raise InvalidQueryError(f"unknown parameter {unknown[0]!r}", parameter=unknown[0])
         values: dict[str, object] = dict(params)
         if "max_results" in values:
             raw = params["max_results"]
@@ -323,7 +334,7 @@ class Query:
                     f"max_results must be an integer, got {raw!r}", parameter="max_results"
                 ) from None
         if "include_run_config" in values:
-            raw = params["include_run_config"].lower()
+            raw = str(params["include_run_config"]).lower()
             if raw not in ("true", "false"):
                 raise InvalidQueryError(
                     f"include_run_config must be true or false, got {raw!r}",
