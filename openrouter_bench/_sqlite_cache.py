@@ -1,0 +1,301 @@
+"""A persistent aiocache backend over stdlib ``sqlite3``, for the CLI.
+
+The CLI runs as short processes; keeping snapshots in a file in the user's
+cache directory means a repeated command spends no quota. Every SQLite call
+runs on one worker thread owned by the backend, so the event loop never
+blocks on disk or on another process's write lock. Several CLI processes may
+share the file: it is in WAL mode (readers never wait for the writer) with a
+busy timeout for writers. The file is created 0600 in a directory made 0700:
+it holds nothing secret, but it is nobody else's business what a user asks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import platformdirs
+from aiocache.base import BaseCache
+
+from openrouter_bench._snapshot_codec import BytesSerializer
+
+__all__ = ["SQLiteCache", "default_cli_cache_path"]
+
+_T = TypeVar("_T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+    key TEXT PRIMARY KEY,
+    value BLOB NOT NULL,
+    expires_at REAL
+) WITHOUT ROWID
+"""
+
+# Expired rows are only skipped on read; every so many writes they are swept.
+_SWEEP_EVERY = 256
+
+
+def default_cli_cache_path() -> Path:
+    """Where the CLI keeps its snapshots: a file in the user's cache directory."""
+    return platformdirs.user_cache_path("openrouter-bench") / "snapshots.sqlite3"
+
+
+class SQLiteCache(BaseCache):  # type: ignore[misc]  # aiocache ships no type hints
+    """An aiocache backend storing bytes in one SQLite file.
+
+    ``clock`` is wall time in seconds (expiry deadlines are shared with other
+    processes, so a monotonic clock would not do). ``busy_timeout`` bounds how
+    long a write waits for another process's lock. The file and its directory
+    are created on first use, on the worker thread.
+    """
+
+    NAME = "sqlite"
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        clock: Callable[[], float] = time.time,
+        busy_timeout: float = 2.0,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("serializer", BytesSerializer())
+        super().__init__(**kwargs)
+        self.path = Path(path)
+        self._clock = clock
+        self._busy_timeout = busy_timeout
+        self._executor: ThreadPoolExecutor | None = None
+        # Touched only on the worker thread.
+        self._connection: sqlite3.Connection | None = None
+        self._writes = 0
+
+    def __repr__(self) -> str:
+        return f"<SQLiteCache {self.path}>"
+
+    async def _run(self, work: Callable[..., _T], *args: Any) -> _T:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="openrouter-bench-sqlite"
+            )
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(work, *args))
+
+    # Everything below named _db_* runs on the worker thread.
+
+    def _db(self) -> sqlite3.Connection:
+        if self._connection is None:
+            self._connection = self._open()
+        return self._connection
+
+    def _open(self) -> sqlite3.Connection:
+        directory = self.path.parent
+        if not directory.exists():
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(directory, 0o700)
+        with contextlib.suppress(FileExistsError):
+            # Create the file ourselves so it is born 0600 (sqlite would use the umask).
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+            os.chmod(self.path, 0o600)
+        connection = sqlite3.connect(
+            self.path,
+            timeout=self._busy_timeout,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.execute(f"PRAGMA busy_timeout={int(self._busy_timeout * 1000)}")
+            connection.execute(_SCHEMA)
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    def _deadline(self, ttl: float | None) -> float | None:
+        return None if not ttl else self._clock() + ttl
+
+    def _db_get(self, key: str) -> Any:
+        row = (
+            self._db()
+            .execute("SELECT value, expires_at FROM entries WHERE key = ?", (key,))
+            .fetchone()
+        )
+        if row is None:
+            return None
+        value, expires_at = row
+        if expires_at is not None and expires_at <= self._clock():
+            return None
+        return value
+
+    def _db_set(self, pairs: list[tuple[str, Any]], ttl: float | None) -> None:
+        deadline = self._deadline(ttl)
+        db = self._db()
+        with db:
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany(
+                "INSERT OR REPLACE INTO entries (key, value, expires_at) VALUES (?, ?, ?)",
+                [(key, value, deadline) for key, value in pairs],
+            )
+        self._writes += 1
+        if self._writes % _SWEEP_EVERY == 0:
+            db.execute(
+                "DELETE FROM entries WHERE expires_at IS NOT NULL AND expires_at <= ?",
+                (self._clock(),),
+            )
+
+    def _db_add(self, key: str, value: Any, ttl: float | None) -> bool:
+        db = self._db()
+        with db:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute(
+                "DELETE FROM entries WHERE key = ? AND expires_at IS NOT NULL AND expires_at <= ?",
+                (key, self._clock()),
+            )
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO entries (key, value, expires_at) VALUES (?, ?, ?)",
+                (key, value, self._deadline(ttl)),
+            )
+        return cursor.rowcount == 1
+
+    def _db_compare_and_set(self, key: str, value: Any, token: Any, ttl: float | None) -> bool:
+        db = self._db()
+        with db:
+            db.execute("BEGIN IMMEDIATE")
+            if self._db_get(key) != token:
+                return False
+            db.execute(
+                "INSERT OR REPLACE INTO entries (key, value, expires_at) VALUES (?, ?, ?)",
+                (key, value, self._deadline(ttl)),
+            )
+        return True
+
+    def _db_increment(self, key: str, delta: int) -> int:
+        db = self._db()
+        with db:
+            db.execute("BEGIN IMMEDIATE")
+            current = self._db_get(key)
+            if current is None:
+                value = delta
+                deadline = None
+            else:
+                try:
+                    value = int(current) + delta
+                except (TypeError, ValueError):
+                    raise TypeError("Value is not an integer") from None
+                row = db.execute("SELECT expires_at FROM entries WHERE key = ?", (key,)).fetchone()
+                deadline = row[0]
+            db.execute(
+                "INSERT OR REPLACE INTO entries (key, value, expires_at) VALUES (?, ?, ?)",
+                (key, str(value).encode(), deadline),
+            )
+        return value
+
+    def _db_expire(self, key: str, ttl: float | None) -> bool:
+        cursor = self._db().execute(
+            "UPDATE entries SET expires_at = ? "
+            "WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)",
+            (self._deadline(ttl), key, self._clock()),
+        )
+        return cursor.rowcount == 1
+
+    def _db_delete(self, key: str) -> int:
+        return self._db().execute("DELETE FROM entries WHERE key = ?", (key,)).rowcount
+
+    def _db_clear(self, namespace: str | None) -> int:
+        db = self._db()
+        if namespace:
+            cursor = db.execute(
+                "DELETE FROM entries WHERE substr(key, 1, ?) = ?", (len(namespace), namespace)
+            )
+        else:
+            cursor = db.execute("DELETE FROM entries")
+        return cursor.rowcount
+
+    def _db_close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    # The aiocache backend hooks.
+
+    @staticmethod
+    def _decoded(value: Any, encoding: str | None) -> Any:
+        if encoding is not None and isinstance(value, bytes):
+            return value.decode(encoding)
+        return value
+
+    async def _get(self, key: str, encoding: str | None = "utf-8", _conn: Any = None) -> Any:
+        return self._decoded(await self._run(self._db_get, key), encoding)
+
+    async def _gets(self, key: str, encoding: str | None = "utf-8", _conn: Any = None) -> Any:
+        return await self._get(key, encoding=encoding)
+
+    async def _multi_get(
+        self, keys: list[str], encoding: str | None = "utf-8", _conn: Any = None
+    ) -> list[Any]:
+        def read_all() -> list[Any]:
+            return [self._db_get(key) for key in keys]
+
+        return [self._decoded(value, encoding) for value in await self._run(read_all)]
+
+    async def _set(
+        self,
+        key: str,
+        value: Any,
+        ttl: float | None = None,
+        _cas_token: Any = None,
+        _conn: Any = None,
+    ) -> bool:
+        if _cas_token is not None:
+            return await self._run(self._db_compare_and_set, key, value, _cas_token, ttl)
+        await self._run(self._db_set, [(key, value)], ttl)
+        return True
+
+    async def _multi_set(
+        self, pairs: list[tuple[str, Any]], ttl: float | None = None, _conn: Any = None
+    ) -> bool:
+        await self._run(self._db_set, list(pairs), ttl)
+        return True
+
+    async def _add(self, key: str, value: Any, ttl: float | None = None, _conn: Any = None) -> bool:
+        if not await self._run(self._db_add, key, value, ttl):
+            raise ValueError(f"Key {key} already exists, use .set to update the value")
+        return True
+
+    async def _exists(self, key: str, _conn: Any = None) -> bool:
+        return await self._run(self._db_get, key) is not None
+
+    async def _increment(self, key: str, delta: int, _conn: Any = None) -> int:
+        return await self._run(self._db_increment, key, delta)
+
+    async def _expire(self, key: str, ttl: float | None, _conn: Any = None) -> bool:
+        return await self._run(self._db_expire, key, ttl)
+
+    async def _delete(self, key: str, _conn: Any = None) -> int:
+        return await self._run(self._db_delete, key)
+
+    async def _clear(self, namespace: str | None = None, _conn: Any = None) -> int:
+        return await self._run(self._db_clear, namespace)
+
+    async def _close(self, *args: Any, _conn: Any = None, **kwargs: Any) -> None:
+        if self._executor is None:
+            return
+        executor, self._executor = self._executor, None
+        try:
+            await asyncio.get_running_loop().run_in_executor(executor, self._db_close)
+        finally:
+            executor.shutdown(wait=False)
+
+    @classmethod
+    def parse_uri_path(cls, path: str) -> dict[str, str]:
+        """The file path of a ``sqlite:///path/to/file`` URI."""
+        return {"path": path}
