@@ -1,0 +1,175 @@
+"""``openrouter-bench demo``: the client at work against the bundled fake server.
+
+It needs no key and no network: the fake listens on a free loopback port in
+this process. Each step prints what the client did, counted from the fake's
+own request log, so the figures are the server's view, not the client's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Final, TextIO
+
+from openrouter_bench.client import BenchmarksClient
+from openrouter_bench.errors import InvalidQueryError, OpenRouterBenchError
+from openrouter_bench.fake import FakeOpenRouter
+from openrouter_bench.models import DesignArenaItem, Page
+from openrouter_bench.query import Query, Source, TaskType
+from openrouter_bench.render import primary_score, render_page
+from openrouter_bench.retry import RetryPolicy
+
+__all__ = ["run_demo"]
+
+DEMO_KEY: Final = "demo-key-for-the-fake-server"
+
+# Short waits so the demo shows retries without making anyone wait for them.
+DEMO_RETRY: Final = RetryPolicy(attempts=5, initial_wait=0.05, max_wait=0.2, deadline=20.0)
+
+
+class _Narrator:
+    def __init__(self, out: TextIO, fake: FakeOpenRouter) -> None:
+        self.out = out
+        self.fake = fake
+        self.seen = 0
+        self.step = 0
+
+    def say(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def heading(self, text: str) -> None:
+        self.step += 1
+        self.say(f"\n{self.step}. {text}")
+
+    def sent(self) -> str:
+        """Requests the fake received since the last call, with their statuses."""
+        log = self.fake.requests
+        new = log[self.seen :]
+        self.seen = len(log)
+        if not new:
+            return "0 requests sent"
+        statuses = ", ".join(str(record.status) for record in new)
+        return f"{len(new)} request{'s' if len(new) != 1 else ''} sent ({statuses})"
+
+
+def _leader(page: Page) -> str:
+    if not page.items:
+        return "no items"
+    top = page.items[0]
+    name = getattr(top, "display_name", None) or getattr(top, "model_permaslug", "?")
+    score = primary_score(top)
+    if score is None:
+        return f"{name} (-)"
+    # Scores run from 0..1 accuracies to four-digit Elo ratings.
+    return f"{name} ({score:.3f})" if abs(score) < 10 else f"{name} ({score:.0f})"
+
+
+class _LogToStory(logging.Handler):
+    """Shows the client's own warnings (retries, stale serves) inside the story."""
+
+    def __init__(self, out: TextIO) -> None:
+        super().__init__(logging.INFO)
+        self.out = out
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.out.write(f"   log [{record.name.rsplit('.', 1)[-1]}] {record.getMessage()}\n")
+
+
+async def run_demo(out: TextIO, *, seed: int = 1) -> None:
+    """Run every step of the demo, writing to ``out``."""
+    package_logger = logging.getLogger("openrouter_bench")
+    handler = _LogToStory(out)
+    propagate, level = package_logger.propagate, package_logger.level
+    package_logger.addHandler(handler)
+    package_logger.propagate = False
+    package_logger.setLevel(logging.INFO)
+    try:
+        await _story(out, seed)
+    finally:
+        package_logger.removeHandler(handler)
+        package_logger.propagate = propagate
+        package_logger.setLevel(level)
+
+
+async def _story(out: TextIO, seed: int) -> None:
+    async with (
+        FakeOpenRouter(seed=seed) as fake,
+        BenchmarksClient(DEMO_KEY, base_url=fake.url, cache="memory", retry=DEMO_RETRY) as client,
+    ):
+        show = _Narrator(out, fake)
+        show.say(f"openrouter-bench demo against the bundled fake server at {fake.url}")
+
+        show.heading("Top 5 models at coding (Artificial Analysis)")
+        coding = Query(source=Source.ARTIFICIAL_ANALYSIS, task_type=TaskType.CODING, max_results=5)
+        page = await client.get(coding)
+        show.say(render_page(page, "table").rstrip())
+        show.say(f"   -> {show.sent()}")
+
+        show.heading("Design Arena leaders, three categories fetched at once")
+        grid = Query.grid(source="design-arena", category=["gamedev", "svg", "3d"], max_results=3)
+        pages = await asyncio.gather(*(client.get(query) for query in grid))
+        for query, arena_page in zip(grid, pages, strict=True):
+            show.say(f"   {query.category:<8} #1 {_leader(arena_page)}")
+        show.say(f"   -> {show.sent()}")
+
+        show.heading(
+            "Faults: the server answers 503, resets the connection, then sends a proxy's HTML 502"
+        )
+        fake.script(503, "reset", "html502")
+        search = Query(source="openrouter", task_type="search", max_results=3)
+        page = await client.get(search)
+        show.say(f"   search evals #1: {_leader(page)}")
+        show.say(f"   -> {show.sent()}: retried, and the caller saw only the page")
+
+        show.heading("A query that is certainly wrong is refused before anything is sent")
+        try:
+            await client.get(source="artificial-analysis", category="gamedev")
+        except InvalidQueryError as error:
+            show.say(f"   InvalidQueryError: {error}")
+        show.say(f"   -> {show.sent()}")
+
+        show.heading("The same coding question again: answered from the cache")
+        page = await client.get(coding)
+        show.say(f"   from_cache={page.from_cache}, #1 {_leader(page)}")
+        show.say(f"   -> {show.sent()}")
+
+        show.heading("A burst of 100 identical calls on a cold cache")
+        burst = Query(source="design-arena", arena="builders", category="dataviz")
+        results = await asyncio.gather(*(client.get(burst) for _ in range(100)))
+        same = all(result.items == results[0].items for result in results)
+        show.say(f"   100 callers, all got the same {len(results[0])} items: {same}")
+        show.say(f"   -> {show.sent()}: coalesced into one request")
+
+        show.heading("New data is published, then the server goes down during the refresh")
+        fake.publish()
+        fake.script(*([503] * DEMO_RETRY.attempts))
+        try:
+            page = await client.get(coding, max_age=0)
+        except OpenRouterBenchError as error:  # only if the stale window were closed
+            show.say(f"   failed: {error}")
+        else:
+            show.say(
+                f"   stale={page.stale}: served the snapshot of {page.as_of:%Y-%m-%d} "
+                f"instead of failing (#1 {_leader(page)})"
+            )
+        show.say(f"   -> {show.sent()}")
+
+        show.heading("The server is back: the refresh brings the new snapshot")
+        page = await client.get(coding, max_age=0)
+        show.say(f"   stale={page.stale}, as_of {page.as_of:%Y-%m-%d}, #1 {_leader(page)}")
+        history = await client.history(coding)
+        show.say(
+            f"   history keeps {len(history)} snapshots: "
+            + ", ".join(f"{p.as_of:%Y-%m-%d}" for p in history)
+        )
+        show.say(f"   -> {show.sent()}")
+
+        stats = client.stats
+        arena_items = sum(isinstance(item, DesignArenaItem) for p in pages for item in p.items)
+        show.say(
+            f"\nIn all: {len(fake.requests)} requests reached the server "
+            f"({stats.retries} of them retries) for {stats.hits + stats.misses + stats.coalesced} "
+            f"calls; {stats.hits} cache hits, {stats.coalesced} coalesced, "
+            f"{stats.stale_serves} stale serve; {arena_items} Design Arena items read."
+        )
