@@ -3,19 +3,28 @@
 It needs no key and no network: the fake listens on a free loopback port in
 this process. Each step prints what the client did, counted from the fake's
 own request log, so the figures are the server's view, not the client's.
+
+The last step sweeps every Design Arena arena and category under the quota,
+with the real limit of 30 requests scaled from a minute to a few seconds (the
+fake enforces the same), and a progress bar when the output is a terminal.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from typing import Final, TextIO
 
+from openrouter_bench.cli import GridProgress
 from openrouter_bench.client import BenchmarksClient
 from openrouter_bench.errors import InvalidQueryError, OpenRouterBenchError
 from openrouter_bench.fake import FakeOpenRouter
+from openrouter_bench.fanout import Outcome
 from openrouter_bench.models import DesignArenaItem, Page
-from openrouter_bench.query import Query, Source, TaskType
+from openrouter_bench.query import KNOWN_CATEGORIES, Arena, Query, Source, TaskType
+from openrouter_bench.quota import QuotaPolicy
 from openrouter_bench.render import primary_score, render_page
 from openrouter_bench.retry import RetryPolicy
 
@@ -25,6 +34,10 @@ DEMO_KEY: Final = "demo-key-for-the-fake-server"
 
 # Short waits so the demo shows retries without making anyone wait for them.
 DEMO_RETRY: Final = RetryPolicy(attempts=5, initial_wait=0.05, max_wait=0.2, deadline=20.0)
+
+# The published 30 requests a minute, on a 3 s window: the sweep meets the limit in seconds.
+DEMO_MINUTE: Final = 3.0
+DEMO_QUOTA: Final = QuotaPolicy(minute_window=DEMO_MINUTE)
 
 
 class _Narrator:
@@ -94,8 +107,10 @@ async def run_demo(out: TextIO, *, seed: int = 1) -> None:
 
 async def _story(out: TextIO, seed: int) -> None:
     async with (
-        FakeOpenRouter(seed=seed) as fake,
-        BenchmarksClient(DEMO_KEY, base_url=fake.url, cache="memory", retry=DEMO_RETRY) as client,
+        FakeOpenRouter(seed=seed, minute_window=DEMO_MINUTE) as fake,
+        BenchmarksClient(
+            DEMO_KEY, base_url=fake.url, cache="memory", retry=DEMO_RETRY, quota=DEMO_QUOTA
+        ) as client,
     ):
         show = _Narrator(out, fake)
         show.say(f"openrouter-bench demo against the bundled fake server at {fake.url}")
@@ -169,7 +184,57 @@ async def _story(out: TextIO, seed: int) -> None:
         arena_items = sum(isinstance(item, DesignArenaItem) for p in pages for item in p.items)
         show.say(
             f"\nIn all: {len(fake.requests)} requests reached the server "
-            f"({stats.retries} of them retries) for {stats.hits + stats.misses + stats.coalesced} "
+            # Coalesced calls are misses too: hits + misses counts every call once.
+            f"({stats.retries} of them retries) for {stats.hits + stats.misses} "
             f"calls; {stats.hits} cache hits, {stats.coalesced} coalesced, "
             f"{stats.stale_serves} stale serve; {arena_items} Design Arena items read."
         )
+
+        await _sweep(show, client)
+
+
+async def _sweep(show: _Narrator, client: BenchmarksClient) -> None:
+    fake = show.fake
+    show.heading(
+        "A full Design Arena sweep: every arena, every category the data has "
+        f"(quota: {DEMO_QUOTA.per_minute} requests per {DEMO_MINUTE:g} s, "
+        "the real per-minute limit sped up)"
+    )
+    sent_before = len(fake.requests)
+    categories = {arena: await client.categories(arena) for arena in Arena}
+    for arena, names in categories.items():
+        unknown = [name for name in names if name not in KNOWN_CATEGORIES]
+        found = f"; {', '.join(unknown)} found in the data only" if unknown else ""
+        show.say(f"   {arena.value:<8} {len(names)} categories{found}")
+    sweep = [
+        query
+        for arena, names in categories.items()
+        for query in Query.grid(source="design-arena", arena=arena, category=list(names))
+    ]
+    started = time.monotonic()
+    outcomes: dict[Query, Outcome] = {}
+    with GridProgress(show.out, len(sweep), label="   sweep") as progress:
+        async with contextlib.aclosing(client.stream(sweep, concurrency=8)) as results:
+            async for query, outcome in results:
+                outcomes[query] = outcome
+                progress.advance(outcome)
+    elapsed = time.monotonic() - started
+    log = fake.requests[sent_before:]
+    show.seen = len(fake.requests)
+    pages = {query: page for query, page in outcomes.items() if isinstance(page, Page)}
+    refused = sum(record.status == 429 for record in log)
+    show.say(
+        f"   {len(sweep)} queries, {len(pages)} pages in {elapsed:.1f} s: {len(log)} requests "
+        f"({len(categories)} to find the categories), {refused} refused by the server"
+    )
+    leaders = [
+        f"{query.arena} {_leader(page)}"
+        for query, page in pages.items()
+        if query.category == "gamedev"
+    ]
+    show.say(f"   #1 in gamedev: {'; '.join(leaders)}")
+
+    show.heading("The same sweep again")
+    again = await client.fan_out(sweep, concurrency=8)
+    cached = sum(isinstance(page, Page) and page.from_cache for page in again.values())
+    show.say(f"   {cached} of {len(again)} pages from the cache -> {show.sent()}")

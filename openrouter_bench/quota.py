@@ -1,0 +1,689 @@
+"""The request budget: the one place that answers "may I send now?".
+
+OpenRouter allows 30 requests a minute per key and 500 a day per account.
+Every upstream attempt of a client, retries included, waits for its turn at
+the client's :class:`QuotaLimiter`; cache hits and coalesced calls never
+reach it.
+
+- **Turns in order.** Calls of one process wait in one line (FIFO). A retry
+  of a call already under way goes to the front: its deadline is running, and
+  it should not spend it behind calls that have not started.
+- **Exact sliding windows.** A request holds its slot from the moment it is
+  let through until its answer is in, and the slot is dated by the moment it
+  was given back. The server saw the request somewhere between the two, so
+  no window of the server's clock ever holds more than the limit, whatever
+  the latency. Failed, refused and timed-out requests count too.
+- **The daily budget never sleeps.** When a day's worth is spent, a call fails
+  at once with :class:`~openrouter_bench.errors.QuotaExhaustedError`, whose
+  ``available_at`` says when the budget returns; the snapshot cache then
+  serves a stale page if it has one.
+- **A 429 pauses everyone.** :meth:`QuotaLimiter.pause` holds back every call
+  until the server's ``Retry-After`` has passed; a call whose own deadline is
+  shorter than the pause fails at once with
+  :class:`~openrouter_bench.errors.RateLimitError`. Time spent waiting in
+  line does not count against a call's deadline; a pause does.
+
+Two ledgers keep the windows. The in-process one reads the client's injectable
+clock. The shared one lives in Redis: one Lua script per decision, reading the
+Redis server's ``TIME``, so the processes sharing it never disagree about
+clocks and no two of them can take the last slot. If Redis fails, the
+limiter counts in-process, logs once, and goes back to Redis when it answers.
+
+Why not a library: ``limits`` (moving window, async Redis storage) decides on
+the calling process's ``time.time()`` (neither injectable nor shared between
+hosts), has no notion of a request still in flight, and does not wait: a
+caller would poll it, so turns would not be in order. ``pyrate-limiter``
+waits by retrying after a delay, which does not keep turns in order either,
+and dates each request when it is let through, not when its answer is in.
+Neither knows a pause that every process must honour. What is needed here is
+small: a sorted log per window, and one script.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import collections
+import contextlib
+import enum
+import logging
+import math
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, Protocol
+from urllib.parse import urlsplit
+
+import attrs
+
+from openrouter_bench.errors import ConfigurationError, QuotaExhaustedError, RateLimitError
+
+__all__ = ["QuotaLimiter", "QuotaPolicy", "open_quota"]
+
+logger: Final = logging.getLogger("openrouter_bench.quota")
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+#: No Redis call may hold up a request longer than this; past it Redis counts as down.
+_REDIS_TIMEOUT: Final = 0.5
+#: While Redis is down, it is tried again at most this often (timer seconds).
+_PROBE_INTERVAL: Final = 1.0
+#: How often a process waiting for a slot another process holds looks again, at most.
+_MAX_POLL: Final = 0.25
+
+_MICROS: Final = 1_000_000
+
+
+def _limit(instance: object, attribute: attrs.Attribute[Any], value: int | None) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"{attribute.name} must be an integer >= 1 or None, got {value!r}")
+
+
+def _duration(value: float | timedelta) -> float:
+    seconds = value.total_seconds() if isinstance(value, timedelta) else value
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0:
+        raise ConfigurationError(f"a quota window must be a positive duration, got {value!r}")
+    if math.isinf(seconds):
+        raise ConfigurationError("a quota window must be finite")
+    return float(seconds)
+
+
+def _store(instance: object, attribute: attrs.Attribute[str | None], value: str | None) -> None:
+    if value is None or value == "memory":
+        return
+    if not isinstance(value, str) or urlsplit(value).scheme.lower() not in ("redis", "rediss"):
+        shown = value.split(":", 1)[0] if isinstance(value, str) else type(value).__name__
+        raise ConfigurationError(
+            f"the quota store is None (follow the cache), 'memory' or a redis:// URL, not {shown!r}"
+        )
+
+
+def _scope(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if not isinstance(value, str) or not value or any(ch.isspace() for ch in value):
+        raise ConfigurationError(f"the quota scope must be a word without spaces, got {value!r}")
+
+
+@attrs.frozen
+class QuotaPolicy:
+    """How many requests a client may send, and who shares the count.
+
+    - ``per_minute`` requests in any ``minute_window`` seconds (None: no limit);
+    - ``per_day`` requests in any ``day_window`` seconds (None: no limit);
+    - ``store``: None follows the cache (a Redis cache means a budget shared on
+      that Redis server), ``"memory"`` keeps it in this process, a
+      ``redis://`` URL shares it there;
+    - ``scope``: processes with the same store and scope share one budget. The
+      key's own budget is per key: give each key its own scope. (The scope is
+      a name you choose: nothing derived from the key is ever stored.)
+
+    The windows are parameters so tests and demos can run the real limits
+    scaled down (30 per 2 s instead of 30 per minute).
+    """
+
+    per_minute: int | None = attrs.field(default=30, validator=_limit)
+    per_day: int | None = attrs.field(default=500, validator=_limit)
+    minute_window: float = attrs.field(default=60.0, converter=_duration)
+    day_window: float = attrs.field(default=86_400.0, converter=_duration)
+    store: str | None = attrs.field(default=None, validator=_store)
+    scope: str = attrs.field(default="default", validator=_scope)
+
+    @property
+    def windows(self) -> tuple[_Window, ...]:
+        """The limits in force, the daily one first (it is checked first)."""
+        windows = []
+        if self.per_day is not None:
+            windows.append(_Window(self.per_day, self.day_window, daily=True))
+        if self.per_minute is not None:
+            windows.append(_Window(self.per_minute, self.minute_window, daily=False))
+        return tuple(windows)
+
+    def __repr__(self) -> str:
+        # A redis URL may carry a password: show the scheme and host only.
+        store = self.store
+        if store is not None and store != "memory":
+            parts = urlsplit(store)
+            store = f"{parts.scheme}://{parts.hostname}:{parts.port or 6379}"
+        return (
+            f"QuotaPolicy(per_minute={self.per_minute}, per_day={self.per_day}, "
+            f"minute_window={self.minute_window:g}, day_window={self.day_window:g}, "
+            f"store={store!r}, scope={self.scope!r})"
+        )
+
+
+@attrs.frozen
+class _Window:
+    limit: int
+    length: float
+    daily: bool
+
+
+class _Turn(enum.Enum):
+    GRANTED = "granted"
+    WINDOW = "a slot frees at a known time"
+    HELD = "every slot is held by a request in flight"
+    PAUSED = "the server asked everyone to wait"
+    EXHAUSTED = "the daily budget is spent"
+
+
+@attrs.frozen
+class _Verdict:
+    turn: _Turn
+    wait: float = 0.0
+
+
+GRANTED: Final = _Verdict(_Turn.GRANTED)
+
+
+class _Ledger(Protocol):
+    async def take(self, token: str, lease: float) -> _Verdict: ...
+
+    async def finish(self, token: str) -> None: ...
+
+    async def pause(self, seconds: float) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+class _LocalLedger:
+    """The windows of one process: release times, sorted, and the tokens in flight."""
+
+    def __init__(self, windows: tuple[_Window, ...], clock: Clock) -> None:
+        self._windows = windows
+        self._clock = clock
+        self._longest = max((window.length for window in windows), default=0.0)
+        self._stamps: list[float] = []
+        self._held: set[str] = set()
+        self._paused_until = -math.inf
+
+    async def take(self, token: str, lease: float) -> _Verdict:
+        now = self._clock()
+        stamps = self._stamps
+        expired = bisect.bisect_right(stamps, now - self._longest)
+        if expired:
+            del stamps[:expired]
+        daily = [window for window in self._windows if window.daily]
+        others = [window for window in self._windows if not window.daily]
+        for window in daily:
+            verdict = self._check(window, now)
+            if verdict is not None:
+                wait = verdict.wait if verdict.turn is _Turn.WINDOW else window.length
+                return _Verdict(_Turn.EXHAUSTED, wait)
+        if self._paused_until > now:
+            return _Verdict(_Turn.PAUSED, self._paused_until - now)
+        for window in others:
+            verdict = self._check(window, now)
+            if verdict is not None:
+                return verdict
+        self._held.add(token)
+        return GRANTED
+
+    def _check(self, window: _Window, now: float) -> _Verdict | None:
+        stamps = self._stamps
+        first = bisect.bisect_right(stamps, now - window.length)
+        # Requests in flight count as inside every window, and as the newest.
+        used = len(stamps) - first + len(self._held)
+        if used < window.limit:
+            return None
+        pivot = first + used - window.limit
+        if pivot >= len(stamps):
+            return _Verdict(_Turn.HELD, math.inf)
+        return _Verdict(_Turn.WINDOW, stamps[pivot] + window.length - now)
+
+    async def finish(self, token: str) -> None:
+        if token in self._held:
+            self._held.discard(token)
+            bisect.insort(self._stamps, self._clock())
+
+    async def pause(self, seconds: float) -> None:
+        self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+    async def aclose(self) -> None:
+        return None
+
+
+# The shared ledger's scripts. Times are whole microseconds of the Redis server's clock,
+# formatted with %.0f: Lua's default number formatting keeps only 14 digits.
+
+_TAKE: Final = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local lease = tonumber(ARGV[2])
+local retain = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.0f', now - retain))
+local function check(limit, length)
+    local floor = string.format('(%.0f', now - length)
+    local used = redis.call('ZCOUNT', KEYS[1], floor, '+inf')
+    if used < limit then
+        return nil
+    end
+    local pivot = redis.call('ZRANGEBYSCORE', KEYS[1], floor, '+inf', 'WITHSCORES',
+                             'LIMIT', used - limit, 1)
+    local score = tonumber(pivot[2])
+    -- A score in the future is a request in flight: its lease end, not its release time.
+    if score > now then
+        return {2, math.ceil(score + length - now)}
+    end
+    return {1, math.ceil(score + length - now)}
+end
+local count = tonumber(ARGV[4])
+for i = 0, count - 1 do
+    local limit = tonumber(ARGV[5 + 3 * i])
+    local length = tonumber(ARGV[6 + 3 * i])
+    if ARGV[7 + 3 * i] == '1' then
+        local verdict = check(limit, length)
+        if verdict then
+            return {4, verdict[2]}
+        end
+    end
+end
+local paused = tonumber(redis.call('GET', KEYS[2]) or '0')
+if paused > now then
+    return {3, math.ceil(paused - now)}
+end
+for i = 0, count - 1 do
+    local limit = tonumber(ARGV[5 + 3 * i])
+    local length = tonumber(ARGV[6 + 3 * i])
+    if ARGV[7 + 3 * i] ~= '1' then
+        local verdict = check(limit, length)
+        if verdict then
+            return verdict
+        end
+    end
+end
+redis.call('ZADD', KEYS[1], string.format('%.0f', now + lease), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], math.ceil((retain + lease) / 1000))
+return {0, 0}
+"""
+
+_FINISH: Final = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+redis.call('ZADD', KEYS[1], 'XX', string.format('%.0f', now), ARGV[1])
+return 1
+"""
+
+_PAUSE: Final = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local resume = now + tonumber(ARGV[1])
+local current = tonumber(redis.call('GET', KEYS[2]) or '0')
+if resume > current then
+    redis.call('SET', KEYS[2], string.format('%.0f', resume),
+               'PX', math.ceil((resume - now) / 1000) + 1)
+end
+return 1
+"""
+
+_TURNS: Final = {
+    0: _Turn.GRANTED,
+    1: _Turn.WINDOW,
+    2: _Turn.HELD,
+    3: _Turn.PAUSED,
+    4: _Turn.EXHAUSTED,
+}
+
+
+class _RedisLedger:
+    """The windows shared through Redis; the in-process ledger stands in while Redis is down."""
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        prefix: str,
+        windows: tuple[_Window, ...],
+        owns_client: bool,
+        clock: Clock,
+    ) -> None:
+        self._client = client
+        self._owns_client = owns_client
+        self._keys = [f"{prefix}:log", f"{prefix}:pause"]
+        self._take = client.register_script(_TAKE)
+        self._finish = client.register_script(_FINISH)
+        self._pause = client.register_script(_PAUSE)
+        longest = max((window.length for window in windows), default=0.0)
+        self._retain = math.ceil(longest * _MICROS)
+        self._limits: list[str] = [str(len(windows))]
+        for window in windows:
+            self._limits += [
+                str(window.limit),
+                str(math.ceil(window.length * _MICROS)),
+                "1" if window.daily else "0",
+            ]
+        self._clock = clock
+        self._fallback = _LocalLedger(windows, clock)
+        self._local_tokens: set[str] = set()
+        self._down = False
+        self._probe_at = 0.0
+
+    async def take(self, token: str, lease: float) -> _Verdict:
+        if not self._usable():
+            return await self._take_locally(token, lease)
+        args = [token, str(math.ceil(lease * _MICROS)), str(self._retain), *self._limits]
+        try:
+            async with asyncio.timeout(_REDIS_TIMEOUT):
+                code, wait = await self._take(keys=self._keys, args=args)
+        except Exception as error:  # noqa: BLE001  # Redis trouble means "count here", not a failed call
+            self._failed(error)
+            return await self._take_locally(token, lease)
+        self._recovered()
+        turn = _TURNS[int(code)]
+        return GRANTED if turn is _Turn.GRANTED else _Verdict(turn, int(wait) / _MICROS)
+
+    async def _take_locally(self, token: str, lease: float) -> _Verdict:
+        verdict = await self._fallback.take(token, lease)
+        if verdict.turn is _Turn.GRANTED:
+            self._local_tokens.add(token)
+        return verdict
+
+    async def finish(self, token: str) -> None:
+        if token in self._local_tokens:
+            self._local_tokens.discard(token)
+            await self._fallback.finish(token)
+            return
+        try:
+            async with asyncio.timeout(_REDIS_TIMEOUT):
+                await self._finish(keys=self._keys, args=[token])
+        except Exception as error:  # noqa: BLE001  # the slot's lease runs out by itself
+            self._failed(error)
+
+    async def pause(self, seconds: float) -> None:
+        await self._fallback.pause(seconds)
+        if not self._usable():
+            return
+        try:
+            async with asyncio.timeout(_REDIS_TIMEOUT):
+                await self._pause(keys=self._keys, args=[str(math.ceil(seconds * _MICROS))])
+        except Exception as error:  # noqa: BLE001  # the local pause still holds this process back
+            self._failed(error)
+
+    async def aclose(self) -> None:
+        if not self._owns_client:
+            return
+        try:
+            async with asyncio.timeout(_REDIS_TIMEOUT):
+                await self._client.aclose()
+        except Exception as error:  # noqa: BLE001  # closing is best effort
+            logger.debug("quota: closing the Redis client failed: %r", error)
+
+    def _usable(self) -> bool:
+        return not self._down or self._clock() >= self._probe_at
+
+    def _failed(self, error: Exception) -> None:
+        self._probe_at = self._clock() + _PROBE_INTERVAL
+        if self._down:
+            return
+        self._down = True
+        reason = "timed out" if isinstance(error, TimeoutError) else type(error).__name__
+        logger.warning(
+            "quota: the shared budget in Redis is unavailable (%s); "
+            "counting in this process until Redis is back",
+            reason,
+        )
+
+    def _recovered(self) -> None:
+        if self._down:
+            self._down = False
+            logger.info("quota: Redis is back; the budget is shared again")
+
+
+class _Ticket:
+    __slots__ = ("token",)
+
+    def __init__(self) -> None:
+        self.token = secrets.token_hex(12)
+
+
+class QuotaLimiter:
+    """One client's gate: turns in order, the policy's windows, and the server's pauses.
+
+    Use :meth:`admit` around every request::
+
+        async with limiter.admit(budget=deadline_left) as queued:
+            ...  # send; ``queued`` is the time spent waiting in line
+
+    Build one with :func:`open_quota`.
+    """
+
+    def __init__(
+        self,
+        ledger: _Ledger,
+        *,
+        policy: QuotaPolicy | None,
+        lease: float,
+        poll: float | None,
+        timer: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+        wall_clock: Clock = time.time,
+    ) -> None:
+        self.policy = policy
+        self._ledger = ledger
+        self._lease = lease
+        self._poll = poll
+        self._timer = timer
+        self._sleep = sleep
+        self._wall_clock = wall_clock
+        self._line: collections.deque[_Ticket] = collections.deque()
+        self._changed = asyncio.Event()
+        self._admitted = 0
+        self._queued = 0.0
+
+    def __repr__(self) -> str:
+        shared = "shared" if isinstance(self._ledger, _RedisLedger) else "in-process"
+        return f"<QuotaLimiter {self.policy!r} {shared}, {len(self._line)} waiting>"
+
+    @property
+    def shared(self) -> bool:
+        """True when the budget is kept in Redis, shared with other processes."""
+        return isinstance(self._ledger, _RedisLedger)
+
+    @property
+    def waiting(self) -> int:
+        """Calls waiting in line right now."""
+        return len(self._line)
+
+    @property
+    def admitted(self) -> int:
+        """Requests let through so far."""
+        return self._admitted
+
+    @property
+    def queued(self) -> float:
+        """Seconds calls have spent waiting in line for a slot (pauses not included)."""
+        return self._queued
+
+    @contextlib.asynccontextmanager
+    async def admit(self, *, budget: float, retry: bool = False) -> AsyncIterator[float]:
+        """Wait for a turn to send one request; the slot is held until the block ends.
+
+        Yields the seconds spent waiting in line (not counting a pause), which
+        the caller does not charge to its deadline. ``budget`` is what is left
+        of the call's deadline: a pause longer than that raises
+        :class:`RateLimitError` at once. A spent daily budget raises
+        :class:`QuotaExhaustedError` at once. ``retry`` puts the request at the
+        front of the line.
+        """
+        token, queued = await self._turn(budget, retry=retry)
+        try:
+            yield queued
+        finally:
+            try:
+                await self._ledger.finish(token)
+            finally:
+                self._notify()
+
+    async def pause(self, seconds: float) -> None:
+        """Hold every call back for ``seconds`` from now (a 429's Retry-After)."""
+        if seconds > 0:
+            logger.info("rate limited by the server: every call waits %.2f s", seconds)
+            await self._ledger.pause(seconds)
+
+    async def aclose(self) -> None:
+        """Release the Redis connection, if the limiter made one. Idempotent."""
+        await self._ledger.aclose()
+
+    async def _turn(self, budget: float, *, retry: bool) -> tuple[str, float]:
+        ticket = _Ticket()
+        line = self._line
+        if retry:
+            line.appendleft(ticket)
+        else:
+            line.append(ticket)
+        began = self._timer()
+        paused = 0.0
+        try:
+            while True:
+                if line[0] is not ticket:
+                    await self._changed.wait()
+                    continue
+                verdict = await self._ledger.take(ticket.token, self._lease)
+                turn = verdict.turn
+                if turn is _Turn.GRANTED:
+                    break
+                if turn is _Turn.EXHAUSTED:
+                    raise self._exhausted(verdict.wait)
+                if turn is _Turn.PAUSED:
+                    left = budget - paused
+                    if verdict.wait > left:
+                        raise RateLimitError(
+                            f"rate limited: the server asked to wait {verdict.wait:.1f} s, "
+                            f"more than the {max(0.0, left):.1f} s left of this call's deadline",
+                            status=429,
+                            retry_after=verdict.wait,
+                        )
+                    logger.info("rate limited: waiting %.2f s before sending", verdict.wait)
+                    await self._sleep(verdict.wait)
+                    paused += verdict.wait
+                elif turn is _Turn.WINDOW:
+                    logger.debug("quota: next slot in %.3f s", verdict.wait)
+                    await self._sleep(verdict.wait)
+                else:
+                    await self._slot_given_back()
+        finally:
+            line.remove(ticket)
+            self._notify()
+        self._admitted += 1
+        queued = max(0.0, self._timer() - began - paused)
+        self._queued += queued
+        return ticket.token, queued
+
+    async def _slot_given_back(self) -> None:
+        """Wait until a request in flight ends (this process's, or another's: then poll)."""
+        if self._poll is None:
+            await self._changed.wait()
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), self._poll)
+
+    def _notify(self) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    def _exhausted(self, wait: float) -> QuotaExhaustedError:
+        policy = self.policy
+        returns = datetime.fromtimestamp(self._wall_clock() + wait, UTC)
+        limit = "" if policy is None else f" ({policy.per_day} per {_span(policy.day_window)})"
+        return QuotaExhaustedError(
+            f"the daily request budget{limit} is spent; it returns at "
+            f"{returns:%Y-%m-%d %H:%M:%S} UTC",
+            available_at=returns,
+        )
+
+
+def _span(seconds: float) -> str:
+    if seconds == 86_400:
+        return "day"
+    if seconds == 60:
+        return "minute"
+    return f"{seconds:g} s"
+
+
+def open_quota(
+    policy: QuotaPolicy | None,
+    *,
+    api: str,
+    redis_client: Any = None,
+    lease: float = 60.0,
+    timer: Clock = time.monotonic,
+    sleep: Sleep = asyncio.sleep,
+    wall_clock: Clock = time.time,
+) -> QuotaLimiter:
+    """The limiter a client uses under ``policy``.
+
+    ``policy=None`` sets no limit but still honours the server's pauses.
+    ``api`` names the API the budget is for (the client's host and path).
+    ``redis_client`` is the Redis client of the client's cache, if it has
+    one: a policy with ``store=None`` shares the budget there. ``lease`` is the
+    longest a request can take; a process that dies mid-request holds its
+    slot for that long.
+    """
+    if policy is None:
+        return QuotaLimiter(
+            _LocalLedger((), timer),
+            policy=None,
+            lease=lease,
+            poll=None,
+            timer=timer,
+            sleep=sleep,
+            wall_clock=wall_clock,
+        )
+    windows = policy.windows
+    client, owns = None, False
+    if policy.store is not None and policy.store != "memory":
+        client, owns = _redis_from_url(policy.store), True
+    elif policy.store is None:
+        client = redis_client
+    if client is None:
+        return QuotaLimiter(
+            _LocalLedger(windows, timer),
+            policy=policy,
+            lease=lease,
+            poll=None,
+            timer=timer,
+            sleep=sleep,
+            wall_clock=wall_clock,
+        )
+    ledger = _RedisLedger(
+        client,
+        prefix=f"openrouter-bench:quota:{{{api}|{policy.scope}}}",
+        windows=windows,
+        owns_client=owns,
+        clock=timer,
+    )
+    shortest = min((window.length for window in windows), default=1.0)
+    return QuotaLimiter(
+        ledger,
+        policy=policy,
+        lease=lease,
+        poll=min(_MAX_POLL, shortest / 40),
+        timer=timer,
+        sleep=sleep,
+        wall_clock=wall_clock,
+    )
+
+
+def _redis_from_url(url: str) -> Any:
+    try:
+        from redis.asyncio import Redis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+    except ImportError:
+        raise ConfigurationError(
+            "a shared quota needs the redis package: install openrouter-bench[redis]"
+        ) from None
+    try:
+        return Redis.from_url(
+            url,
+            socket_timeout=_REDIS_TIMEOUT,
+            socket_connect_timeout=_REDIS_TIMEOUT,
+            # The limiter decides what a failure means; redis-py's own retries would stall a call.
+            retry=Retry(NoBackoff(), 0),
+        )
+    except ValueError:
+        raise ConfigurationError(
+            "the quota store URL looks like redis://host:port/db (db a number)"
+        ) from None

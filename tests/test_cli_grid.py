@@ -1,0 +1,314 @@
+"""The grid and watch commands, run in-process against the fake server in thread mode.
+
+The quota is turned off (``--quota off``: a trusted local server); its pacing
+has its own tests. A terminal is a pseudo-terminal from ``os.openpty``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import attrs
+import pytest
+
+from openrouter_bench.cli import main
+from openrouter_bench.fake import FakeOpenRouter
+from openrouter_bench.fake.faults import FaultSpec
+from openrouter_bench.query import ALL, Arena, Query
+from tests.conftest import CANARY_KEY
+
+SWEEP = ("grid", "--source", "design-arena", "--arena", "all", "--category", "all")
+FOUR = (
+    "grid",
+    "--source",
+    "design-arena",
+    "--arena",
+    "models,builders",
+    "--category",
+    "svg,3d",
+    "--retries",
+    "0",
+)
+QUIET = ("--quota", "off")
+
+
+@attrs.frozen
+class Run:
+    """What one command did: its exit code and both output streams."""
+
+    code: int
+    out: str
+    err: str
+
+
+def run(*argv: str) -> Run:
+    """Run the command line in this process; the key must appear in neither stream."""
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), stdout=out, stderr=err)
+    result = Run(code, out.getvalue(), err.getvalue())
+    assert CANARY_KEY not in result.out + result.err
+    return result
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """main() configures the root logger for its process; put it back after each test."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[FakeOpenRouter]:
+    """One fake server in a background thread for the module, without rate limits."""
+    with FakeOpenRouter.running_in_thread(seed=7, per_minute=None, per_day=None) as fake:
+        yield fake
+
+
+@pytest.fixture
+def api(served: FakeOpenRouter, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeOpenRouter:
+    """The fake, reset, with the key, the base URL and a private cache directory in the env."""
+    served.reset()
+    monkeypatch.setenv("OPENROUTER_API_KEY", CANARY_KEY)
+    monkeypatch.setenv("OPENROUTER_BASE_URL", served.url)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    return served
+
+
+def discovered(fake: FakeOpenRouter) -> set[tuple[str, str]]:
+    """Every (arena, category) the fake's data has."""
+    pairs: set[tuple[str, str]] = set()
+    for arena in Arena:
+        payload = fake.payload({"source": "design-arena", "arena": arena.value})
+        pairs |= {(arena.value, item["category"]) for item in payload["data"]}
+    return pairs
+
+
+def test_the_sweep_covers_every_arena_and_every_category_of_the_data(
+    api: FakeOpenRouter,
+) -> None:
+    """--arena all --category all: each (arena, category) the data has, each its page."""
+    result = run(*SWEEP, "--format", "json", "--no-cache", *QUIET)
+    assert result.code == 0, result.err
+    records = json.loads(result.out)
+    expected = discovered(api)
+    assert {(r["query"]["arena"], r["query"]["category"]) for r in records} == expected
+    for record in records:
+        assert record["page"] == api.payload(record["query"])
+    count = len(expected)
+    assert result.err.splitlines()[-1].startswith(
+        f"{count} queries: {count} pages, 0 errors; {count + 3} requests sent, 0 cache hits;"
+    )
+    assert "\x1b[" not in result.err  # no progress bar when stderr is not a terminal
+    assert len(api.requests) == count + 3
+
+
+def test_a_second_sweep_is_served_from_the_persistent_cache(api: FakeOpenRouter) -> None:
+    """The CLI's own store answers a repeated grid: no request, every call a hit."""
+    first = run(*SWEEP, *QUIET)
+    assert first.code == 0, first.err
+    sent = len(api.requests)
+    second = run(*SWEEP, *QUIET)
+    assert second.code == 0, second.err
+    assert len(api.requests) == sent
+    assert f"0 requests sent, {sent} cache hits" in second.err
+    assert second.out.count(" cached ") == sent - 3
+
+
+@pytest.mark.parametrize(
+    ("faults", "code"),
+    [
+        ([503], 5),
+        ([{"fault": 429, "retry_after": 1}], 4),
+        ([503, "malformed"], 6),
+        (["malformed", 401], 3),
+        ([400, 503], 2),
+    ],
+)
+def test_the_exit_code_is_the_worst_failures(
+    api: FakeOpenRouter, faults: list[FaultSpec], code: int
+) -> None:
+    """Failures leave the other pages whole; the exit code is the worst one's."""
+    api.script(*faults)
+    result = run(*FOUR, "--no-cache", *QUIET)
+    assert result.code == code, result.err
+    lines = result.out.splitlines()
+    assert lines[0].split()[:2] == ["query", "result"]
+    assert sum(" error " in line for line in lines) == len(faults)
+    assert sum(" ok " in line for line in lines) == 4 - len(faults)
+    errors = [line for line in result.err.splitlines() if line.startswith("openrouter-bench:")]
+    assert len(errors) == len(faults)
+    assert f"4 queries: {4 - len(faults)} pages, {len(faults)} errors" in result.err
+
+
+def test_ndjson_gives_each_querys_page_or_error(api: FakeOpenRouter) -> None:
+    """One JSON line per query: the page, or the error's type, status and message."""
+    api.script(402)
+    result = run(*FOUR, "--format", "ndjson", "--no-cache", *QUIET)
+    assert result.code == 4
+    records = [json.loads(line) for line in result.out.splitlines()]
+    assert len(records) == 4
+    [failed] = [record for record in records if "error" in record]
+    assert failed["error"]["type"] == "PaymentRequiredError"
+    assert failed["error"]["status"] == 402
+    for record in records:
+        if "page" in record:
+            assert record["page"] == api.payload(record["query"])
+
+
+def test_csv_has_every_item_with_its_query(api: FakeOpenRouter) -> None:
+    """CSV: one row per item of every page, its query in the first column."""
+    result = run(*FOUR, "--format", "csv", "--no-cache", *QUIET)
+    assert result.code == 0, result.err
+    header, *rows = result.out.splitlines()
+    assert header.startswith("query,source,model_permaslug")
+    expected = 0
+    for arena in ("models", "builders"):
+        for category in ("svg", "3d"):
+            query = Query(source="design-arena", arena=arena, category=category)
+            count = len(api.payload(query.params)["data"])
+            expected += count
+            assert sum(row.startswith(query.key + ",") for row in rows) == count
+    assert len(rows) == expected
+
+
+def test_a_grid_of_other_sources_uses_the_grid_rules(api: FakeOpenRouter) -> None:
+    """Lists and 'all' expand like Query.grid: only valid combinations, each once."""
+    result = run("grid", "--source", "artificial-analysis,openrouter", "--task-type", "all", *QUIET)
+    assert result.code == 0, result.err
+    expected = Query.grid(source=["artificial-analysis", "openrouter"], task_type=ALL)
+    assert len(api.requests) == len(expected)
+    assert {Query.from_params(r.params) for r in api.requests} == set(expected)
+
+
+def test_an_empty_grid_is_a_usage_error(api: FakeOpenRouter) -> None:
+    """Values with no valid combination exit 2 with a clear message, sending nothing."""
+    result = run("grid", "--source", "artificial-analysis", "--category", "all", *QUIET)
+    assert result.code == 2
+    assert "the grid is empty" in result.err
+    assert api.requests == []
+
+
+@pytest.mark.parametrize(
+    "bad", [("--concurrency", "0"), ("--source", "openrouter,"), ("--quota", "sqlite:///x")]
+)
+def test_bad_grid_options_are_usage_errors(api: FakeOpenRouter, bad: tuple[str, str]) -> None:
+    """A bad option value exits 2 before anything is sent."""
+    result = run("grid", "--source", "openrouter", *bad)
+    assert result.code == 2
+    assert api.requests == []
+
+
+def test_the_progress_bar_shows_on_a_terminal(api: FakeOpenRouter) -> None:
+    """On a terminal, stderr shows a progress bar that reaches the end; stdout stays clean."""
+    leader, follower = os.openpty()
+    received = bytearray()
+
+    def drain() -> None:
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the other end closed
+                return
+            if not chunk:
+                return
+            received.extend(chunk)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    out = io.StringIO()
+    with open(follower, "w", encoding="utf-8", closefd=True) as terminal:
+        code = main([*FOUR, "--no-cache", *QUIET], stdout=out, stderr=terminal)
+    reader.join(timeout=10)
+    os.close(leader)
+    assert code == 0
+    shown = received.decode("utf-8", "replace")
+    assert "grid" in shown
+    assert "4/4" in shown
+    assert "0 failed" in shown
+    assert "4 queries: 4 pages, 0 errors" in shown
+    assert "\x1b[" not in out.getvalue()
+    assert CANARY_KEY not in shown
+
+
+def watch_in_thread(argv: list[str]) -> tuple[threading.Thread, dict[str, object]]:
+    """Run a watch command in its own thread; its outcome lands in the returned dict."""
+    outcome: dict[str, object] = {}
+
+    def target() -> None:
+        out, err = io.StringIO(), io.StringIO()
+        outcome["code"] = main(argv, stdout=out, stderr=err)
+        outcome["out"], outcome["err"] = out.getvalue(), err.getvalue()
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    return thread, outcome
+
+
+def wait_for_requests(fake: FakeOpenRouter, count: int) -> None:
+    """Until the fake has seen ``count`` requests (bounded)."""
+    deadline = time.monotonic() + 10
+    while len(fake.requests) < count:
+        assert time.monotonic() < deadline, f"only {len(fake.requests)} requests"
+        time.sleep(0.01)
+
+
+def test_watch_prints_each_change_as_it_happens(api: FakeOpenRouter) -> None:
+    """After the baseline, a publish is printed: the new as_of, the moves, the citation."""
+    argv = ["watch", "--source", "design-arena", "--category", "gamedev", "--every", "0.05"]
+    thread, outcome = watch_in_thread([*argv, "--count", "1", "--no-cache", *QUIET])
+    wait_for_requests(api, 1)
+    api.publish()
+    thread.join(timeout=20)
+    assert not thread.is_alive()
+    assert outcome["code"] == 0, outcome["err"]
+    text = str(outcome["out"])
+    assert text.startswith(
+        "Query(source='design-arena', arena='models', category='gamedev'): "
+        "new data as of 2026-06-04 12:00 UTC (was 2026-06-03 12:00 UTC)"
+    )
+    assert text.rstrip().endswith(str(api.payload({"source": "design-arena"})["meta"]["citation"]))
+    assert "watching Query(source='design-arena'" in str(outcome["err"])
+
+
+def test_watch_json_gives_one_line_per_change(api: FakeOpenRouter) -> None:
+    """--format json: one JSON object per change, consecutive as_of values."""
+    argv = ["watch", "--source", "openrouter", "--every", "0.05", "--format", "json"]
+    thread, outcome = watch_in_thread([*argv, "--count", "2", "--no-cache", *QUIET])
+    wait_for_requests(api, 1)
+    api.publish()
+    # Two polls after the publish: the second one surely began after it, and saw it.
+    wait_for_requests(api, len(api.requests) + 2)
+    api.publish()
+    thread.join(timeout=20)
+    assert outcome["code"] == 0, outcome["err"]
+    first, second = (json.loads(line) for line in str(outcome["out"]).splitlines())
+    assert first["new_as_of"] == second["old_as_of"]
+    assert first["query"] == {"source": "openrouter"}
+    assert first["citation"] == api.payload({"source": "openrouter"})["meta"]["citation"]
+
+
+@pytest.mark.parametrize("every", ["0", "-5", "soon"])
+def test_watch_rejects_a_bad_interval(api: FakeOpenRouter, every: str) -> None:
+    """--every must be a positive number of seconds."""
+    result = run("watch", "--source", "openrouter", "--every", every)
+    assert result.code == 2
+    assert api.requests == []
+
+
+@pytest.mark.parametrize("command", ["grid", "watch"])
+def test_help_names_the_quota_and_the_environment(api: FakeOpenRouter, command: str) -> None:
+    """--help explains --quota and lists the environment variables."""
+    result = run(command, "--help")
+    assert result.code == 0
+    assert "--quota SPEC" in result.out
+    assert "OPENROUTER_API_KEY" in result.out
