@@ -5,6 +5,7 @@ calls, retries only what is transient, and never hands back wrong or
 silently partial data. See :class:`BenchmarksClient`.
 """
 
+from openrouter_bench._budget import RetryBudget
 from openrouter_bench._version import __version__
 from openrouter_bench.cache import CachePolicy, CacheStats
 from openrouter_bench.client import BenchmarksClient, ClientStats
@@ -24,6 +25,14 @@ from openrouter_bench.errors import (
     ResponseFormatError,
     ServerError,
     TransportError,
+)
+from openrouter_bench.fanout import FanOutResult
+from openrouter_bench.hooks import (
+    CacheEvent,
+    ClientHooks,
+    RequestSent,
+    ResponseReceived,
+    RetryScheduled,
 )
 from openrouter_bench.models import (
     ArtificialAnalysisItem,
@@ -48,7 +57,9 @@ from openrouter_bench.query import (
     Source,
     TaskType,
 )
+from openrouter_bench.quota import QuotaPolicy
 from openrouter_bench.retry import RetryPolicy
+from openrouter_bench.watch import RankMove, SnapshotChange, Standing, diff_snapshots
 
 __all__ = [
     "ALL",
@@ -59,12 +70,15 @@ __all__ = [
     "BadRequestError",
     "BenchmarkType",
     "BenchmarksClient",
+    "CacheEvent",
     "CachePolicy",
     "CacheStats",
     "ClientClosedError",
+    "ClientHooks",
     "ClientStats",
     "ConfigurationError",
     "DesignArenaItem",
+    "FanOutResult",
     "InvalidQueryError",
     "Item",
     "KNOWN_CATEGORIES",
@@ -77,18 +91,27 @@ __all__ = [
     "Pricing",
     "Query",
     "QuotaExhaustedError",
+    "QuotaPolicy",
+    "RankMove",
     "RateLimitError",
+    "RequestSent",
     "RequestTimeoutError",
     "ResponseFormatError",
+    "ResponseReceived",
+    "RetryBudget",
     "RetryPolicy",
+    "RetryScheduled",
     "RunConfig",
     "SearchEvalItem",
     "SearchSurface",
     "ServerError",
+    "SnapshotChange",
     "Source",
+    "Standing",
     "TaskType",
     "TournamentStats",
     "TransportError",
     "UnknownItem",
     "__version__",
+    "diff_snapshots",
 ]

@@ -1,10 +1,12 @@
-"""The client: wire + transport + retries + cache, behind one ``async with``.
+"""The client: wire + transport + retries + cache + quota, behind one ``async with``.
 
 ``BenchmarksClient.get`` validates the query, asks the snapshot cache (which
 coalesces identical calls and may serve a stale page when a refresh fails),
-and only on a miss sends a request through the retry loop. The transport is a
-thin aiohttp layer; everything it sends and reads is built by
-:mod:`openrouter_bench.wire`.
+and only on a miss sends a request through the retry loop, each attempt
+taking its turn at the quota limiter first. The transport is a thin aiohttp
+layer; everything it sends and reads is built by :mod:`openrouter_bench.wire`.
+``fan_out``/``stream`` (:mod:`~openrouter_bench.fanout`) and ``watch``
+(:mod:`~openrouter_bench.watch`) are built on ``get``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Final, Self
@@ -24,18 +26,38 @@ from urllib.parse import urlsplit
 import aiohttp
 import attrs
 
-from openrouter_bench.cache import CachePolicy, CacheStats, SnapshotCache, open_cache
+from openrouter_bench import fanout
+from openrouter_bench._budget import RetryBudget
+from openrouter_bench.cache import (
+    CachePolicy,
+    CacheStats,
+    SnapshotCache,
+    _redis_client,
+    open_cache,
+)
 from openrouter_bench.errors import (
     ClientClosedError,
     ConfigurationError,
     InvalidQueryError,
+    OpenRouterBenchError,
     RequestTimeoutError,
     ResponseFormatError,
     TransportError,
 )
-from openrouter_bench.models import Page
-from openrouter_bench.query import Query
-from openrouter_bench.retry import RateLimitGate, RetryPolicy, call_with_retries
+from openrouter_bench.fanout import FanOutResult, Outcome
+from openrouter_bench.hooks import (
+    CacheEvent,
+    ClientHooks,
+    HookRunner,
+    RequestSent,
+    ResponseReceived,
+    RetryScheduled,
+)
+from openrouter_bench.models import DesignArenaItem, Page
+from openrouter_bench.query import Arena, Query, Source
+from openrouter_bench.quota import QuotaLimiter, QuotaPolicy, open_quota
+from openrouter_bench.retry import RetryPolicy, call_with_retries
+from openrouter_bench.watch import SnapshotChange, watch_query
 from openrouter_bench.wire import (
     DEFAULT_BASE_URL,
     Request,
@@ -53,6 +75,9 @@ DEFAULT_MAX_RESPONSE_BYTES: Final = 16 * 1024 * 1024
 
 _READ_CHUNK: Final = 64 * 1024
 
+#: The published limits, kept in this process or on the cache's Redis (frozen: shareable).
+DEFAULT_QUOTA: Final = QuotaPolicy()
+
 
 class _State(enum.Enum):
     UNOPENED = "unopened"
@@ -62,7 +87,11 @@ class _State(enum.Enum):
 
 @attrs.frozen
 class ClientStats:
-    """What a client has done so far: requests it sent and how the cache served calls."""
+    """What a client has done so far: requests it sent and how the cache served calls.
+
+    ``quota_wait`` is the seconds calls spent waiting in line for the quota
+    (summed over calls, so it can exceed the wall time).
+    """
 
     requests: int
     retries: int
@@ -71,6 +100,7 @@ class ClientStats:
     stale_serves: int
     coalesced: int
     cache_errors: int
+    quota_wait: float = 0.0
 
 
 class _Secret:
@@ -128,6 +158,24 @@ class BenchmarksClient:
     Pass ``session`` to share an aiohttp session you own; the client never
     closes it.
 
+    ``quota`` paces every request, retries included (cache hits and coalesced
+    calls send none): a :class:`~openrouter_bench.quota.QuotaPolicy` (default:
+    30 a minute and 500 a day, in this process, or shared on the cache's Redis
+    when the cache is one), ``"memory"``, a ``redis://`` URL to share the
+    budget there, or None for no limit (a trusted local server). A 429 from the
+    server pauses every call of the client (and, shared, of every process)
+    whatever the quota.
+
+    ``retry_budget`` (default on: a fresh
+    :class:`~openrouter_bench._budget.RetryBudget`; False for none) stops
+    retries once an outage has spent its tokens, so a busy client does not
+    multiply the load on a failing server. ``hooks`` (a
+    :class:`~openrouter_bench.hooks.ClientHooks`) hears of every request,
+    response, retry and cache answer.
+
+    TLS certificates are always verified unless ``verify_tls=False`` is
+    passed explicitly, which logs a warning for every client built that way.
+
     ``timeout`` bounds one attempt; ``retry.deadline`` bounds a whole call,
     waits included. Plain ``http://`` is refused for hosts other than loopback
     unless ``allow_insecure_http`` is set. ``clock`` (wall time, seconds since
@@ -146,6 +194,7 @@ class BenchmarksClient:
         max_entries: int = 10_000,
         history: int = 2,
         retry: RetryPolicy | None = None,
+        quota: QuotaPolicy | str | None = DEFAULT_QUOTA,
         timeout: float | timedelta = 20.0,
         connect_timeout: float | timedelta = 10.0,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
@@ -154,10 +203,13 @@ class BenchmarksClient:
         app_title: str | None = None,
         app_categories: Sequence[str] = (),
         allow_insecure_http: bool = False,
+        verify_tls: bool = True,
         clock: Callable[[], float] = time.time,
         timer: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: Callable[[], float] = random.random,
+        retry_budget: RetryBudget | bool = True,
+        hooks: ClientHooks | None = None,
     ) -> None:
         self._key = _api_key(api_key)
         self.base_url = check_base_url(
@@ -177,8 +229,24 @@ class BenchmarksClient:
         self._timer = timer
         self._sleep = sleep
         self._rng = rng
-        self._gate = RateLimitGate(clock=timer, sleep=sleep)
+        self._retry_budget = _retry_budget(retry_budget)
+        self._hooks = HookRunner(hooks)
         parts = urlsplit(self.base_url)
+        self._host = parts.hostname
+        if allow_insecure_http and parts.scheme == "http":
+            logger.warning(
+                "plain http to %s allowed: the API key travels in clear text", self._host
+            )
+        if verify_tls is not True:
+            if verify_tls is not False:
+                raise ConfigurationError("verify_tls must be True or False")
+            # Loud on purpose: without verification anyone on the path can read the key.
+            logger.warning(
+                "TLS certificate verification is OFF for %s: the API key can be read by "
+                "anyone who can intercept this connection",
+                self._host,
+            )
+        self._verify_tls = verify_tls
         policy = CachePolicy(
             ttl=_seconds("ttl", ttl),
             stale_if_error=_seconds("stale_if_error", stale_if_error),
@@ -190,6 +258,20 @@ class BenchmarksClient:
             namespace=f"openrouter-bench:{parts.netloc}{parts.path}",
             policy=policy,
             clock=clock,
+        )
+        if self._hooks.active:
+            runner = self._hooks
+            self.cache.on_event = lambda query, outcome: runner.emit(CacheEvent(query, outcome))
+        backend = self.cache.backend
+        self.quota: QuotaLimiter = open_quota(
+            _quota_policy(quota),
+            api=f"{parts.netloc}{parts.path}",
+            redis_client=None if backend is None else _redis_client(backend),
+            # A request can take no longer than its timeout; parsing the answer is quick.
+            lease=self._timeout + 10.0,
+            timer=timer,
+            sleep=sleep,
+            wall_clock=clock,
         )
         self._session = session
         self._owns_session = session is None
@@ -232,8 +314,11 @@ class BenchmarksClient:
         try:
             await self.cache.close()
         finally:
-            if self._owns_session and self._session is not None:
-                await self._session.close()
+            try:
+                await self.quota.aclose()
+            finally:
+                if self._owns_session and self._session is not None:
+                    await self._session.close()
 
     @property
     def closed(self) -> bool:
@@ -252,6 +337,7 @@ class BenchmarksClient:
             stale_serves=cache.stale_serves,
             coalesced=cache.coalesced,
             cache_errors=cache.backend_errors,
+            quota_wait=self.quota.queued,
         )
 
     async def get(
@@ -282,6 +368,108 @@ class BenchmarksClient:
         self._open()
         return await self.cache.get(query, lambda: self._fetch(query), max_age=age, refresh=refresh)
 
+    async def fan_out(
+        self,
+        queries: Iterable[Query],
+        *,
+        concurrency: int = fanout.DEFAULT_CONCURRENCY,
+        max_age: float | timedelta | None = None,
+        refresh: bool = False,
+    ) -> FanOutResult:
+        """Every query's page or typed error, in input order (identical queries run once).
+
+        At most ``concurrency`` queries run at once; the quota paces the
+        requests whatever the concurrency. One query's failure loses nothing
+        else: it becomes that query's outcome. Cancelling the call cancels the
+        queries in flight and waits for them. ``max_age`` and ``refresh`` are
+        :meth:`get`'s, for every query.
+        """
+        unique = fanout.unique_queries(queries)
+        width = fanout.check_concurrency(concurrency)
+        age = None if max_age is None else _max_age(max_age)
+        self._open()
+        return await fanout.fan_out(self._getter(age, refresh), unique, width)
+
+    def stream(
+        self,
+        queries: Iterable[Query],
+        *,
+        concurrency: int = fanout.DEFAULT_CONCURRENCY,
+        max_age: float | timedelta | None = None,
+        refresh: bool = False,
+    ) -> AsyncGenerator[tuple[Query, Outcome], None]:
+        """``(query, page_or_error)`` for each query as it completes (identical ones once).
+
+        Like :meth:`fan_out`, as an async iterator. Leaving the loop early
+        cancels what is in flight; to have that happen at once rather than
+        when the iterator is collected, close it::
+
+            async with contextlib.aclosing(client.stream(grid)) as results:
+                async for query, outcome in results:
+                    ...
+        """
+        unique = fanout.unique_queries(queries)
+        width = fanout.check_concurrency(concurrency)
+        age = None if max_age is None else _max_age(max_age)
+        self._check_usable()
+        return fanout.stream_outcomes(self._getter(age, refresh), unique, width)
+
+    def _getter(self, max_age: float | None, refresh: bool) -> Callable[[Query], Awaitable[Page]]:
+        async def get(query: Query) -> Page:
+            self._open()
+            return await self.cache.get(
+                query, lambda: self._fetch(query), max_age=max_age, refresh=refresh
+            )
+
+        return get
+
+    async def categories(
+        self, arena: Arena | str = Arena.MODELS, *, refresh: bool = False
+    ) -> tuple[str, ...]:
+        """The Design Arena categories of ``arena``, as the data has them, in the server's order.
+
+        One request for the whole arena (none while it is cached), so
+        categories the server added since this package was released show up
+        too.
+        """
+        page = await self.get(Query(source=Source.DESIGN_ARENA, arena=arena), refresh=refresh)
+        found = (item.category for item in page.items if isinstance(item, DesignArenaItem))
+        return tuple(dict.fromkeys(found))
+
+    def watch(
+        self,
+        query: Query | None = None,
+        /,
+        *,
+        every: float | timedelta = 900.0,
+        **params: Any,
+    ) -> AsyncGenerator[SnapshotChange, None]:
+        """Poll a query every ``every`` seconds; yield a change each time its ``as_of`` moves.
+
+        The first poll is the baseline (a cached page will do); later polls
+        refresh past the cache, through the quota like any request. Each
+        :class:`~openrouter_bench.watch.SnapshotChange` says which models
+        entered and left, whose rank and score moved, which rankings have a new
+        #1, and the citation to show. A poll that fails transiently is logged
+        and the watch goes on. Close it (or leave an ``aclosing`` block) to stop.
+        """
+        if query is None:
+            query = Query(**params)
+        elif params or not isinstance(query, Query):
+            raise InvalidQueryError("pass either one Query or keyword parameters")
+        interval = _seconds("every", every)
+        self._check_usable()
+        watched = query
+
+        async def fetch(refresh: bool) -> Page:
+            return await self.get(watched, refresh=refresh)
+
+        return watch_query(fetch, every=interval, sleep=self._sleep)
+
+    def _check_usable(self) -> None:
+        if self._state is _State.CLOSED:
+            raise ClientClosedError("this client is closed; make a new one")
+
     async def history(self, query: Query | None = None, /, **params: Any) -> list[Page]:
         """The stored snapshots of a query, newest first (no request is sent)."""
         self._open()
@@ -300,25 +488,67 @@ class BenchmarksClient:
 
     async def _fetch(self, query: Query) -> Page:
         request = self.request_for(query)
-        attempts_before = self._requests
+        # Counted per call: the client's request counter also moves with overlapping calls.
+        attempts = 0
 
         async def attempt(budget: float) -> Page:
-            return await self._send(request, query, budget)
+            nonlocal attempts
+            attempts += 1
+            return await self._send(request, query, budget, attempts)
+
+        def retried(error: BaseException, attempt: int, wait: float) -> None:
+            if self._hooks.active:
+                self._hooks.emit(
+                    RetryScheduled(
+                        query=query, attempt=attempt, wait=wait, error=type(error).__name__
+                    )
+                )
 
         try:
             return await call_with_retries(
                 attempt,
                 policy=self._retry,
-                gate=self._gate,
+                gate=self.quota,
                 clock=self._timer,
                 sleep=self._sleep,
                 rng=self._rng,
                 describe=f"GET benchmarks {query.key}",
+                budget=self._retry_budget,
+                on_retry=retried,
             )
         finally:
-            self._retries += max(0, self._requests - attempts_before - 1)
+            self._retries += max(0, attempts - 1)
 
-    async def _send(self, request: Request, query: Query, budget: float) -> Page:
+    async def _send(self, request: Request, query: Query, budget: float, attempt: int) -> Page:
+        if not self._hooks.active:
+            return await self._exchange(request, query, budget)
+        self._hooks.emit(RequestSent(query=query, attempt=attempt))
+        started = self._timer()
+        try:
+            page = await self._exchange(request, query, budget)
+        except OpenRouterBenchError as error:
+            self._hooks.emit(
+                ResponseReceived(
+                    query=query,
+                    attempt=attempt,
+                    status=getattr(error, "status", None),
+                    elapsed=self._timer() - started,
+                    error=type(error).__name__,
+                )
+            )
+            raise
+        self._hooks.emit(
+            ResponseReceived(
+                query=query,
+                attempt=attempt,
+                status=200,
+                elapsed=self._timer() - started,
+                error=None,
+            )
+        )
+        return page
+
+    async def _exchange(self, request: Request, query: Query, budget: float) -> Page:
         if self._state is not _State.OPEN or self._session is None:
             raise ClientClosedError("this client was closed while a call was in flight")
         timeout = aiohttp.ClientTimeout(
@@ -326,7 +556,7 @@ class BenchmarksClient:
             connect=self._connect_timeout,
         )
         self._requests += 1
-        host = urlsplit(request.url).hostname
+        host = self._host
         try:
             async with self._session.get(
                 request.url,
@@ -334,6 +564,7 @@ class BenchmarksClient:
                 headers=request.headers,
                 allow_redirects=False,
                 timeout=timeout,
+                ssl=self._verify_tls,
             ) as response:
                 body = await self._read_capped(response)
                 status = response.status
@@ -359,6 +590,9 @@ class BenchmarksClient:
             raise ResponseFormatError(
                 f"the answer is {declared} bytes, over the {self._max_bytes}-byte cap"
             )
+        if declared is not None:
+            # Known and within the cap: one read, which aiohttp stops at Content-Length.
+            return await response.read()
         chunks: list[bytes] = []
         size = 0
         async for chunk in response.content.iter_chunked(_READ_CHUNK):
@@ -369,6 +603,28 @@ class BenchmarksClient:
                 )
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def _quota_policy(quota: QuotaPolicy | str | None) -> QuotaPolicy | None:
+    if quota is None or isinstance(quota, QuotaPolicy):
+        return quota
+    if isinstance(quota, str):
+        return QuotaPolicy(store=quota)
+    raise ConfigurationError(
+        f"quota must be a QuotaPolicy, 'memory', a redis:// URL or None, not {type(quota).__name__}"
+    )
+
+
+def _retry_budget(value: RetryBudget | bool) -> RetryBudget | None:
+    if isinstance(value, RetryBudget):
+        return value
+    if value is True:
+        return RetryBudget()
+    if value is False:
+        return None
+    raise ConfigurationError(
+        f"retry_budget must be a RetryBudget, True or False, not {type(value).__name__}"
+    )
 
 
 def _max_age(value: float | timedelta) -> float:

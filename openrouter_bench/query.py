@@ -11,6 +11,7 @@ only what is certainly wrong raises :class:`~openrouter_bench.errors.InvalidQuer
 from __future__ import annotations
 
 import enum
+import functools
 import itertools
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, TypeVar
@@ -288,7 +289,7 @@ class Query:
 
     @property
     def params(self) -> dict[str, str]:
-        """The query string parameters, in a fixed order, defaults left out."""
+        """The query string parameters, in a fixed order, defaults left out (a fresh dict)."""
         params: dict[str, str] = {}
         for name in _PARAM_ORDER:
             value = getattr(self, name)
@@ -300,9 +301,12 @@ class Query:
                 params[name] = str(value)
         return params
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
-        """A canonical text form, stable across processes: the cache's name for this query."""
+        """A canonical text form, stable across processes: the cache's name for this query.
+
+        Computed once per query object: the cache, the quota and the logs all ask for it.
+        """
         return urlencode(self.params) or "all"
 
     @property

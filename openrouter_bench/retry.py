@@ -11,23 +11,30 @@ The loop itself is tenacity's, built anew for every call (one shared
 tenacity's ``RetryError``: the last typed error is raised, with ``attempts``
 set on it.
 
-A 429 pauses the whole client, not just the task that saw it: every call
-waits at the :class:`RateLimitGate` before it sends.
+"May I send now?" is asked of one gate per client (a :class:`SendGate`)
+before every attempt: :class:`RateLimitGate` knows only the server's pauses;
+the client's :class:`~openrouter_bench.quota.QuotaLimiter` adds the request
+budget, in this process or shared through Redis. A 429 pauses the whole gate,
+not just the task that saw it. Time spent waiting in the gate's line for a
+slot is not charged to the call's deadline; a pause is.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
-from typing import Final, TypeVar
+from typing import Final, Protocol, TypeVar
 
 import attrs
 from tenacity import AsyncRetrying, RetryCallState
 
+from openrouter_bench._budget import RetryBudget
 from openrouter_bench.errors import (
     APIError,
     OpenRouterBenchError,
@@ -35,7 +42,7 @@ from openrouter_bench.errors import (
     is_transient,
 )
 
-__all__ = ["RateLimitGate", "RetryPolicy", "call_with_retries"]
+__all__ = ["RateLimitGate", "RetryPolicy", "SendGate", "call_with_retries"]
 
 logger: Final = logging.getLogger("openrouter_bench.retry")
 
@@ -113,6 +120,23 @@ class RetryPolicy:
         return wait
 
 
+class SendGate(Protocol):
+    """Where every attempt waits for its turn to send."""
+
+    def admit(self, *, budget: float, retry: bool = False) -> AbstractAsyncContextManager[float]:
+        """Wait for a turn, hold it while the block runs; yields the seconds spent in line.
+
+        ``budget`` is what is left of the call's deadline (a pause longer than
+        that raises :class:`RateLimitError` at once); ``retry`` is True for
+        the second and later attempts of a call.
+        """
+        ...
+
+    async def pause(self, seconds: float) -> None:
+        """Hold every call back for ``seconds`` from now."""
+        ...
+
+
 class RateLimitGate:
     """Holds every call of one client back while the server has asked it to wait.
 
@@ -149,72 +173,109 @@ class RateLimitGate:
             await self._sleep(remaining)
             budget -= remaining
 
+    @contextlib.asynccontextmanager
+    async def admit(self, *, budget: float, retry: bool = False) -> AsyncIterator[float]:
+        """The :class:`SendGate` side: wait out a pause; there is no line, so 0 s queued."""
+        await self.wait(budget=budget)
+        yield 0.0
+
+    async def pause(self, seconds: float) -> None:
+        """The :class:`SendGate` side of :meth:`close_for`."""
+        self.close_for(seconds)
+
+
+RetryObserver = Callable[[BaseException, int, float], None]
+
 
 async def call_with_retries(
     attempt: Callable[[float], Awaitable[T]],
     *,
     policy: RetryPolicy,
-    gate: RateLimitGate,
+    gate: SendGate,
     clock: Clock = time.monotonic,
     sleep: Sleep = asyncio.sleep,
     rng: Callable[[], float] = random.random,
     describe: str = "request",
+    budget: RetryBudget | None = None,
+    on_retry: RetryObserver | None = None,
 ) -> T:
     """Run ``attempt(budget)`` until it succeeds or ``policy`` gives up.
 
-    ``budget`` is the seconds left of the call's deadline, for the attempt's
-    own timeout. The error that ends the call carries ``attempts``.
+    Each attempt first takes a turn at ``gate``. ``budget`` is the seconds
+    left of the call's deadline, for the attempt's own timeout; time spent in
+    the gate's line moves the deadline back. A retry also needs a token from
+    the client's :class:`~openrouter_bench._budget.RetryBudget` (when given),
+    so an outage does not multiply the load. ``on_retry(error, attempt,
+    wait)`` hears of each retry before its wait. The error that ends the call
+    carries ``attempts``.
     """
     started = clock()
     attempts = 0
+    ledger = None if budget is None else budget.ledger()
 
     async def one_attempt() -> T:
-        nonlocal attempts
-        budget = policy.deadline - (clock() - started)
-        await gate.wait(budget=budget)
-        attempts += 1
-        try:
-            return await attempt(policy.deadline - (clock() - started))
-        except RateLimitError as error:
-            if error.retry_after:
-                gate.close_for(error.retry_after)
-            raise
+        nonlocal attempts, started
+        remaining = policy.deadline - (clock() - started)
+        async with gate.admit(budget=remaining, retry=attempts > 0) as queued:
+            started += queued
+            attempts += 1
+            try:
+                return await attempt(policy.deadline - (clock() - started))
+            except RateLimitError as error:
+                if error.retry_after:
+                    # Paused before the slot is given back, so nobody slips in between.
+                    await gate.pause(error.retry_after)
+                raise
 
-    decision: float | None = None
-
-    def should_retry(state: RetryCallState) -> bool:
-        # The one place a failure is judged; wait() only reads what was decided here.
-        nonlocal decision
-        error = _failure_or_none(state)
-        decision = (
-            None
-            if error is None
-            else policy.decide(error, attempt=attempts, elapsed=clock() - started, rng=rng)
-        )
-        return decision is not None
-
-    def wait(state: RetryCallState) -> float:
-        return decision or 0.0
-
-    def before_sleep(state: RetryCallState) -> None:
+    def judge(error: BaseException) -> float | None:
+        # The one place a failure is judged: the policy, then the shared budget.
+        wait = policy.decide(error, attempt=attempts, elapsed=clock() - started, rng=rng)
+        if wait is None or (ledger is not None and not ledger.can_retry(error)):
+            return None
         logger.warning(
             "%s failed (attempt %d of %d): %s; retrying in %.2f s",
             describe,
             attempts,
             policy.attempts,
-            _failure_or_none(state),
-            state.upcoming_sleep,
+            error,
+            wait,
         )
+        if on_retry is not None:
+            on_retry(error, attempts, wait)
+        return wait
 
-    retrying = AsyncRetrying(
-        sleep=sleep,
-        wait=wait,
-        retry=should_retry,
-        before_sleep=before_sleep,
-        reraise=True,
-    )
+    def succeeded(result: T) -> T:
+        if ledger is not None:
+            ledger.on_success()
+        return result
+
+    # Most calls succeed at once: the first attempt runs without building a
+    # retry loop, which costs more than a loopback request.
     try:
-        return await retrying(one_attempt)
+        first = await one_attempt()
+    except OpenRouterBenchError as error:
+        wait = judge(error)
+        if wait is None:
+            error.attempts = attempts
+            raise
+    else:
+        return succeeded(first)
+
+    decision: float | None = wait
+
+    def should_retry(state: RetryCallState) -> bool:
+        nonlocal decision
+        error = _failure_or_none(state)
+        decision = None if error is None else judge(error)
+        return decision is not None
+
+    def wait_for(state: RetryCallState) -> float:
+        return decision or 0.0
+
+    retrying = AsyncRetrying(sleep=sleep, wait=wait_for, retry=should_retry, reraise=True)
+    await sleep(wait)
+    try:
+        return succeeded(await retrying(one_attempt))
     except OpenRouterBenchError as error:
         error.attempts = attempts
         raise

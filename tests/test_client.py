@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
+import ssl
+import subprocess
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import aiohttp
+import orjson
 import pytest
+from aiohttp import web
 
 from openrouter_bench import (
     ArtificialAnalysisItem,
@@ -42,6 +48,7 @@ NO_WAIT = RetryPolicy.no_wait(attempts=4)
 def make_client(fake: FakeOpenRouter, **options: Any) -> BenchmarksClient:
     options.setdefault("retry", NO_WAIT)
     options.setdefault("cache", None)
+    options.setdefault("quota", None)  # a local fake: the quota has its own tests
     return BenchmarksClient(CANARY_KEY, base_url=fake.url, **options)
 
 
@@ -437,3 +444,83 @@ async def test_fetched_at_comes_from_the_injected_clock(
     async with make_client(fake, clock=fake_time.time) as client:
         page = await client.get()
     assert page.fetched_at == datetime.fromtimestamp(fake_time.now, UTC)
+
+
+@pytest.fixture
+def self_signed(tmp_path: Path) -> ssl.SSLContext:
+    """A server TLS context with a fresh self-signed certificate for 127.0.0.1."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("needs the openssl command to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(  # noqa: S603 - fixed arguments, a local tool
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+async def _tls_server(context: ssl.SSLContext, body: bytes) -> tuple[web.AppRunner, str]:
+    async def benchmarks(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_get("/api/v1/benchmarks", benchmarks)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
+    await site.start()
+    port = runner.addresses[0][1]
+    return runner, f"https://127.0.0.1:{port}/api/v1"
+
+
+async def test_tls_certificates_are_verified_by_default(
+    fake: FakeOpenRouter, self_signed: ssl.SSLContext
+) -> None:
+    """An untrusted certificate fails the call; only an explicit verify_tls=False gets through."""
+    runner, url = await _tls_server(self_signed, orjson.dumps(fake.payload({})))
+    try:
+        async with BenchmarksClient(
+            CANARY_KEY, base_url=url, cache=None, quota=None, retry=RetryPolicy.never()
+        ) as client:
+            with pytest.raises(TransportError, match=r"(?i)certificate"):
+                await client.get()
+        async with BenchmarksClient(
+            CANARY_KEY, base_url=url, cache=None, quota=None, verify_tls=False
+        ) as client:
+            page = await client.get()
+        assert page.items
+    finally:
+        await runner.cleanup()
+
+
+def test_turning_tls_verification_off_is_warned(caplog: pytest.LogCaptureFixture) -> None:
+    """verify_tls=False logs a warning naming the host (never the key); a non-bool is refused."""
+    caplog.set_level(logging.WARNING, logger="openrouter_bench")
+    BenchmarksClient(CANARY_KEY, base_url="https://api.example", cache=None, verify_tls=False)
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("verification is OFF for api.example" in message for message in messages)
+    assert not [message for message in messages if CANARY_KEY in message]
+    with pytest.raises(ConfigurationError):
+        BenchmarksClient(CANARY_KEY, cache=None, verify_tls="no")  # type: ignore[arg-type]

@@ -248,10 +248,12 @@ def test_none_parameters_are_left_out() -> None:
 
 
 def test_params_returns_a_fresh_dict() -> None:
-    """Changing the params dict a caller got does not change the query."""
+    """Changing the params dict a caller got changes neither the query nor its cache name."""
     query = Query(source="openrouter")
+    assert query.key == "source=openrouter"
     query.params["source"] = "changed"
     assert query.params == {"source": "openrouter"}
+    assert query.key == "source=openrouter"
 
 
 def test_query_is_frozen() -> None:
