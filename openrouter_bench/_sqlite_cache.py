@@ -207,6 +207,14 @@ class SQLiteCache(BaseCache):  # type: ignore[misc]  # aiocache ships no type hi
         )
         return cursor.rowcount == 1
 
+    def _db_keys_with_prefix(self, prefix: str) -> list[str]:
+        rows = self._db().execute(
+            "SELECT key FROM entries WHERE substr(key, 1, ?) = ? "
+            "AND (expires_at IS NULL OR expires_at > ?)",
+            (len(prefix), prefix, self._clock()),
+        )
+        return [key for (key,) in rows]
+
     def _db_delete(self, key: str) -> int:
         return self._db().execute("DELETE FROM entries WHERE key = ?", (key,)).rowcount
 
@@ -224,6 +232,10 @@ class SQLiteCache(BaseCache):  # type: ignore[misc]  # aiocache ships no type hi
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+    async def keys_with_prefix(self, prefix: str) -> list[str]:
+        """Every live key that starts with ``prefix``."""
+        return await self._run(self._db_keys_with_prefix, prefix)
 
     # The aiocache backend hooks.
 

@@ -16,8 +16,8 @@ quota is scarce (30 requests a minute, 500 a day). So the cache keeps
   quota, the last page is served flagged ``stale`` for ``stale_if_error``
   seconds after it was last confirmed;
 - identical concurrent calls share one backend read and one fetch (in this
-  process), and with Redis a short lease keeps several processes from
-  fetching one query at once;
+  process), and with Redis a short lease, renewed while its holder fetches,
+  keeps several processes from fetching one query at once;
 - a broken backend (down, slow, refusing writes) never fails a call: the
   cache steps aside, logs once, and comes back with the backend.
 
@@ -64,6 +64,7 @@ from openrouter_bench.errors import (
     RateLimitError,
     is_transient,
 )
+from openrouter_bench.hooks import CacheOutcome
 from openrouter_bench.models import Page
 from openrouter_bench.query import Query
 
@@ -98,6 +99,13 @@ end
 return 0
 """
 
+_RENEW_LEASE: Final = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+    return redis.call('pexpire', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
 
 def _seconds(value: float | timedelta) -> float:
     """Seconds from a number or a ``timedelta``."""
@@ -125,7 +133,9 @@ class CachePolicy:
       stand in for a refresh that failed transiently (flagged ``stale``).
     - ``history``: snapshots (distinct ``as_of``) kept per query, newest included.
     - ``max_entries``: bound of the in-memory backend (pages and pointers).
-    - ``lease_ttl``: lifetime of a Redis lease; a holder that dies frees it by then.
+    - ``lease_ttl``: lifetime of a Redis lease. Its holder renews it every third of
+      that while its fetch runs (a fetch with retries can outlast it many times),
+      so a holder that dies frees it within ``lease_ttl``.
     - ``lease_wait``: how long a process waits for another's fetch before fetching itself.
 
     Durations are seconds, as a number or a :class:`~datetime.timedelta`.
@@ -382,18 +392,19 @@ class _Lease(enum.Enum):
 
 
 class _RedisLeases:
-    """Cross-process leases: ``SET key token NX PX ttl``, released only by their holder.
+    """Cross-process leases: ``SET key token NX PX ttl``, renewed and released by their holder.
 
     aiocache's ``RedLock`` keeps its state in the process, so it cannot stop
-    another process; a Redis key with a random token can. Release is a
-    compare-and-delete script, so a holder whose lease expired and was taken
-    over cannot free the new holder's lease.
+    another process; a Redis key with a random token can. Renewal and release
+    are compare-and-set scripts, so a holder whose lease expired and was taken
+    over can neither extend nor free the new holder's lease.
     """
 
     def __init__(self, client: Any, backend: BaseCache) -> None:
         self._client = client
         self._backend = backend
         self._release = client.register_script(_RELEASE_LEASE)
+        self._renew = client.register_script(_RENEW_LEASE)
 
     def _key(self, key: str) -> str:
         # Honour a namespace configured on the aiocache instance, as its own calls do.
@@ -401,11 +412,19 @@ class _RedisLeases:
 
     async def acquire(self, key: str, ttl: float) -> str | _Lease:
         token = secrets.token_hex(16)
-        taken = await self._client.set(self._key(key), token, nx=True, px=max(1, int(ttl * 1000)))
+        taken = await self._client.set(self._key(key), token, nx=True, px=_lease_ms(ttl))
         return token if taken else _Lease.BUSY
 
     async def release(self, key: str, token: str) -> None:
         await self._release(keys=[self._key(key)], args=[token])
+
+    async def renew(self, key: str, token: str, ttl: float) -> bool:
+        """Extend the lease to ``ttl`` from now; False if ``token`` no longer holds it."""
+        return bool(await self._renew(keys=[self._key(key)], args=[token, _lease_ms(ttl)]))
+
+
+def _lease_ms(ttl: float) -> int:
+    return max(1, int(ttl * 1000))
 
 
 def _redis_client(backend: BaseCache) -> Any:
@@ -416,6 +435,11 @@ def _redis_client(backend: BaseCache) -> Any:
         return None
     client = getattr(backend, "client", None)
     return client if isinstance(client, Redis) else None
+
+
+def _redis_pattern(prefix: str) -> str:
+    """A SCAN pattern matching every key that starts with ``prefix``, taken literally."""
+    return "".join(f"\\{char}" if char in "*?[]\\" else char for char in prefix) + "*"
 
 
 def _masks(error: BaseException) -> bool:
@@ -475,6 +499,8 @@ class SnapshotCache:
         self._coalesced = 0
         self._fetches = 0
         self._backend_errors = 0
+        #: Told how each call was answered: "hit", "miss", "coalesced" or "stale" (client hooks).
+        self.on_event: Callable[[Query, CacheOutcome], None] | None = None
 
     def __repr__(self) -> str:
         backend = "no backend" if self.backend is None else type(self.backend).__name__
@@ -512,11 +538,17 @@ class SnapshotCache:
         lru = self._lru
         if lru is not None and not refresh:
             pointer = lru.lookup(self._keys.pointer(query))
-            if pointer is not None and self._clock() - pointer.fetched_at < (
-                self.policy.ttl if max_age is None else max_age
+            # A backend shared with other code may hold anything under our key: not ours, a miss.
+            if (
+                isinstance(pointer, Pointer)
+                and pointer.served is not None
+                and self._clock() - pointer.fetched_at
+                < (self.policy.ttl if max_age is None else max_age)
             ):
                 self._hits += 1
-                return cast(Page, pointer.served)
+                if self.on_event is not None:
+                    self.on_event(query, "hit")
+                return pointer.served
         return await self._get(query, fetch, max_age, refresh)
 
     async def _get(
@@ -531,14 +563,21 @@ class SnapshotCache:
         (page, source), joined = await self._flights.run(
             (query, max_age, refresh), lambda: self._load(query, fetch, max_age, refresh)
         )
+        outcome: CacheOutcome
         if source is _Source.CACHE:
             self._hits += 1
-            return page
-        self._misses += 1
-        if joined or source is _Source.PEER:
-            self._coalesced += 1
-        if source is _Source.STALE:
-            self._stale_serves += 1
+            outcome = "hit"
+        else:
+            self._misses += 1
+            outcome = "miss"
+            if joined or source is _Source.PEER:
+                self._coalesced += 1
+                outcome = "coalesced"
+            if source is _Source.STALE:
+                self._stale_serves += 1
+                outcome = "stale"
+        if self.on_event is not None:
+            self.on_event(query, outcome)
         return page
 
     async def _load(
@@ -597,10 +636,9 @@ class SnapshotCache:
 
     async def _clear_redis(self, client: Any, backend: BaseCache) -> int:
         prefix = cast(str, backend.build_key(self._keys.prefix))
-        pattern = "".join(f"\\{char}" if char in "*?[]\\" else char for char in prefix) + "*"
         removed = 0
         batch: list[bytes] = []
-        async for key in client.scan_iter(match=pattern, count=500):
+        async for key in client.scan_iter(match=_redis_pattern(prefix), count=500):
             batch.append(key)
             if len(batch) >= 500:
                 removed += await client.delete(*batch)
@@ -622,9 +660,34 @@ class SnapshotCache:
             f"{stats.stale_serves} stale, {stats.coalesced} coalesced, "
             f"{stats.backend_errors} backend errors",
         ]
+        stored = await self._guard(self._stored_keys, None)
+        if stored is not None:
+            kinds = [key[len(self._keys.prefix) :].split(":", 1)[0] for key in stored]
+            lines.append(
+                f"stored: {kinds.count('pointer')} queries, {kinds.count('page')} snapshots"
+            )
         if self._outage:
             lines.append("backend state: unavailable")
         return "\n".join(lines) + "\n"
+
+    async def _stored_keys(self) -> list[str] | None:
+        """This namespace's keys in the backend, or None when the backend cannot list them."""
+        backend = self.backend
+        if backend is None:
+            return []
+        prefix = self._keys.prefix
+        if isinstance(backend, BoundedMemoryCache):
+            return backend.keys_with_prefix(prefix)
+        if isinstance(backend, SQLiteCache):
+            return await backend.keys_with_prefix(prefix)
+        client = _redis_client(backend)
+        if client is None:
+            return None
+        named = cast(str, backend.build_key(prefix))
+        return [
+            prefix + key.decode()[len(named) :]
+            async for key in client.scan_iter(match=_redis_pattern(named), count=500)
+        ]
 
     def _backend_name(self) -> str:
         backend = self.backend
@@ -677,11 +740,40 @@ class SnapshotCache:
                 return outcome, _Source.PEER
             lease = outcome
             pointer = await self._moved_pointer(query, None) or pointer
+        elif isinstance(lease, str):
+            # Another process may have fetched and let go of the lease between this call's
+            # pointer read and now: its page is as fresh as a fetch of our own would be.
+            page = await self._moved_page(query, pointer)
+            if page is not None:
+                await self._release(leases, lease_key, lease)
+                return page, _Source.PEER
+        if not isinstance(lease, str):
+            return await self._fetch(query, fetch, pointer)
+        renewal = asyncio.create_task(self._keep_lease(leases, lease_key, lease))
         try:
             return await self._fetch(query, fetch, pointer)
         finally:
-            if isinstance(lease, str):
-                await self._release(leases, lease_key, lease)
+            renewal.cancel()
+            # wait(), not await: the renewal's cancellation must not pass for this call's.
+            await asyncio.wait([renewal])
+            await self._release(leases, lease_key, lease)
+
+    async def _keep_lease(self, leases: _RedisLeases, lease_key: str, token: str) -> None:
+        """Renew a held lease every third of its lifetime, until cancelled or lost."""
+        ttl = self.policy.lease_ttl
+        every = max(ttl / 3, _LEASE_POLL)
+        while True:
+            await asyncio.sleep(every)
+            try:
+                async with asyncio.timeout(_BACKEND_TIMEOUT):
+                    held = await leases.renew(lease_key, token, ttl)
+            except Exception as error:  # noqa: BLE001  # tried again next round; it may lapse
+                self._logger.debug("snapshot cache: could not renew a lease: %r", error)
+                continue
+            if not held:
+                # It lapsed (Redis was away or restarted) and may be another's by now.
+                self._logger.debug("snapshot cache: lost the lease %s; not renewing", lease_key)
+                return
 
     async def _release(self, leases: _RedisLeases, lease_key: str, token: str) -> None:
         # Tried even while the backend counts as down: others wait on this lease.

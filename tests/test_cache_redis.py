@@ -444,3 +444,89 @@ def _pythonpath() -> str:
     root = Path(__file__).resolve().parent.parent
     existing = os.environ.get("PYTHONPATH")
     return os.pathsep.join([str(root), *([existing] if existing else [])])
+
+
+def _renewals() -> list[asyncio.Task[Any]]:
+    """The lease-renewal tasks running now."""
+    return [
+        task
+        for task in asyncio.all_tasks()
+        if getattr(task.get_coro(), "__qualname__", "") == "SnapshotCache._keep_lease"
+    ]
+
+
+async def test_a_fetch_longer_than_the_lease_keeps_it(
+    make_cache: Callable[..., SnapshotCache],
+    redis_url: str,
+    namespace: str,
+    control: aioredis.Redis,
+) -> None:
+    """A fetch lasting 4 lease lifetimes renews its lease: another cache waits, never fetches."""
+    policy = CachePolicy(lease_ttl=0.5, lease_wait=5.0)
+    holder = make_cache(redis_url, namespace=namespace, policy=policy)
+    waiter = make_cache(redis_url, namespace=namespace, policy=policy)
+    slow = Upstream()
+    slow.gate = asyncio.Event()
+    fast = Upstream()
+    lease_key = f"{namespace}:v1:lease:{QUERY.key}"
+    holding = asyncio.create_task(holder.get(QUERY, slow.fetcher(QUERY)))
+    await slow.started.wait()
+    waiting = asyncio.create_task(waiter.get(QUERY, fast.fetcher(QUERY)))
+    await asyncio.sleep(2.0)
+    assert 0 < await control.pttl(lease_key) <= 500
+    assert fast.calls == 0
+    slow.gate.set()
+    fetched, served = await asyncio.wait_for(asyncio.gather(holding, waiting), timeout=5)
+    assert fast.calls == 0
+    assert served.items == fetched.items
+    assert not await control.exists(lease_key)
+    assert _renewals() == []
+
+
+async def test_renewal_stops_when_the_fetch_is_cancelled(
+    make_cache: Callable[..., SnapshotCache],
+    redis_url: str,
+    namespace: str,
+    control: aioredis.Redis,
+) -> None:
+    """Cancelling the only caller ends the renewal and frees the lease at once."""
+    cache = make_cache(redis_url, namespace=namespace, policy=CachePolicy(lease_ttl=0.3))
+    slow = Upstream()
+    slow.gate = asyncio.Event()
+    lease_key = f"{namespace}:v1:lease:{QUERY.key}"
+    holding = asyncio.create_task(cache.get(QUERY, slow.fetcher(QUERY)))
+    await slow.started.wait()
+    await asyncio.sleep(0.25)
+    assert len(_renewals()) == 1
+    holding.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await holding
+    for _ in range(100):  # bounded: the work task unwinds within a few loop turns
+        if not _renewals():
+            break
+        await asyncio.sleep(0.01)
+    assert _renewals() == []
+    assert slow.cancelled == 1
+    assert not await control.exists(lease_key)
+
+
+async def test_a_lost_lease_is_not_renewed(
+    make_cache: Callable[..., SnapshotCache],
+    redis_url: str,
+    namespace: str,
+    control: aioredis.Redis,
+) -> None:
+    """Once another process holds the lease (ours lapsed), the renewal stops and leaves it be."""
+    cache = make_cache(redis_url, namespace=namespace, policy=CachePolicy(lease_ttl=0.3))
+    slow = Upstream()
+    slow.gate = asyncio.Event()
+    lease_key = f"{namespace}:v1:lease:{QUERY.key}"
+    holding = asyncio.create_task(cache.get(QUERY, slow.fetcher(QUERY)))
+    await slow.started.wait()
+    await control.set(lease_key, b"another-process", px=5_000)
+    await asyncio.sleep(0.5)
+    assert _renewals() == []
+    assert await control.pttl(lease_key) > 4_000
+    slow.gate.set()
+    await asyncio.wait_for(holding, timeout=5)
+    assert await control.get(lease_key) == b"another-process"
