@@ -1,0 +1,146 @@
+"""``python -m benchmarks``: run the scenarios, write the JSON and the performance page.
+
+A full run rewrites ``docs/performance.md`` and adds
+``benchmarks/results/<UTC time>.json``. ``--quick`` takes a handful of samples
+(seconds, for CI) and by default writes ``benchmarks/results/quick.json`` and
+``benchmarks/results/quick.md``, leaving the published page alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import orjson
+
+from benchmarks import burst, cold_call, fan_out, memory_growth, memory_hit, parse, redis_hit
+from benchmarks._context import RunContext
+from benchmarks._redis import redis_server
+from benchmarks._report import ScenarioResult, environment, render_markdown
+from benchmarks._server import bench_server
+
+ROOT: Final = Path(__file__).resolve().parent.parent
+RESULTS: Final = ROOT / "benchmarks" / "results"
+
+Scenario = Callable[[RunContext], Awaitable[list[ScenarioResult]]]
+
+SCENARIOS: Final[dict[int, Scenario]] = {
+    1: cold_call.run,
+    2: parse.run,
+    3: memory_hit.run,
+    4: redis_hit.run,
+    5: fan_out.run,
+    6: burst.run,
+    7: memory_growth.run,
+}
+
+#: Distinct fan-out queries in a full and in a quick run.
+FAN_OUT: Final = 1000
+QUICK_FAN_OUT: Final = 40
+
+
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="openrouter-bench against raw aiohttp, httpx, the official SDK and msgspec",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="a handful of samples per row (seconds; for CI)"
+    )
+    parser.add_argument(
+        "--only",
+        type=int,
+        action="append",
+        choices=sorted(SCENARIOS),
+        metavar="N",
+        help="run scenario N only (repeatable)",
+    )
+    parser.add_argument("--doc", type=Path, help="where to write the Markdown page")
+    parser.add_argument("--json", type=Path, help="where to write the raw results")
+    return parser.parse_args(argv)
+
+
+async def _run(arguments: argparse.Namespace, started: datetime) -> list[ScenarioResult]:
+    numbers = arguments.only or sorted(SCENARIOS)
+    fan_out_count = QUICK_FAN_OUT if arguments.quick else FAN_OUT
+    results: list[ScenarioResult] = []
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(bench_server(fan_out=fan_out_count))
+        redis_url = stack.enter_context(redis_server()) if 4 in numbers else None
+        context = RunContext(
+            server=server, quick=arguments.quick, fan_out=fan_out_count, redis_url=redis_url
+        )
+        for number in numbers:
+            began = time.perf_counter()
+            print(f"scenario {number}...", end=" ", flush=True)
+            results.extend(await SCENARIOS[number](context))
+            print(f"{time.perf_counter() - began:.1f} s", flush=True)
+    return results
+
+
+def _table(results: Sequence[ScenarioResult]) -> str:
+    lines = []
+    for result in results:
+        for row in result.rows:
+            median = "-" if row.stats is None else f"{row.stats.median:.6g}"
+            verdict = row.verdict.value or "-"
+            lines.append(
+                f"{result.number} {result.title:32.32} {row.contender:48.48} {median:>12} "
+                f"{verdict:8} {row.detail}"
+            )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmarks; 0 when every scenario ran (a missed goal is reported, not failed)."""
+    arguments = _arguments(argv)
+    started = datetime.now(UTC)
+    env = environment(started)
+    clock = time.perf_counter()
+    results = asyncio.run(_run(arguments, started))
+    elapsed = time.perf_counter() - clock
+    stamp = started.strftime("%Y-%m-%dT%H-%M-%SZ")
+    if arguments.quick:
+        json_path = arguments.json or RESULTS / "quick.json"
+        doc_path = arguments.doc or RESULTS / "quick.md"
+    else:
+        json_path = arguments.json or RESULTS / f"{stamp}.json"
+        doc_path = arguments.doc or ROOT / "docs" / "performance.md"
+    command = "python -m benchmarks" + (" --quick" if arguments.quick else "")
+    document: dict[str, Any] = {
+        "command": command,
+        "quick": arguments.quick,
+        "elapsed_seconds": elapsed,
+        "environment": env,
+        "scenarios": [result.to_json() for result in results],
+    }
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_bytes(orjson.dumps(document))
+    shown = json_path.resolve()
+    shown_path = str(shown.relative_to(ROOT)) if shown.is_relative_to(ROOT) else str(shown)
+    doc_path.parent.mkdir(parents=True, exist_ok=True)
+    doc_path.write_text(
+        render_markdown(
+            results,
+            env,
+            command=command,
+            json_path=shown_path,
+            quick=arguments.quick,
+            elapsed=elapsed,
+        ),
+        encoding="utf-8",
+    )
+    print(_table(results))
+    print(f"wrote {doc_path} and {json_path} in {elapsed:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
