@@ -1,21 +1,36 @@
-"""The ``openrouter-bench`` command: ``get``, ``cache``, ``demo`` and ``fake-server``.
+"""The ``openrouter-bench`` command: get, grid, watch, cache, demo and fake-server.
 
 Exit codes: 0 ok; 2 invalid usage or query (caught locally with nothing sent,
 or a 400 from the server); 3 authentication; 4 rate limited, out of quota or
 out of credit; 5 server or transport failure after retries; 6 malformed
-response; 1 anything else. Errors print as one line on stderr; ``--debug``
-adds the traceback and debug logs.
+response; 1 anything else.
+
+Data goes to stdout, in the ``--format`` asked for; everything else goes to
+stderr. An error is one line on stderr (``openrouter-bench: error: ...``).
+Logs stay quiet unless asked for: ``-v`` shows retries, waits, stale serves
+and cache outages (INFO and up); ``--debug`` shows everything, and a traceback
+with an error. ``watch`` also shows its failed polls by default, since it
+carries on after them. Colours appear only on a terminal, never in csv, json
+or ndjson, and never when ``NO_COLOR`` is set.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import os
+import signal
 import sys
+import time
 import traceback
-from collections.abc import Sequence
-from typing import Any, Final, TextIO
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Final, Self, TextIO
+from urllib.parse import urlsplit
+
+import attrs
+import orjson
 
 from openrouter_bench._version import __version__
 from openrouter_bench.errors import (
@@ -32,12 +47,38 @@ from openrouter_bench.errors import (
     TransportError,
     is_transient,
 )
-from openrouter_bench.query import Arena, BenchmarkType, Query, SearchSurface, Source, TaskType
-from openrouter_bench.render import FORMATS, render_page
+from openrouter_bench.fanout import DEFAULT_CONCURRENCY, FanOutResult
+from openrouter_bench.models import Item, Page
+from openrouter_bench.query import (
+    ALL,
+    Arena,
+    BenchmarkType,
+    Query,
+    SearchSurface,
+    Source,
+    TaskType,
+)
+from openrouter_bench.render import (
+    AS_SENT,
+    CHANGE_FORMATS,
+    FORMATS,
+    PLAIN,
+    ItemView,
+    Palette,
+    _align,
+    _csv,
+    _flatten,
+    primary_score,
+    render_change,
+    render_page,
+)
+from openrouter_bench.retry import RetryPolicy
+from openrouter_bench.wire import DEFAULT_BASE_URL, check_base_url
 
-__all__ = ["exit_code_for", "main"]
+if TYPE_CHECKING:
+    from openrouter_bench.client import BenchmarksClient
 
-logger: Final = logging.getLogger("openrouter_bench.cli")
+__all__ = ["GridProgress", "build_parser", "exit_code_for", "main", "render_grid"]
 
 EXIT_OK: Final = 0
 EXIT_OTHER: Final = 1
@@ -47,12 +88,18 @@ EXIT_RATE: Final = 4
 EXIT_UPSTREAM: Final = 5
 EXIT_FORMAT: Final = 6
 
+ERROR_PREFIX: Final = "openrouter-bench: error:"
+
 ENVIRONMENT_HELP: Final = """\
 environment:
   OPENROUTER_API_KEY     the API key (never pass it on the command line)
   OPENROUTER_BASE_URL    the API base URL (default https://openrouter.ai/api/v1)
-  NO_COLOR               turn colours off
+  XDG_CACHE_HOME         where the persistent cache lives on Linux (default ~/.cache)
+  NO_COLOR               set to anything to turn colours off (so does TERM=dumb)
 """
+
+#: Formats whose rows are items, so that --columns can pick them.
+_COLUMN_FORMATS: Final = {"get": ("table", "csv"), "grid": ("csv",)}
 
 
 def exit_code_for(error: BaseException) -> int:
@@ -70,19 +117,78 @@ def exit_code_for(error: BaseException) -> int:
     return EXIT_OTHER
 
 
+# --- the parser -------------------------------------------------------------------------------
+
+
+def _epilog(*examples: str) -> str:
+    lines = ["examples:", *(f"  {example}" for example in examples)]
+    return "\n".join(lines) + "\n\n" + ENVIRONMENT_HELP
+
+
+def _command(
+    commands: Any, name: str, *, summary: str, description: str, examples: Sequence[str]
+) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name,
+        help=summary,
+        description=description,
+        epilog=_epilog(*examples),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    # Kept on the parsed arguments, so that a check after parsing can report like argparse.
+    parser.set_defaults(command_parser=parser)
+    return parser
+
+
 def _add_query_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("query")
     group.add_argument("--source", help=f"one of {_known(Source)}, or a newer one")
     group.add_argument("--task-type", help=f"one of {_known(TaskType)}, or a newer one")
     group.add_argument("--arena", help=f"Design Arena only: {_known(Arena)}")
     group.add_argument("--category", help="Design Arena only, e.g. gamedev, svg, 3d")
-    group.add_argument("--max-results", type=int, metavar="N", help="at most N items")
+    group.add_argument(
+        "--max-results",
+        type=int,
+        metavar="N",
+        help="ask the server for at most N items (a query of its own, cached apart; see --top)",
+    )
     group.add_argument("--benchmark-type", help=f"one OpenRouter eval: {_known(BenchmarkType)}")
     group.add_argument(
         "--include-run-config", action="store_true", help="search evals: add each run's config"
     )
     group.add_argument("--search-engine", help="search evals: one search engine")
     group.add_argument("--search-surface", help=f"search evals: {_known(SearchSurface)}")
+
+
+def _add_output_options(
+    parser: argparse.ArgumentParser, *, format_help: str, columns_help: str
+) -> None:
+    group = parser.add_argument_group("output")
+    group.add_argument(
+        "--format", choices=FORMATS, default="table", help=f"{format_help} (default table)"
+    )
+    group.add_argument(
+        "--sort",
+        metavar="FIELD",
+        help="order the items by any item field, largest first: elo, win_rate, "
+        "coding_index, accuracy, pricing.prompt...; -FIELD for smallest first "
+        "(items without a value go last). Only what is shown changes: the same "
+        "page is fetched and cached",
+    )
+    group.add_argument(
+        "--top",
+        type=_positive_int,
+        metavar="N",
+        help="show only the first N items (after --sort); unlike --max-results, the "
+        "query and its cache entry stay the same",
+    )
+    group.add_argument(
+        "--columns",
+        type=_names,
+        metavar="A,B,...",
+        help=f"{columns_help}: item field names, e.g. display_name,elo,win_rate "
+        "(a wrong name lists the valid ones)",
+    )
 
 
 def _add_client_options(parser: argparse.ArgumentParser) -> None:
@@ -98,7 +204,82 @@ def _add_client_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--no-cache", action="store_true", help="do not read or write any cache")
     group.add_argument("--refresh", action="store_true", help="ask the server even if cached")
-    group.add_argument("--debug", action="store_true", help="debug logs and tracebacks on stderr")
+    group.add_argument(
+        "--retries",
+        type=_retries,
+        metavar="N",
+        help=f"retry transient failures up to N times (0: one attempt; "
+        f"default {RetryPolicy().attempts - 1})",
+    )
+    group.add_argument(
+        "--quota",
+        metavar="SPEC",
+        help="the request budget (30 a minute, 500 a day): memory (this process), "
+        "redis://... (shared by every process using it), or off for a local test server "
+        "(default: shared on the cache's Redis if it is one, else this process)",
+    )
+    _add_logging_options(group)
+
+
+def _add_logging_options(group: Any, *, verbose: bool = True) -> None:
+    if verbose:
+        group.add_argument(
+            "-v",
+            "--verbose",
+            action="store_true",
+            help="log retries, waits, stale serves and cache outages on stderr",
+        )
+    group.add_argument(
+        "--debug", action="store_true", help="log everything, and a traceback with an error"
+    )
+
+
+def _retries(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if count < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {count}")
+    return count
+
+
+def _positive_int(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {number}")
+    return number
+
+
+def _interval(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return seconds
+
+
+def _names(text: str) -> tuple[str, ...]:
+    """A comma-separated list of field names."""
+    names = tuple(part.strip() for part in text.split(","))
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"an empty name in {text!r}")
+    return names
+
+
+def _axis(text: str) -> Any:
+    """A grid option: ``all``, or one value or a comma-separated list of values."""
+    if text.strip().lower() == "all":
+        return ALL
+    values = [part.strip() for part in text.split(",")]
+    if not all(values):
+        raise argparse.ArgumentTypeError(f"an empty value in {text!r}")
+    return values
 
 
 def _known(enum_type: Any) -> str:
@@ -109,61 +290,228 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every command."""
     parser = argparse.ArgumentParser(
         prog="openrouter-bench",
-        description="Query OpenRouter's model benchmarks with a careful, caching client.",
-        epilog=ENVIRONMENT_HELP,
+        description="Query OpenRouter's model benchmarks with a careful, caching client.\n"
+        "Run 'openrouter-bench COMMAND --help' for a command's options and examples.",
+        epilog=_epilog(
+            "openrouter-bench demo",
+            "openrouter-bench get --source design-arena --category svg --top 5",
+            "openrouter-bench grid --source design-arena --category gamedev,svg --format csv",
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    get = commands.add_parser(
+    get = _command(
+        commands,
         "get",
-        help="fetch one ranking",
-        description="Fetch one ranking and print it.",
-        epilog="examples:\n"
-        "  openrouter-bench get --source artificial-analysis --task-type coding --max-results 10\n"
-        "  openrouter-bench get --source design-arena --category gamedev --format csv\n\n"
-        + ENVIRONMENT_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        summary="fetch one ranking",
+        description="Fetch one ranking and print it. The answer is cached in your user cache\n"
+        "directory, so asking again within ten minutes sends nothing. --sort, --top and\n"
+        "--columns only change what is shown.",
+        examples=(
+            "openrouter-bench get --source artificial-analysis --task-type coding --top 10",
+            "openrouter-bench get --source design-arena --category gamedev --sort win_rate",
+            "openrouter-bench get --source design-arena --category svg "
+            "--columns display_name,elo,win_rate",
+            "openrouter-bench get --source openrouter --task-type search "
+            "--sort -avg_cost_per_task --format csv",
+            "openrouter-bench get --source design-arena --arena builders --format json",
+        ),
     )
     _add_query_options(get)
-    get.add_argument("--format", choices=FORMATS, default="table", help="output format")
+    _add_output_options(
+        get,
+        format_help="table for people; json: the server's document; csv, ndjson: an item "
+        "per row, nested fields dotted",
+        columns_help="the columns of a table or csv",
+    )
     _add_client_options(get)
 
-    cache = commands.add_parser(
+    _add_fanout_commands(commands)
+
+    cache = _command(
+        commands,
         "cache",
-        help="inspect or clear the command's persistent cache",
-        description="Inspect or clear the persistent cache the command uses by default.",
+        summary="inspect or clear the command's persistent cache",
+        description="Inspect or clear the cache the command uses by default (or the one\n"
+        "--cache names). 'stats' counts the stored queries and snapshots of one API,\n"
+        "'clear' removes them, 'path' prints where the default cache lives.",
+        examples=(
+            "openrouter-bench cache stats",
+            "openrouter-bench cache path",
+            "openrouter-bench cache clear --cache redis://127.0.0.1:6379/0",
+        ),
     )
     cache.add_argument("action", choices=("stats", "clear", "path"))
-    cache.add_argument("--cache", metavar="URL", help="a cache other than the default one")
-    cache.add_argument("--debug", action="store_true", help="tracebacks on stderr")
+    options = cache.add_argument_group("cache")
+    options.add_argument("--cache", metavar="URL", help="a cache other than the default one")
+    options.add_argument(
+        "--base-url",
+        help="the API whose entries to show or clear (default: $OPENROUTER_BASE_URL or OpenRouter)",
+    )
+    _add_logging_options(options)
 
-    demo = commands.add_parser(
+    demo = _command(
+        commands,
         "demo",
-        help="run the client against the bundled fake server (no key needed)",
-        description="Start the bundled fake server on loopback and show the client at work: "
-        "rankings, retries over injected faults, cache hits, a coalesced burst, a stale serve.",
+        summary="run the client against the bundled fake server (no key needed)",
+        description="Start the bundled fake server on loopback and show the client at work:\n"
+        "rankings, retries over injected faults, cache hits, a coalesced burst, a stale\n"
+        "serve. It needs no key and no network, and the client's own logs are part of the\n"
+        "story.",
+        examples=("openrouter-bench demo", "openrouter-bench demo --seed 2"),
     )
     demo.add_argument("--seed", type=int, default=1, help="the fake data set's seed")
-    demo.add_argument("--debug", action="store_true", help="debug logs and tracebacks on stderr")
+    _add_logging_options(demo, verbose=False)
 
-    fake = commands.add_parser(
+    fake = _command(
+        commands,
         "fake-server",
-        help="serve the bundled fake API until stopped",
-        description="Serve a deterministic fake of the benchmarks endpoint on loopback, "
-        "for tests and experiments. Prints its base URL, then serves until Ctrl-C.",
+        summary="serve the bundled fake API until stopped",
+        description="Serve a deterministic fake of the benchmarks endpoint on loopback, for\n"
+        "tests and experiments. Prints its base URL, then serves until Ctrl-C or SIGTERM.\n"
+        "Point any client at it with OPENROUTER_BASE_URL and any key.",
+        examples=(
+            "openrouter-bench fake-server --port 8080",
+            "OPENROUTER_BASE_URL=http://127.0.0.1:8080/api/v1 OPENROUTER_API_KEY=any-key "
+            "openrouter-bench get --source design-arena",
+            "openrouter-bench fake-server --per-minute 5 --key test-key --seed 2",
+        ),
     )
-    fake.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    fake.add_argument("--port", type=int, default=0, help="port (0: a free one)")
-    fake.add_argument("--seed", type=int, default=1, help="the data set's seed")
-    fake.add_argument(
+    server = fake.add_argument_group("server")
+    server.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    server.add_argument("--port", type=int, default=0, help="port (0: a free one)")
+    server.add_argument("--seed", type=int, default=1, help="the data set's seed")
+    server.add_argument(
         "--key", action="append", default=None, metavar="K", help="accept only these keys"
     )
-    fake.add_argument("--per-minute", type=int, default=30, help="requests per minute per key")
-    fake.add_argument("--per-day", type=int, default=500, help="requests per day per key")
-    fake.add_argument("--debug", action="store_true", help="debug logs on stderr")
+    server.add_argument("--per-minute", type=int, default=30, help="requests per minute per key")
+    server.add_argument("--per-day", type=int, default=500, help="requests per day per key")
+    _add_logging_options(server, verbose=False)
     return parser
+
+
+def _add_fanout_commands(commands: Any) -> None:
+    grid = _command(
+        commands,
+        "grid",
+        summary="fetch every combination of the given values, paced by the quota",
+        description="Fetch every valid combination of the values given, at most N at a time,\n"
+        "paced by the quota. Each grid option takes a value, a comma-separated list, or\n"
+        "'all'; '--category all' means every category the data has (one request per arena\n"
+        "finds them). A progress bar shows on a terminal; a summary of pages, errors,\n"
+        "requests and cache hits ends on stderr. The exit code is the worst failure's.",
+        examples=(
+            "openrouter-bench grid --source design-arena --arena all --category all",
+            "openrouter-bench grid --source design-arena --category gamedev,svg "
+            "--sort win_rate --top 3 --format csv",
+            "openrouter-bench grid --source artificial-analysis,openrouter --task-type all "
+            "--format json",
+        ),
+    )
+    axes = grid.add_argument_group("grid (a value, a comma-separated list, or 'all')")
+    axes.add_argument("--source", type=_axis, metavar="S", help=f"{_known(Source)}")
+    axes.add_argument("--task-type", type=_axis, metavar="T", help=f"{_known(TaskType)}")
+    axes.add_argument("--arena", type=_axis, metavar="A", help=f"Design Arena: {_known(Arena)}")
+    axes.add_argument(
+        "--category", type=_axis, metavar="C", help="Design Arena; all: every one the data has"
+    )
+    axes.add_argument(
+        "--benchmark-type", type=_axis, metavar="B", help=f"OpenRouter: {_known(BenchmarkType)}"
+    )
+    axes.add_argument("--max-results", type=int, metavar="N", help="at most N items per query")
+    _add_output_options(
+        grid,
+        format_help="table: a row per query, with its leader; json, ndjson: each query's "
+        "page or error; csv: every item, with its query. --sort and --top apply to each "
+        "page",
+        columns_help="the columns of csv, after the query",
+    )
+    grid.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        default=DEFAULT_CONCURRENCY,
+        metavar="N",
+        help=f"queries in flight at once (default {DEFAULT_CONCURRENCY})",
+    )
+    _add_client_options(grid)
+
+    watch = _command(
+        commands,
+        "watch",
+        summary="print what changed each time new data is published",
+        description="Poll one query within the quota and print what changed each time the\n"
+        "data's as_of moves: new leaders, models that entered and left, rank and score\n"
+        "moves, and the citation to show. The first poll is the baseline. A failed poll\n"
+        "is logged and the watch goes on; --count makes it stop.",
+        examples=(
+            "openrouter-bench watch --source design-arena --category gamedev --every 900",
+            "openrouter-bench watch --source artificial-analysis --task-type coding --format table",
+            "openrouter-bench watch --source openrouter --format ndjson --count 1",
+        ),
+    )
+    _add_query_options(watch)
+    polling = watch.add_argument_group("watch")
+    polling.add_argument(
+        "--every",
+        type=_interval,
+        default=900.0,
+        metavar="SECONDS",
+        help="seconds between polls (default 900)",
+    )
+    polling.add_argument(
+        "--count", type=_positive_int, metavar="N", help="stop after N changes (default: never)"
+    )
+    polling.add_argument(
+        "--format",
+        choices=CHANGE_FORMATS,
+        default="text",
+        help="text: each change in sentences (default); table: a table per change; "
+        "json, ndjson: one JSON object per change and line; csv: a row per new leader, "
+        "entry, exit and move",
+    )
+    _add_client_options(watch)
+
+
+def _sort_values_joined(argv: Sequence[str]) -> list[str]:
+    """``--sort -elo`` as ``--sort=-elo``.
+
+    argparse reads a word starting with a dash as an option, so the value of
+    ``--sort`` for smallest-first would be refused without this.
+    """
+    joined: list[str] = []
+    words = iter(argv)
+    for word in words:
+        if word == "--":
+            joined += [word, *words]
+            break
+        if word == "--sort":
+            value = next(words, None)
+            if value is not None and value.startswith("-") and value[1:2].isidentifier():
+                joined.append(f"--sort={value}")
+                continue
+            joined.append(word)
+            if value is not None:
+                joined.append(value)
+            continue
+        joined.append(word)
+    return joined
+
+
+def _check_output_options(args: argparse.Namespace) -> None:
+    """Refuse option combinations that cannot mean anything, before any I/O."""
+    if getattr(args, "columns", None) is None:
+        return
+    allowed = _COLUMN_FORMATS[args.command]
+    if args.format not in allowed:
+        args.command_parser.error(
+            f"--columns picks the columns of {' or '.join(allowed)} output, "
+            f"not of --format {args.format}"
+        )
+
+
+# --- shared pieces --------------------------------------------------------------------------
 
 
 def _query_from(args: argparse.Namespace) -> Query:
@@ -180,6 +528,10 @@ def _query_from(args: argparse.Namespace) -> Query:
     )
 
 
+def _view_from(args: argparse.Namespace) -> ItemView:
+    return ItemView(sort=args.sort, top=args.top, columns=args.columns)
+
+
 def _cache_spec(args: argparse.Namespace) -> Any:
     if getattr(args, "no_cache", False):
         return None
@@ -190,13 +542,51 @@ def _cache_spec(args: argparse.Namespace) -> Any:
     return f"sqlite:///{default_cli_cache_path()}"
 
 
-async def _get(args: argparse.Namespace, out: TextIO) -> int:
+def _namespace(args: argparse.Namespace) -> str:
+    # The name BenchmarksClient gives its cache entries for this API, so that the
+    # cache command sees exactly what the get command stored.
+    base_url = check_base_url(
+        args.base_url or os.environ.get("OPENROUTER_BASE_URL") or DEFAULT_BASE_URL,
+        allow_insecure_http=False,
+    )
+    parts = urlsplit(base_url)
+    return f"openrouter-bench:{parts.netloc}{parts.path}"
+
+
+def _quota_from(args: argparse.Namespace) -> Any:
+    from openrouter_bench.client import DEFAULT_QUOTA
+
+    spec = args.quota
+    if spec is None:
+        return DEFAULT_QUOTA
+    return None if spec == "off" else spec
+
+
+def _client_for(args: argparse.Namespace) -> BenchmarksClient:
     from openrouter_bench.client import BenchmarksClient
 
+    retries = args.retries
+    return BenchmarksClient(
+        base_url=args.base_url,
+        cache=_cache_spec(args),
+        retry=None if retries is None else RetryPolicy(attempts=retries + 1),
+        quota=_quota_from(args),
+    )
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty is not None and isatty())
+
+
+# --- get, cache, fake-server, demo ------------------------------------------------------------
+
+
+async def _get(args: argparse.Namespace, out: TextIO) -> int:
     query = _query_from(args)
-    async with BenchmarksClient(base_url=args.base_url, cache=_cache_spec(args)) as client:
+    async with _client_for(args) as client:
         page = await client.get(query, refresh=args.refresh)
-    out.write(render_page(page, args.format))
+    out.write(render_page(page, args.format, _view_from(args), Palette.for_stream(out)))
     return EXIT_OK
 
 
@@ -207,7 +597,7 @@ async def _cache_command(args: argparse.Namespace, out: TextIO) -> int:
     if args.action == "path":
         out.write(f"{spec}\n")
         return EXIT_OK
-    cache = open_cache(spec, namespace="openrouter-bench", policy=CachePolicy())
+    cache = open_cache(spec, namespace=_namespace(args), policy=CachePolicy())
     try:
         if args.action == "clear":
             removed = await cache.clear()
@@ -226,15 +616,26 @@ async def _fake_server(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"{url}\n")
         out.flush()
 
-    await serve(
-        args.host,
-        args.port,
-        seed=args.seed,
-        keys=args.key,
-        per_minute=args.per_minute,
-        per_day=args.per_day,
-        on_ready=ready,
+    serving = asyncio.ensure_future(
+        serve(
+            args.host,
+            args.port,
+            seed=args.seed,
+            keys=args.key,
+            per_minute=args.per_minute,
+            per_day=args.per_day,
+            on_ready=ready,
+        )
     )
+    # SIGTERM is how service managers and test harnesses stop a server: shut down cleanly.
+    with contextlib.suppress(NotImplementedError):  # no signal handlers on this platform
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, serving.cancel)
+    try:
+        await serving
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise  # Ctrl-C, or whoever runs this command, cancelled it
     return EXIT_OK
 
 
@@ -245,12 +646,308 @@ async def _demo(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+# --- grid and watch -----------------------------------------------------------------------
+
+#: A grid's exit code stands for its worst failure, worst first: a refused key or a wrong
+#: query fails every query alike and needs a person; a malformed answer is the server's
+#: fault; rate limits and upstream failures pass by themselves.
+_WORST_FIRST: Final = (EXIT_AUTH, EXIT_USAGE, EXIT_FORMAT, EXIT_OTHER, EXIT_RATE, EXIT_UPSTREAM)
+
+
+class GridProgress:
+    """A progress bar for a fan-out, drawn on ``stream`` only when it is a terminal.
+
+    Piped or redirected, it draws nothing, so what programs read stays clean.
+    The bar (rich's) refreshes by itself, so its clock runs on while the quota
+    holds requests back.
+    """
+
+    def __init__(self, stream: TextIO, total: int, *, label: str = "queries") -> None:
+        self._failed = 0
+        self._bar: Any = None
+        self._task: Any = None
+        if total and _is_terminal(stream):
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            self._bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[failed]} failed"),
+                TimeElapsedColumn(),
+                console=Console(file=stream),
+                refresh_per_second=4,
+            )
+            self._task = self._bar.add_task(label, total=total, failed=0)
+
+    def __enter__(self) -> Self:
+        if self._bar is not None:
+            self._bar.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+    def advance(self, outcome: object) -> None:
+        """One more query done (failed, if ``outcome`` is an error)."""
+        if isinstance(outcome, OpenRouterBenchError):
+            self._failed += 1
+        if self._bar is not None:
+            self._bar.update(self._task, advance=1, failed=self._failed)
+
+
+async def _grid_queries(client: BenchmarksClient, args: argparse.Namespace) -> list[Query]:
+    source = args.source
+    if source is None and (args.arena is not None or args.category is not None):
+        source = [Source.DESIGN_ARENA]
+    axes: dict[str, Any] = {
+        "source": source,
+        "task_type": args.task_type,
+        "benchmark_type": args.benchmark_type,
+        "max_results": args.max_results,
+    }
+    design_arena = source is ALL or Source.DESIGN_ARENA in source
+    if args.category is not ALL or not design_arena:
+        return Query.grid(**axes, arena=args.arena, category=args.category)
+    # Every category the data has, arena by arena: the package's list may be behind.
+    arenas = list(Arena) if args.arena is ALL else args.arena or [Arena.MODELS]
+    queries: dict[Query, None] = {}
+    for arena in arenas:
+        categories = await client.categories(arena)
+        if categories:
+            queries.update(
+                dict.fromkeys(Query.grid(**axes, arena=arena, category=list(categories)))
+            )
+    return list(queries)
+
+
+def _grid_label(query: Query) -> str:
+    words = []
+    for name, value in query.params.items():
+        if name == "max_results":
+            words.append(f"top {value}")
+        elif name == "include_run_config":
+            words.append("run-config")
+        else:
+            words.append(value)
+    return " ".join(words) or "everything"
+
+
+def _leader(items: Sequence[Item]) -> str:
+    if not items:
+        return "no items"
+    top = items[0]
+    name = getattr(top, "display_name", None) or getattr(top, "model_permaslug", None) or "?"
+    score = primary_score(top)
+    if score is None:
+        return f"#1 {name}"
+    return f"#1 {name} ({score:.3f})" if abs(score) < 10 else f"#1 {name} ({score:.0f})"
+
+
+def _as_is(text: str) -> str:
+    return text
+
+
+def _grid_table(result: FanOutResult, view: ItemView, palette: Palette) -> str:
+    rows = [["query", "result", "items", "as of", "leader or error"]]
+    styles: list[Callable[[str], str]] = [palette.bold]
+    for query, outcome in result.items():
+        if isinstance(outcome, Page):
+            state = "stale" if outcome.stale else "cached" if outcome.from_cache else "ok"
+            rows.append(
+                [
+                    _grid_label(query),
+                    state,
+                    str(len(outcome)),
+                    f"{outcome.as_of:%Y-%m-%d %H:%M}",
+                    _leader(view.apply(outcome.items)),
+                ]
+            )
+            styles.append(palette.yellow if outcome.stale else _as_is)
+        else:
+            rows.append([_grid_label(query), "error", "-", "-", str(outcome)])
+            styles.append(palette.red)
+    lines = [style(line) for style, line in zip(styles, _align(rows), strict=True)]
+    return "\n".join(lines) + "\n"
+
+
+def _grid_record(
+    query: Query, outcome: Page | OpenRouterBenchError, view: ItemView
+) -> dict[str, Any]:
+    from openrouter_bench._convert import unstructure_page
+
+    if isinstance(outcome, Page):
+        shown = attrs.evolve(outcome, items=view.apply(outcome.items)) if view.selects else outcome
+        return {
+            "query": query.params,
+            "from_cache": outcome.from_cache,
+            "stale": outcome.stale,
+            "page": unstructure_page(shown),
+        }
+    return {
+        "query": query.params,
+        "error": {
+            "type": type(outcome).__name__,
+            "message": str(outcome),
+            "status": getattr(outcome, "status", None),
+            "attempts": outcome.attempts,
+        },
+    }
+
+
+def render_grid(
+    result: FanOutResult,
+    fmt: str,
+    view: ItemView = AS_SENT,
+    palette: Palette = PLAIN,
+) -> str:
+    """A grid's outcomes as text in one of :data:`~openrouter_bench.render.FORMATS`.
+
+    ``view`` sorts and cuts each page's items (and picks the CSV's columns);
+    a field name it does not find in any page raises
+    :class:`~openrouter_bench.errors.ConfigurationError`.
+    """
+    view.check([item for page in result.pages.values() for item in page.items])
+    if fmt == "json":
+        records = [_grid_record(query, outcome, view) for query, outcome in result.items()]
+        return orjson.dumps(records, option=orjson.OPT_INDENT_2).decode() + "\n"
+    if fmt == "ndjson":
+        return "".join(
+            orjson.dumps(_grid_record(query, outcome, view)).decode() + "\n"
+            for query, outcome in result.items()
+        )
+    if fmt == "csv":
+        from openrouter_bench._convert import unstructure_item
+
+        rows = [
+            {"query": query.key, **_flatten(unstructure_item(item))}
+            for query, page in result.pages.items()
+            for item in view.apply(page.items)
+        ]
+        if not rows:
+            return ""
+        return _csv(rows, None if view.columns is None else ("query", *view.columns))
+    return _grid_table(result, view, palette)
+
+
+def _worst_exit_code(errors: Iterable[BaseException]) -> int:
+    codes = {exit_code_for(error) for error in errors}
+    return next((code for code in _WORST_FIRST if code in codes), EXIT_OK)
+
+
+async def _grid(args: argparse.Namespace, out: TextIO) -> int:
+    err: TextIO = args.err
+    started = time.monotonic()
+    async with _client_for(args) as client:
+        queries = await _grid_queries(client, args)
+        if not queries:
+            raise InvalidQueryError("the grid is empty: no valid combination of these values")
+        outcomes: dict[Query, Page | OpenRouterBenchError] = {}
+        with GridProgress(err, len(queries), label="grid") as progress:
+            stream = client.stream(queries, concurrency=args.concurrency, refresh=args.refresh)
+            async with contextlib.aclosing(stream) as results:
+                async for query, outcome in results:
+                    outcomes[query] = outcome
+                    progress.advance(outcome)
+        stats = client.stats
+    result = FanOutResult({query: outcomes[query] for query in queries})
+    out.write(render_grid(result, args.format, _view_from(args), Palette.for_stream(out)))
+    prefix = Palette.for_stream(err).red(ERROR_PREFIX)
+    for query, error in result.errors.items():
+        err.write(f"{prefix} {query!r}: {error}\n")
+    stale = sum(page.stale for page in result.pages.values())
+    err.write(
+        f"{len(result)} queries: {len(result.pages)} pages, {len(result.errors)} errors; "
+        f"{stats.requests} requests sent, {stats.hits} cache hits"
+        + (f", {stale} stale" if stale else "")
+        + f"; {time.monotonic() - started:.1f} s\n"
+    )
+    return _worst_exit_code(result.errors.values())
+
+
+@contextlib.contextmanager
+def _failed_polls_shown(args: argparse.Namespace) -> Iterator[None]:
+    """A watch goes on after a failed poll, so that warning is its own news: show it."""
+    watch_logger = logging.getLogger("openrouter_bench.watch")
+    level = watch_logger.level
+    if not (args.verbose or args.debug):
+        watch_logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        watch_logger.setLevel(level)
+
+
+async def _watch(args: argparse.Namespace, out: TextIO) -> int:
+    err: TextIO = args.err
+    query = _query_from(args)
+    palette = Palette.for_stream(out)
+    with _failed_polls_shown(args):
+        async with _client_for(args) as client:
+            changes = client.watch(query, every=args.every)
+            err.write(f"watching {query!r} every {args.every:g} s\n")
+            err.flush()
+            seen = 0
+            async with contextlib.aclosing(changes) as watching:
+                async for change in watching:
+                    out.write(render_change(change, args.format, header=not seen, palette=palette))
+                    out.flush()
+                    seen += 1
+                    if args.count is not None and seen >= args.count:
+                        break
+    return EXIT_OK
+
+
 _COMMANDS: Final = {
     "get": _get,
+    "grid": _grid,
+    "watch": _watch,
     "cache": _cache_command,
     "fake-server": _fake_server,
     "demo": _demo,
 }
+
+
+# --- logging and main -------------------------------------------------------------------------
+
+
+class _LogFormatter(logging.Formatter):
+    """``LEVEL logger: message``, warnings yellow and errors red on a terminal."""
+
+    def __init__(self, palette: Palette) -> None:
+        super().__init__("%(levelname)s %(name)s: %(message)s")
+        self._palette = palette
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        if record.levelno >= logging.ERROR:
+            return self._palette.red(text)
+        if record.levelno >= logging.WARNING:
+            return self._palette.yellow(text)
+        return text
+
+
+def _log_level(args: argparse.Namespace) -> int:
+    if getattr(args, "debug", False):
+        return logging.DEBUG
+    if getattr(args, "verbose", False):
+        return logging.INFO
+    # Retries and stale serves are the client doing its job; the outcome is what matters.
+    return logging.ERROR
+
+
+def _configure_logging(args: argparse.Namespace, err: TextIO) -> None:
+    handler = logging.StreamHandler(err)
+    handler.setFormatter(_LogFormatter(Palette.for_stream(err)))
+    logging.basicConfig(handlers=[handler], level=_log_level(args), force=True)
 
 
 def main(
@@ -260,17 +957,18 @@ def main(
     out = stdout or sys.stdout
     err = stderr or sys.stderr
     parser = build_parser()
+    words = _sort_values_joined(sys.argv[1:] if argv is None else argv)
     try:
-        args = parser.parse_args(argv)
+        # argparse prints help, --version and usage errors itself: to the streams given.
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            args = parser.parse_args(words)
+            _check_output_options(args)
     except SystemExit as stop:
         return int(stop.code or 0)
     debug = bool(getattr(args, "debug", False))
-    logging.basicConfig(
-        stream=err,
-        level=logging.DEBUG if debug else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-        force=True,
-    )
+    _configure_logging(args, err)
+    args.err = err  # for the commands that report progress on stderr
+    prefix = Palette.for_stream(err).red(ERROR_PREFIX)
     try:
         return asyncio.run(_COMMANDS[args.command](args, out))
     except KeyboardInterrupt:
@@ -279,7 +977,7 @@ def main(
     except OpenRouterBenchError as error:
         if debug:
             traceback.print_exc(file=err)
-        err.write(f"openrouter-bench: error: {error}\n")
+        err.write(f"{prefix} {error}\n")
         return exit_code_for(error)
     except Exception as error:  # noqa: BLE001 - the last line of defence prints one line
         if debug:

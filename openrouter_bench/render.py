@@ -3,19 +3,33 @@
 JSON is the API's own shape (``{"data": [...], "meta": {...}}``); CSV and
 NDJSON hold one item per row with nested objects flattened to dotted names;
 the table shows the columns that matter for the page's kind of item.
+
+An :class:`ItemView` says which of a page's items to show and how: ordered by
+any item field (``elo``, ``coding_index``, ``pricing.prompt``...), only the
+first N, and which columns a table or a CSV file has. It reorders what was
+fetched and nothing else: the page, and what the cache holds, stay as the
+server sent them. A :class:`Palette` colours a table for a terminal; CSV, JSON
+and NDJSON are never coloured.
 """
 
 from __future__ import annotations
 
 import csv
+import difflib
 import io
-from collections.abc import Callable, Iterable, Sequence
-from decimal import Decimal
-from typing import Any, Final
+import os
+import re
+import typing
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Final, TextIO
 
+import attrs
 import orjson
 
 from openrouter_bench._convert import unstructure_item, unstructure_page
+from openrouter_bench.errors import ConfigurationError
 from openrouter_bench.models import (
     ArtificialAnalysisItem,
     DesignArenaItem,
@@ -26,10 +40,27 @@ from openrouter_bench.models import (
     SearchEvalItem,
     UnknownItem,
 )
+from openrouter_bench.watch import SnapshotChange
 
-__all__ = ["FORMATS", "primary_score", "render_page"]
+__all__ = [
+    "AS_SENT",
+    "CHANGE_COLUMNS",
+    "CHANGE_FORMATS",
+    "FORMATS",
+    "PLAIN",
+    "ItemView",
+    "Palette",
+    "field_value",
+    "item_fields",
+    "primary_score",
+    "render_change",
+    "render_page",
+]
 
 FORMATS: Final = ("table", "json", "csv", "ndjson")
+
+#: ``watch`` prints changes: ``text`` is the change told in sentences, for people and chats.
+CHANGE_FORMATS: Final = ("text", *FORMATS)
 
 
 def primary_score(item: Item) -> float | None:
@@ -45,17 +76,249 @@ def primary_score(item: Item) -> float | None:
     return None
 
 
-def render_page(page: Page, fmt: str) -> str:
-    """The page as text in one of :data:`FORMATS` (ending with a newline unless empty)."""
+# --- colours ----------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Palette:
+    """ANSI styles for text bound for a terminal; each style returns the text as is when off."""
+
+    enabled: bool = False
+
+    @classmethod
+    def for_stream(cls, stream: TextIO, environ: Mapping[str, str] | None = None) -> Palette:
+        """Colours when ``stream`` is a terminal, unless ``NO_COLOR`` is set or ``TERM=dumb``."""
+        env = os.environ if environ is None else environ
+        isatty = getattr(stream, "isatty", None)
+        on_terminal = bool(isatty is not None and isatty())
+        # no-color.org: set and not empty means no colour, whatever its value.
+        return cls(on_terminal and not env.get("NO_COLOR") and env.get("TERM") != "dumb")
+
+    def _style(self, code: str, text: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self.enabled and text else text
+
+    def bold(self, text: str) -> str:
+        """Headers."""
+        return self._style("1", text)
+
+    def dim(self, text: str) -> str:
+        """Asides: where a page came from."""
+        return self._style("2", text)
+
+    def red(self, text: str) -> str:
+        """Errors."""
+        return self._style("31", text)
+
+    def yellow(self, text: str) -> str:
+        """Warnings: a stale page."""
+        return self._style("33", text)
+
+
+#: No colours: for files, pipes and programs.
+PLAIN: Final = Palette()
+
+
+# --- item fields ------------------------------------------------------------------------------
+
+#: Attributes of the records that are not fields of the item the server sent.
+_NOT_FIELDS: Final = frozenset({"extra", "raw"})
+
+
+def _dotted_fields(cls: type, prefix: str = "") -> list[str]:
+    hints = typing.get_type_hints(cls)
+    names: list[str] = []
+    for field in attrs.fields(cls):
+        if field.name in _NOT_FIELDS:
+            continue
+        hint = hints[field.name]
+        nested = [arg for arg in typing.get_args(hint) or (hint,) if attrs.has(arg)]
+        if nested:
+            names += _dotted_fields(nested[0], f"{prefix}{field.name}.")
+        else:
+            names.append(prefix + field.name)
+    return names
+
+
+#: Every field of each known shape, nested objects as dotted names, in the server's order.
+_KNOWN_FIELDS: Final[dict[type, tuple[str, ...]]] = {
+    kind: ("source", *_dotted_fields(kind))
+    for kind in (ArtificialAnalysisItem, DesignArenaItem, OpenRouterEvalItem, SearchEvalItem)
+}
+
+
+def item_fields(items: Iterable[Item]) -> tuple[str, ...]:
+    """The field names ``items`` can be sorted by or shown in columns, dotted when nested.
+
+    The fields of each shape present, and any extra key an item carries; with
+    no items, the fields of every known shape.
+    """
+    names: dict[str, None] = {}
+    kinds: dict[type, None] = {}
+    for item in items:
+        kinds.setdefault(type(item))
+        names.update(dict.fromkeys(_flatten(unstructure_item(item))))
+    for kind in kinds or _KNOWN_FIELDS:
+        names.update(dict.fromkeys(_KNOWN_FIELDS.get(kind, ())))
+    # "pricing" is a null object on some items; its leaves are the fields.
+    parents = {name[:at] for name in names for at, char in enumerate(name) if char == "."}
+    return tuple(name for name in names if name not in parents)
+
+
+def field_value(item: Item, name: str) -> Any:
+    """The value of field ``name`` (dotted when nested) of ``item``; None when it has none.
+
+    Known fields come typed (a price is a :class:`~decimal.Decimal`, a time a
+    :class:`~datetime.datetime`); extra keys and unknown items' keys as the
+    server sent them.
+    """
+    value: Any = item
+    for part in name.split("."):
+        if value is None:
+            return None
+        if isinstance(value, UnknownItem):
+            value = value.raw.get(part)
+        elif attrs.has(type(value)):
+            declared = attrs.fields_dict(type(value))
+            if (part in declared and part not in _NOT_FIELDS) or (
+                part == "source" and value is item
+            ):
+                value = getattr(value, part)
+            else:
+                value = value.extra.get(part)
+        elif isinstance(value, Mapping):
+            value = value.get(part)
+        else:
+            return None
+    return value
+
+
+_NUMBER_TEXT: Final = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?")
+
+
+def _sort_key(value: Any) -> tuple[int, Any] | None:
+    """How a field value orders: numbers, then times, then text; None for no value."""
+    if value is None or isinstance(value, Mapping | list | tuple):
+        return None
+    if isinstance(value, int | float | Decimal):
+        return (0, value)
+    if isinstance(value, datetime):
+        return (1, value.timestamp())
+    text = str(value)
+    if _NUMBER_TEXT.fullmatch(text):
+        # Prices of items this package does not know arrive as decimal strings.
+        try:
+            return (0, Decimal(text))
+        except InvalidOperation:  # pragma: no cover - the pattern admits only numbers
+            pass
+    return (2, text.casefold())
+
+
+def _unknown_field(kind: str, name: str, valid: Sequence[str]) -> ConfigurationError:
+    close = difflib.get_close_matches(name, valid, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return ConfigurationError(
+        f"no field {name!r} {kind} in these items{hint}; valid fields: {', '.join(valid)}"
+    )
+
+
+@attrs.frozen
+class ItemView:
+    """Which items of a page to show, in which order, and with which columns.
+
+    - ``sort``: a field name (:func:`item_fields`), largest first (best first
+      for every score); ``"-name"`` for smallest first. Items without a value
+      come last either way, and ties keep the server's order. None: the
+      server's order.
+    - ``top``: only the first N items, after sorting. None: all.
+    - ``columns``: the field names a table or a CSV file shows, in order.
+      None: a table's usual columns (plus the sort field), every field in CSV.
+    """
+
+    sort: str | None = None
+    top: int | None = None
+    columns: tuple[str, ...] | None = None
+
+    @property
+    def selects(self) -> bool:
+        """True when the view sorts or cuts the items (a page shown whole needs no copy)."""
+        return self.sort is not None or self.top is not None
+
+    @property
+    def sort_field(self) -> str | None:
+        """The field sorted by, without its direction."""
+        return None if self.sort is None else self.sort.removeprefix("-")
+
+    @property
+    def descending(self) -> bool:
+        """True when the largest value comes first."""
+        return self.sort is not None and not self.sort.startswith("-")
+
+    def check(self, items: Sequence[Item]) -> None:
+        """Raise :class:`ConfigurationError` naming the valid fields if a name is not one."""
+        wanted = [*([] if self.sort_field is None else [self.sort_field]), *(self.columns or ())]
+        if not wanted:
+            return
+        valid = item_fields(items)
+        known = set(valid)
+        if self.sort_field is not None and self.sort_field not in known:
+            raise _unknown_field("to sort by", self.sort_field, valid)
+        for name in self.columns or ():
+            if name not in known:
+                raise _unknown_field("to show", name, valid)
+
+    def apply(self, items: Sequence[Item]) -> tuple[Item, ...]:
+        """The items to show, in order: sorted, then cut to ``top``."""
+        chosen = tuple(items)
+        name = self.sort_field
+        if name is not None:
+            keyed: list[tuple[tuple[int, Any], Item]] = []
+            missing: list[Item] = []
+            for item in chosen:
+                key = _sort_key(field_value(item, name))
+                if key is None:
+                    missing.append(item)
+                else:
+                    keyed.append((key, item))
+            # A stable sort, reversed or not, keeps the server's order among equals.
+            keyed.sort(key=lambda pair: pair[0], reverse=self.descending)
+            chosen = (*(item for _, item in keyed), *missing)
+        return chosen if self.top is None else chosen[: self.top]
+
+    def describe(self, shown: int, total: int) -> str:
+        """What the view did, for a table's footer."""
+        words = [f"{shown} of {total} items" if shown != total else f"{total} items"]
+        if self.sort is not None:
+            order = "largest" if self.descending else "smallest"
+            words.append(f"sorted by {self.sort_field}, {order} first")
+        return ", ".join(words)
+
+
+#: Every item, in the server's order, with the usual columns.
+AS_SENT: Final = ItemView()
+
+
+# --- pages ------------------------------------------------------------------------------------
+
+
+def render_page(page: Page, fmt: str, view: ItemView = AS_SENT, palette: Palette = PLAIN) -> str:
+    """The page as text in one of :data:`FORMATS` (ending with a newline unless empty).
+
+    ``view`` picks, orders and cuts the items and, for a table or CSV, the
+    columns; a field name it does not find raises :class:`ConfigurationError`.
+    ``palette`` colours a table only.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    view.check(page.items)
+    items = view.apply(page.items)
     if fmt == "json":
-        return orjson.dumps(unstructure_page(page), option=orjson.OPT_INDENT_2).decode() + "\n"
+        shown = attrs.evolve(page, items=items) if view.selects else page
+        return orjson.dumps(unstructure_page(shown), option=orjson.OPT_INDENT_2).decode() + "\n"
     if fmt == "ndjson":
-        return "".join(orjson.dumps(unstructure_item(item)).decode() + "\n" for item in page.items)
+        return "".join(orjson.dumps(unstructure_item(item)).decode() + "\n" for item in items)
     if fmt == "csv":
-        return _csv([_flatten(unstructure_item(item)) for item in page.items])
-    if fmt == "table":
-        return _table(page)
-    raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+        return _csv([_flatten(unstructure_item(item)) for item in items], view.columns)
+    return _table(page, items, view, palette)
 
 
 def _flatten(value: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -71,15 +334,24 @@ def _flatten(value: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _csv(rows: Sequence[dict[str, Any]]) -> str:
+def _csv(rows: Sequence[dict[str, Any]], chosen: Sequence[str] | None = None) -> str:
     columns: dict[str, None] = {}
-    for row in rows:
-        columns.update(dict.fromkeys(row))
+    if chosen is not None:
+        columns.update(dict.fromkeys(chosen))
+    else:
+        for row in rows:
+            columns.update(dict.fromkeys(row))
+        # A null object (pricing: null) is just empty cells under the columns its
+        # non-null siblings spread into, not a column of its own.
+        parents = {name[:at] for name in columns for at, char in enumerate(name) if char == "."}
+        for name in parents & columns.keys():
+            if all(row.get(name) is None for row in rows):
+                del columns[name]
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({key: "" if value is None else value for key, value in row.items()})
+        writer.writerow({key: "" if row.get(key) is None else row[key] for key in columns})
     return out.getvalue()
 
 
@@ -93,66 +365,104 @@ def _per_million(pricing: Pricing | None) -> str:
     return f"${(pricing.prompt * Decimal(1_000_000)).normalize():f}"
 
 
-_Column = tuple[str, Callable[[Any], str]]
+def _cell(value: Any) -> str:
+    """Any field value as a table cell."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        # Elo ratings and milliseconds need no decimals; indexes, rates and costs do.
+        return f"{value:.0f}" if abs(value) >= 100 else f"{value:.4g}"
+    if isinstance(value, Decimal):
+        return f"{value.normalize():f}"
+    if isinstance(value, datetime):
+        return f"{value:%Y-%m-%d %H:%M}"
+    if isinstance(value, Mapping | list | tuple):
+        return orjson.dumps(value, default=str).decode()
+    return str(value)
+
+
+@attrs.frozen
+class _Column:
+    header: str
+    field: str | None  # the item field it shows; None: a value computed from several
+    cell: Callable[[Any], str]
+
+
+def _field_column(name: str) -> _Column:
+    return _Column(name, name, lambda item: _cell(field_value(item, name)))
+
 
 _COLUMNS: Final[dict[type, list[_Column]]] = {
     ArtificialAnalysisItem: [
-        ("model", lambda i: i.model_permaslug),
-        ("intelligence", lambda i: _number(i.intelligence_index)),
-        ("coding", lambda i: _number(i.coding_index)),
-        ("agentic", lambda i: _number(i.agentic_index)),
-        ("$/M input", lambda i: _per_million(i.pricing)),
+        _Column("model", "model_permaslug", lambda i: i.model_permaslug),
+        _Column("intelligence", "intelligence_index", lambda i: _number(i.intelligence_index)),
+        _Column("coding", "coding_index", lambda i: _number(i.coding_index)),
+        _Column("agentic", "agentic_index", lambda i: _number(i.agentic_index)),
+        _Column("$/M input", "pricing.prompt", lambda i: _per_million(i.pricing)),
     ],
     DesignArenaItem: [
-        ("model", lambda i: i.model_permaslug),
-        ("arena", lambda i: i.arena),
-        ("category", lambda i: i.category),
-        ("elo", lambda i: _number(i.elo, 0)),
-        ("win %", lambda i: _number(i.win_rate)),
-        ("$/M input", lambda i: _per_million(i.pricing)),
+        _Column("model", "model_permaslug", lambda i: i.model_permaslug),
+        _Column("arena", "arena", lambda i: i.arena),
+        _Column("category", "category", lambda i: i.category),
+        _Column("elo", "elo", lambda i: _number(i.elo, 0)),
+        _Column("win %", "win_rate", lambda i: _number(i.win_rate)),
+        _Column("$/M input", "pricing.prompt", lambda i: _per_million(i.pricing)),
     ],
     OpenRouterEvalItem: [
-        ("model", lambda i: i.model_permaslug),
-        ("benchmark", lambda i: i.benchmark_type),
-        ("accuracy", lambda i: _number(i.accuracy, 3)),
-        ("tasks", lambda i: str(i.total_tasks)),
-        ("$/task", lambda i: _number(i.avg_cost_per_task, 4)),
+        _Column("model", "model_permaslug", lambda i: i.model_permaslug),
+        _Column("benchmark", "benchmark_type", lambda i: i.benchmark_type),
+        _Column("accuracy", "accuracy", lambda i: _number(i.accuracy, 3)),
+        _Column("tasks", "total_tasks", lambda i: str(i.total_tasks)),
+        _Column("$/task", "avg_cost_per_task", lambda i: _number(i.avg_cost_per_task, 4)),
     ],
     SearchEvalItem: [
-        ("model", lambda i: i.model_permaslug),
-        ("benchmark", lambda i: i.benchmark_type),
-        ("score", lambda i: _number(i.primary_score, 3)),
-        ("metric", lambda i: i.primary_metric),
-        ("engine", lambda i: i.search_engine),
-        ("surface", lambda i: i.search_surface),
+        _Column("model", "model_permaslug", lambda i: i.model_permaslug),
+        _Column("benchmark", "benchmark_type", lambda i: i.benchmark_type),
+        _Column("score", "primary_score", lambda i: _number(i.primary_score, 3)),
+        _Column("metric", "primary_metric", lambda i: i.primary_metric),
+        _Column("engine", "search_engine", lambda i: i.search_engine),
+        _Column("surface", "search_surface", lambda i: i.search_surface),
     ],
 }
 
 _MIXED: Final[list[_Column]] = [
-    ("source", lambda i: i.source),
-    ("model", lambda i: i.model_permaslug or "?"),
-    ("score", lambda i: _number(primary_score(i), 3)),
+    _Column("source", "source", lambda i: i.source),
+    _Column("model", "model_permaslug", lambda i: i.model_permaslug or "?"),
+    _Column("score", None, lambda i: _number(primary_score(i), 3)),
 ]
 
 
-def _table(page: Page) -> str:
-    kinds = {type(item) for item in page.items}
+def _columns_for(items: Sequence[Item], view: ItemView) -> list[_Column]:
+    if view.columns is not None:
+        return [_field_column(name) for name in view.columns]
+    kinds = {type(item) for item in items}
     columns = _COLUMNS[kinds.pop()] if len(kinds) == 1 and UnknownItem not in kinds else _MIXED
-    header = ["#", *(name for name, _ in columns)]
+    sort_field = view.sort_field
+    if sort_field is not None and all(column.field != sort_field for column in columns):
+        # Sorted by a field the usual columns leave out: show it, or the order looks random.
+        columns = [*columns, _field_column(sort_field)]
+    return columns
+
+
+def _table(page: Page, items: Sequence[Item], view: ItemView, palette: Palette) -> str:
+    columns = _columns_for(items or page.items, view)
+    header = ["#", *(column.header for column in columns)]
     rows = [
-        [str(rank), *(cell(item) for _, cell in columns)]
-        for rank, item in enumerate(page.items, start=1)
+        [str(rank), *(column.cell(item) for column in columns)]
+        for rank, item in enumerate(items, start=1)
     ]
-    lines = _align([header, *rows])
+    head, *body = _align([header, *rows])
     meta = page.meta
-    footer = [f"as of {meta.as_of:%Y-%m-%d %H:%M} UTC, {len(page.items)} items"]
+    footer = [f"as of {meta.as_of:%Y-%m-%d %H:%M} UTC, {view.describe(len(items), len(page))}"]
     if page.stale:
-        footer.append("STALE: the refresh failed; this is an older snapshot")
+        footer.append(palette.yellow("STALE: the refresh failed; this is an older snapshot"))
     elif page.from_cache:
-        footer.append("from cache")
+        footer.append(palette.dim("from cache"))
     if meta.citation:
         footer.append(f"source: {meta.citation}")
-    return "\n".join([*lines, "", *footer]) + "\n"
+    return "\n".join([palette.bold(head), *body, "", *footer]) + "\n"
 
 
 def _align(rows: Iterable[list[str]]) -> list[str]:
@@ -162,3 +472,124 @@ def _align(rows: Iterable[list[str]]) -> list[str]:
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         for row in table
     ]
+
+
+# --- changes (watch) --------------------------------------------------------------------------
+
+#: The CSV columns of a change: one row per new leader, entry, exit and move.
+CHANGE_COLUMNS: Final = (
+    "new_as_of",
+    "old_as_of",
+    "change",
+    "ranking",
+    "model",
+    "display_name",
+    "variant",
+    "old_rank",
+    "new_rank",
+    "old_score",
+    "new_score",
+)
+
+
+def _change_rows(change: SnapshotChange) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for kind, standings in (("new #1", change.new_leaders), ("entered", change.entered)):
+        rows += [
+            {
+                "change": kind,
+                "ranking": s.ranking,
+                "model": s.model,
+                "display_name": s.display_name,
+                "variant": s.variant,
+                "new_rank": s.rank,
+                "new_score": s.score,
+            }
+            for s in standings
+        ]
+    rows += [
+        {
+            "change": "left",
+            "ranking": s.ranking,
+            "model": s.model,
+            "display_name": s.display_name,
+            "variant": s.variant,
+            "old_rank": s.rank,
+            "old_score": s.score,
+        }
+        for s in change.left
+    ]
+    rows += [
+        {
+            "change": "moved",
+            "ranking": m.ranking,
+            "model": m.model,
+            "display_name": m.display_name,
+            "variant": m.variant,
+            "old_rank": m.old_rank,
+            "new_rank": m.new_rank,
+            "old_score": m.old_score,
+            "new_score": m.new_score,
+        }
+        for m in change.moves
+    ]
+    stamps = {
+        "new_as_of": change.new_as_of.isoformat(),
+        "old_as_of": change.old_as_of.isoformat(),
+    }
+    return [{**stamps, **row} for row in rows]
+
+
+def _span(old: Any, new: Any, fmt: Callable[[Any], str]) -> str:
+    if old is None:
+        return fmt(new)
+    if new is None:
+        return f"was {fmt(old)}"
+    return fmt(new) if old == new else f"{fmt(old)} -> {fmt(new)}"
+
+
+def _rank(value: Any) -> str:
+    return f"#{value}"
+
+
+def _change_table(change: SnapshotChange, palette: Palette) -> str:
+    title = change.describe().splitlines()[0]
+    rows = [
+        [
+            row["change"],
+            row["ranking"],
+            row["display_name"] or row["model"],
+            _span(row.get("old_rank"), row.get("new_rank"), _rank),
+            _span(row.get("old_score"), row.get("new_score"), _cell),
+        ]
+        for row in _change_rows(change)
+    ]
+    lines = [title]
+    if rows:
+        head, *body = _align([["change", "ranking", "model", "rank", "score"], *rows])
+        lines += ["", palette.bold(head), *body]
+    if change.citation:
+        lines += ["", f"source: {change.citation}"]
+    return "\n".join(lines) + "\n\n"
+
+
+def render_change(
+    change: SnapshotChange, fmt: str, *, header: bool = True, palette: Palette = PLAIN
+) -> str:
+    """One change of a watch as text in one of :data:`CHANGE_FORMATS`.
+
+    A watch prints changes one after the other, as they happen: ``json`` and
+    ``ndjson`` are one JSON object per line, ``csv`` a row per new leader,
+    entry, exit and move (``header`` for the first change only), ``table`` a
+    table per change, ``text`` the change told in sentences.
+    """
+    if fmt == "text":
+        return change.describe()
+    if fmt in ("json", "ndjson"):
+        return orjson.dumps(change.to_json()).decode() + "\n"
+    if fmt == "csv":
+        text = _csv(_change_rows(change), CHANGE_COLUMNS)
+        return text if header else text.split("\n", 1)[1]
+    if fmt == "table":
+        return _change_table(change, palette)
+    raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(CHANGE_FORMATS)}")

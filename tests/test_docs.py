@@ -1,0 +1,719 @@
+"""The docs cannot rot: every code block of README.md and docs/ runs, and so does every recipe.
+
+Code blocks are found with sybil's Markdown lexers and run one by one, each on its
+own, against the bundled fake server (``OPENROUTER_BASE_URL`` and
+``OPENROUTER_API_KEY`` point at it), in a temporary working directory:
+
+- ``python`` blocks run as a script (``__name__ == "__main__"``); the ``test_*``
+  functions a block defines are then called like pytest would, with the
+  ``openrouter_fake``, ``monkeypatch`` and ``tmp_path`` fixtures (and the
+  ``openrouter_fake`` marker honoured). A block that only includes a file
+  (``--8<-- "examples/x.py"``) shows a recipe, which runs in its own test below.
+- ``bash`` blocks are ``openrouter-bench`` commands, run in-process; each must exit 0.
+- A block that uses ``REDIS_URL`` gets a Redis database of its own, emptied around it.
+- ``text`` blocks are output or illustration: reported as skipped, never silently.
+- A block that cannot run here (it installs packages, or serves until stopped)
+  follows a ``<!-- skip: next "why" -->`` comment (sybil's syntax), and is
+  reported as skipped with that reason.
+
+Any other language, a fence without one, or a skip comment with no block after it fails.
+The pages that other tools generate (``performance.md``, ``reliability.md``) are theirs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import asyncio
+import contextlib
+import csv
+import importlib.util
+import inspect
+import io
+import logging
+import os
+import queue
+import re
+import select
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import IO, Any, Final
+from urllib.error import HTTPError
+from urllib.parse import urlsplit, urlunsplit
+from urllib.request import urlopen
+
+import attrs
+import orjson
+import pytest
+import redis
+from sybil import Document, Region
+from sybil.parsers.markdown.lexers import DirectiveInHTMLCommentLexer, RawFencedCodeBlockLexer
+
+import openrouter_bench
+from openrouter_bench import cli
+from openrouter_bench.errors import OpenRouterBenchError
+from openrouter_bench.fake import FakeOpenRouter
+from tests.conftest import CANARY_KEY
+
+ROOT: Final = Path(__file__).resolve().parent.parent
+DOCS: Final = ROOT / "docs"
+EXAMPLES: Final = DOCS / "examples"
+
+#: Written by the benchmark and soak runs, not by hand; their generators own what they hold.
+GENERATED_PAGES: Final = frozenset({DOCS / "performance.md", DOCS / "reliability.md"})
+
+RUN_LANGUAGES: Final = frozenset({"python", "bash"})
+OUTPUT_LANGUAGES: Final = frozenset({"text"})
+
+_FENCES: Final = RawFencedCodeBlockLexer(
+    info_pattern=re.compile(r"(?P<info>[^\n]*)$\n", re.MULTILINE)
+)
+_SKIPS: Final = DirectiveInHTMLCommentLexer(directive="skip")
+_SKIP_ARGUMENTS: Final = re.compile(r"(?P<action>\w+)\s+(?P<reason>.+)$")
+_INCLUDE: Final = re.compile(r'^--8<--\s+"(?P<path>[^"]+)"\s*$')
+
+#: A recipe must finish (or, for the service, answer) within this many seconds.
+RECIPE_TIMEOUT: Final = 60.0
+
+
+@attrs.frozen
+class CodeBlock:
+    """One fenced block of a Markdown file: where it is, what language, and why it may not run."""
+
+    path: Path
+    line: int
+    language: str
+    source: str
+    skip: str | None
+
+    @property
+    def name(self) -> str:
+        """``file:line`` of the opening fence, relative to the repository."""
+        return f"{self.path.relative_to(ROOT)}:{self.line}"
+
+    @property
+    def includes(self) -> list[str]:
+        """The files a block made only of snippet lines (``--8<-- "file"``) includes."""
+        lines = [line.strip() for line in self.source.splitlines() if line.strip()]
+        found = [_INCLUDE.match(line) for line in lines]
+        if lines and all(found):
+            return [match.group("path") for match in found if match is not None]
+        return []
+
+
+def documents() -> list[Path]:
+    """README.md and every hand-written page of docs/."""
+    pages = sorted(path for path in DOCS.rglob("*.md") if path not in GENERATED_PAGES)
+    return [ROOT / "README.md", *pages]
+
+
+def _line(text: str, position: int) -> int:
+    return text.count("\n", 0, position) + 1
+
+
+def code_blocks(path: Path) -> list[CodeBlock]:
+    """The fenced blocks of ``path`` in order, each with the skip reason placed before it."""
+    document = Document(path.read_text(encoding="utf-8"), str(path))
+    regions: list[tuple[int, str, Region]] = [
+        (region.start, "fence", region) for region in _FENCES(document)
+    ]
+    regions += [(region.start, "skip", region) for region in _SKIPS(document)]
+    blocks: list[CodeBlock] = []
+    pending: tuple[int, str] | None = None
+    for start, kind, region in sorted(regions, key=lambda entry: entry[0]):
+        line = _line(document.text, start)
+        if kind == "skip":
+            if pending is not None:
+                raise ValueError(f"{path}:{pending[0]}: a skip comment with no code block after it")
+            pending = (line, _skip_reason(path, line, str(region.lexemes["arguments"])))
+            continue
+        info = str(region.lexemes["info"]).strip()
+        blocks.append(
+            CodeBlock(
+                path=path,
+                line=line,
+                language=info.split()[0] if info else "",
+                source=str(region.lexemes["source"]),
+                skip=None if pending is None else pending[1],
+            )
+        )
+        pending = None
+    if pending is not None:
+        raise ValueError(f"{path}:{pending[0]}: a skip comment with no code block after it")
+    return blocks
+
+
+def _skip_reason(path: Path, line: int, arguments: str) -> str:
+    match = _SKIP_ARGUMENTS.match(arguments.strip())
+    if match is None or match.group("action") != "next":
+        raise ValueError(f'{path}:{line}: write <!-- skip: next "why it cannot run" -->')
+    reason = ast.literal_eval(match.group("reason"))
+    if not isinstance(reason, str) or not reason.strip():
+        raise ValueError(f"{path}:{line}: a skip needs a reason, as a quoted string")
+    return reason
+
+
+ALL_BLOCKS: Final = [block for path in documents() for block in code_blocks(path)]
+
+
+# --- running blocks ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def docs_env(
+    openrouter_fake: FakeOpenRouter, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Path:
+    """The fake as the API, a key that must never be shown, and a scratch working directory."""
+    monkeypatch.setenv("OPENROUTER_BASE_URL", openrouter_fake.url)
+    monkeypatch.setenv("OPENROUTER_API_KEY", CANARY_KEY)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return work
+
+
+def package_loggers() -> list[str]:
+    """The names of the loggers the package's modules create, read from their source."""
+    package = ROOT / "openrouter_bench"
+    names: set[str] = set()
+    for path in package.rglob("*.py"):
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        for argument in re.findall(r"getLogger\(([^)]*)\)", path.read_text(encoding="utf-8")):
+            if argument == "__name__":
+                names.add(module)
+            elif literal := re.fullmatch(r"\"([\w.]+)\"", argument):
+                names.add(literal.group(1))
+    return sorted(names)
+
+
+_PACKAGE_LOGGERS: Final = package_loggers()
+
+
+#: The docs' blocks use a Redis database of their own, emptied after each, so nothing they
+#: store (snapshots, a shared quota's counters) meets the other tests' keys.
+DOCS_REDIS_DB: Final = 15
+
+
+@contextlib.contextmanager
+def _docs_redis(block: CodeBlock, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """For a block that uses ``REDIS_URL``: point it at the docs' database, and empty it after."""
+    if "REDIS_URL" not in block.source:
+        yield
+        return
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{block.name} needs REDIS_URL, and CI=true requires it to run")
+        pytest.skip("REDIS_URL is not set")
+    own = urlunsplit(urlsplit(url)._replace(path=f"/{DOCS_REDIS_DB}"))
+    monkeypatch.setenv("REDIS_URL", own)
+    server = redis.Redis.from_url(own)
+    try:
+        server.flushdb()
+        yield
+    finally:
+        server.flushdb()
+        server.close()
+
+
+@contextlib.contextmanager
+def _root_logging_kept() -> Iterator[None]:
+    # The command configures the root logger for its own run, and the Logging page sets
+    # levels on the package's loggers: put pytest's handlers and every level back.
+    loggers = [logging.getLogger(), *map(logging.getLogger, _PACKAGE_LOGGERS)]
+    saved = [(logger, list(logger.handlers), logger.level) for logger in loggers]
+    try:
+        yield
+    finally:
+        for logger, handlers, level in saved:
+            logger.handlers[:] = handlers
+            logger.setLevel(level)
+
+
+def run_python(block: CodeBlock, fixtures: dict[str, Any]) -> None:
+    """Run a Python block as a script, then every test function it defines."""
+    # Blank lines in front keep the Markdown file's line numbers in tracebacks.
+    code = compile("\n" * block.line + block.source, str(block.path), "exec")
+    namespace: dict[str, Any] = {"__name__": "__main__", "__file__": str(block.path)}
+    with _root_logging_kept():
+        exec(code, namespace)  # noqa: S102 - running the documentation's own code is the point
+        for name, function in list(namespace.items()):
+            if name.startswith("test_") and inspect.isfunction(function):
+                _call_test(block, function, fixtures)
+
+
+def _call_test(block: CodeBlock, function: Callable[..., Any], fixtures: dict[str, Any]) -> None:
+    marks = getattr(function, "pytestmark", [])
+    unknown = [mark.name for mark in marks if mark.name != "openrouter_fake"]
+    if unknown:
+        pytest.fail(
+            f"{block.name}: {function.__name__} has marks the docs cannot honour: {unknown}"
+        )
+    wanted = list(inspect.signature(function).parameters)
+    missing = [name for name in wanted if name not in fixtures]
+    if missing:
+        pytest.fail(f"{block.name}: {function.__name__} asks for unknown fixtures {missing}")
+    options = {key: value for mark in marks for key, value in mark.kwargs.items()}
+    with contextlib.ExitStack() as stack:
+        given = dict(fixtures)
+        if options:
+            given["openrouter_fake"] = stack.enter_context(
+                FakeOpenRouter.running_in_thread(**options)
+            )
+        else:
+            given["openrouter_fake"].reset()
+        result = function(**{name: given[name] for name in wanted})
+        if inspect.iscoroutine(result):
+            asyncio.run(result)
+
+
+def commands(source: str) -> list[list[str]]:
+    """The commands of a shell block: continuation lines joined, comments dropped."""
+    joined = source.replace("\\\n", " ")
+    return [words for line in joined.splitlines() if (words := shlex.split(line, comments=True))]
+
+
+def run_bash(block: CodeBlock) -> list[str]:
+    """Run each ``openrouter-bench`` command of a block; the output of each."""
+    outputs: list[str] = []
+    for words in commands(block.source):
+        if words[0] != "openrouter-bench":
+            pytest.fail(
+                f"{block.name}: only openrouter-bench commands run here; mark the block with "
+                f'<!-- skip: next "why" --> if it cannot run ({shlex.join(words)})'
+            )
+        out, err = io.StringIO(), io.StringIO()
+        with _root_logging_kept():
+            code = cli.main(words[1:], stdout=out, stderr=err)
+        assert code == 0, f"{block.name}: {shlex.join(words)} exited {code}: {err.getvalue()}"
+        outputs.append(out.getvalue() + err.getvalue())
+    return outputs
+
+
+@pytest.mark.parametrize("block", ALL_BLOCKS, ids=lambda block: block.name)
+def test_code_block(
+    block: CodeBlock,
+    docs_env: Path,
+    openrouter_fake: FakeOpenRouter,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The block runs as written against the fake server and never shows the API key."""
+    if block.skip is not None:
+        pytest.skip(block.skip)
+    if block.language in OUTPUT_LANGUAGES:
+        pytest.skip("output shown for illustration, not code")
+    assert block.language in RUN_LANGUAGES, (
+        f"{block.name}: a fence needs one of the languages {sorted(RUN_LANGUAGES)} "
+        f'(run), {sorted(OUTPUT_LANGUAGES)} (output), or a <!-- skip: next "why" --> before it'
+    )
+    if block.includes:
+        for included in block.includes:
+            assert (DOCS / included).resolve() in RECIPE_TESTS, (
+                f"{block.name} shows {included}, which no recipe test runs"
+            )
+        return
+    if block.language == "bash":
+        shown = "".join(run_bash(block))
+    else:
+        fixtures = {
+            "openrouter_fake": openrouter_fake,
+            "monkeypatch": monkeypatch,
+            "tmp_path": tmp_path,
+        }
+        with _docs_redis(block, monkeypatch):
+            run_python(block, fixtures)
+        shown = ""
+    captured = capsys.readouterr()
+    assert CANARY_KEY not in shown + captured.out + captured.err
+
+
+def test_docs_have_code_blocks_to_run() -> None:
+    """The collection finds the pages and their runnable blocks (a broken lexer would find none)."""
+    runnable = [block for block in ALL_BLOCKS if block.language in RUN_LANGUAGES]
+    assert len({block.path for block in runnable}) >= 10
+    assert sum(block.skip is None for block in runnable) >= 30
+
+
+# --- recipes ----------------------------------------------------------------------------------
+
+
+def recipe_env(fake: FakeOpenRouter, tmp_path: Path) -> dict[str, str]:
+    """The environment a recipe runs in: the fake as the API, a private user cache directory."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("OPENROUTER_", "XDG_"))
+    }
+    env.update(
+        OPENROUTER_BASE_URL=fake.url,
+        OPENROUTER_API_KEY=CANARY_KEY,
+        XDG_CACHE_HOME=str(tmp_path / "cache"),
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def run_recipe(
+    name: str, fake: FakeOpenRouter, tmp_path: Path, *args: str, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """Run ``docs/examples/<name>`` as a script to the end; fail on a non-zero exit."""
+    done = subprocess.run(  # noqa: S603 - our own recipe, run by this interpreter
+        [sys.executable, str(EXAMPLES / name), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=recipe_env(fake, tmp_path),
+        cwd=tmp_path,
+        timeout=RECIPE_TIMEOUT,
+        check=False,
+    )
+    assert done.returncode == 0, f"{name} exited {done.returncode}:\n{done.stderr}"
+    assert CANARY_KEY not in done.stdout + done.stderr
+    return done
+
+
+def _display_names(fake: FakeOpenRouter, params: dict[str, str]) -> list[str]:
+    return [item["display_name"] for item in fake.payload(params)["data"]]
+
+
+QUESTIONS: Final = [
+    "Which model is best at svg?",
+    "best for gamedev",
+    "Who leads 3d?",
+    "top 3 for dataviz",
+    "best coder",
+    "What is the smartest model?",
+    "best at agentic work",
+    "best at svg",
+    "top 5 coding",
+    "best builder for website",
+    "cheapest model in the top 10 for coding",
+    "best for uicomponent",
+    "best agent for cli",
+    "who is the best at image?",
+    "tell me a joke",
+    "best at video",
+    "best for codecategories",
+    "smartest",
+    "top 2 for mobile builders",
+    "best for svg",
+]
+
+
+def test_recipe_chat_bot(openrouter_fake: FakeOpenRouter, tmp_path: Path) -> None:
+    """The chat bot answers twenty questions with a handful of requests, and says how many."""
+    done = run_recipe("chat_bot.py", openrouter_fake, tmp_path, stdin="\n".join(QUESTIONS))
+    answers = [line for line in done.stdout.splitlines() if line.startswith("bot> ")]
+    assert len(answers) == len(QUESTIONS)
+    best_svg = _display_names(openrouter_fake, {"source": "design-arena", "category": "svg"})[0]
+    assert best_svg in answers[0]
+    assert answers[0] == answers[7] == answers[19]
+    best_coder = _display_names(
+        openrouter_fake, {"source": "artificial-analysis", "task_type": "coding"}
+    )[0]
+    assert best_coder in answers[4]
+    assert "don't know" in answers[14]
+    sent = len(openrouter_fake.requests)
+    assert 1 <= sent <= 5
+    assert f"{len(QUESTIONS)} questions answered with {sent} requests" in done.stdout
+
+
+def test_recipe_arena_csv(openrouter_fake: FakeOpenRouter, tmp_path: Path) -> None:
+    """The job writes every Design Arena category of every arena; a re-run spends no request."""
+    out = tmp_path / "arena.csv"
+    done = run_recipe("arena_csv.py", openrouter_fake, tmp_path, str(out))
+    with out.open(newline="", encoding="utf-8") as file:
+        rows = list(csv.DictReader(file))
+    expected = [
+        item
+        for arena in ("models", "builders", "agents")
+        for item in openrouter_fake.payload({"source": "design-arena", "arena": arena})["data"]
+    ]
+    assert len(rows) == len(expected)
+    assert {(row["arena"], row["category"]) for row in rows} == {
+        (item["arena"], item["category"]) for item in expected
+    }
+    assert sorted(row["model_permaslug"] for row in rows) == sorted(
+        item["model_permaslug"] for item in expected
+    )
+    firsts = {(row["arena"], row["category"]): row for row in rows if row["rank"] == "1"}
+    assert len(firsts) == len({(row["arena"], row["category"]) for row in rows})
+    citation = openrouter_fake.payload({"source": "design-arena"})["meta"]["citation"]
+    assert citation in done.stdout
+    sent = len(openrouter_fake.requests)
+    assert sent == 3
+    run_recipe("arena_csv.py", openrouter_fake, tmp_path, str(out))
+    assert len(openrouter_fake.requests) == sent, "the second run should come from the cache"
+
+
+def test_recipe_best_model_service(openrouter_fake: FakeOpenRouter, tmp_path: Path) -> None:
+    """The service answers "best model for X" from the cache and stops cleanly on SIGINT."""
+    service = subprocess.Popen(  # noqa: S603 - our own recipe, run by this interpreter
+        [sys.executable, str(EXAMPLES / "best_model_service.py"), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=recipe_env(openrouter_fake, tmp_path),
+        cwd=tmp_path,
+    )
+    try:
+        assert service.stdout is not None
+        ready, _, _ = select.select([service.stdout], [], [], RECIPE_TIMEOUT)
+        assert ready, f"the service printed nothing in {RECIPE_TIMEOUT} s"
+        first = service.stdout.readline()
+        match = re.search(r"http://\S+", first)
+        assert match, f"no URL in {first!r}"
+        base = match.group(0).rstrip("/")
+        answers = []
+        for task in ("coding", "svg", "coding", "gamedev", "svg", "coding"):
+            with urlopen(f"{base}/best?for={task}", timeout=RECIPE_TIMEOUT) as reply:  # noqa: S310
+                answers.append(orjson.loads(reply.read()))
+        best_svg = _display_names(openrouter_fake, {"source": "design-arena", "category": "svg"})
+        assert answers[1]["display_name"] == best_svg[0]
+        best_coder = _display_names(
+            openrouter_fake, {"source": "artificial-analysis", "task_type": "coding"}
+        )
+        assert answers[0]["display_name"] == best_coder[0]
+        assert answers[0] == answers[2] == answers[5]
+        assert answers[1]["citation"]
+        assert len(openrouter_fake.requests) == 2, "one request per source, then the cache"
+        for query, status in (("for=no-such-category", 404), ("", 400)):
+            with pytest.raises(HTTPError) as refused:
+                urlopen(f"{base}/best?{query}", timeout=RECIPE_TIMEOUT)  # noqa: S310
+            assert refused.value.code == status
+            refused.value.close()
+    finally:
+        service.send_signal(signal.SIGINT)
+        try:
+            _, err = service.communicate(timeout=RECIPE_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            service.kill()
+            service.communicate()
+            raise
+    assert service.returncode == 0, err
+    assert CANARY_KEY not in err
+
+
+def _leaders(payload: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The first item of each Design Arena category, in the server's order."""
+    firsts: dict[str, dict[str, Any]] = {}
+    for item in payload["data"]:
+        firsts.setdefault(item["category"], item)
+    return firsts
+
+
+def _pump(stream: IO[str], lines: queue.Queue[str | None]) -> None:
+    """Each line of ``stream`` into ``lines``, then None at its end."""
+    for line in stream:
+        lines.put(line.rstrip("\n"))
+    lines.put(None)
+
+
+def test_recipe_new_leader(openrouter_fake: FakeOpenRouter, tmp_path: Path) -> None:
+    """The watch prints today's leaders, then announces each new #1 once data is published."""
+    params = {"source": "design-arena", "arena": "models"}
+    before = _leaders(openrouter_fake.payload(params))
+    with subprocess.Popen(  # noqa: S603 - our own recipe, run by this interpreter
+        [sys.executable, str(EXAMPLES / "new_leader.py"), "--every", "0.05", "--changes", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=recipe_env(openrouter_fake, tmp_path),
+        cwd=tmp_path,
+    ) as watcher:
+        assert watcher.stdout is not None
+        assert watcher.stderr is not None
+        # A thread reads the lines: select() on the pipe would miss lines already buffered.
+        lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=_pump, args=(watcher.stdout, lines), daemon=True).start()
+        try:
+            shown: list[str] = []
+            while not shown or "watching every" not in shown[-1]:
+                line = lines.get(timeout=RECIPE_TIMEOUT)
+                assert line is not None, f"the recipe ended early: {shown}"
+                shown.append(line)
+            assert len(openrouter_fake.requests) == 1
+            openrouter_fake.publish()
+            watcher.wait(timeout=RECIPE_TIMEOUT)
+            rest = "\n".join(iter(lambda: lines.get(timeout=RECIPE_TIMEOUT), None))
+            err = watcher.stderr.read()
+        finally:
+            if watcher.poll() is None:
+                watcher.kill()
+    assert watcher.returncode == 0, err
+    assert CANARY_KEY not in "\n".join(shown) + rest + err
+    assert shown[:-1] == [
+        f"#1 in design-arena models/{category}: {item['display_name']} ({item['elo']:.0f})"
+        for category, item in sorted(before.items())
+    ]
+    after = _leaders(openrouter_fake.payload(params))
+    expected = [
+        f"new #1 in design-arena models/{category}: {item['display_name']} "
+        f"({item['elo']:.0f}), ahead of {before[category]['display_name']}"
+        for category, item in sorted(after.items())
+        if item["model_permaslug"] != before[category]["model_permaslug"]
+    ]
+    assert expected, "the fake's next snapshot should crown at least one new leader"
+    citation = openrouter_fake.payload(params)["meta"]["citation"]
+    assert rest.splitlines() == [*expected, f"  source: {citation}"]
+
+
+def exposition_samples(text: str) -> dict[str, float]:
+    """``name{labels}`` -> value, for each sample line of Prometheus' text format."""
+    samples: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            samples[name] = float(value)
+    return samples
+
+
+def test_recipe_metrics_hooks(openrouter_fake: FakeOpenRouter, tmp_path: Path) -> None:
+    """The hooks count each request, answer, retry and cache outcome the workload caused."""
+    openrouter_fake.script(503)
+    done = run_recipe("metrics_hooks.py", openrouter_fake, tmp_path)
+    samples = exposition_samples(done.stdout)
+    assert [record.status for record in openrouter_fake.requests] == [503, 200, 200, 200, 200]
+    prefix = "openrouter_bench_"
+    assert samples == {
+        f'{prefix}requests_total{{source="artificial-analysis"}}': 2,
+        f'{prefix}requests_total{{source="design-arena"}}': 3,
+        f'{prefix}responses_total{{error="ServerError",status="503"}}': 1,
+        f'{prefix}responses_total{{status="200"}}': 4,
+        f"{prefix}request_seconds_count": 5,
+        f"{prefix}request_seconds_sum": samples[f"{prefix}request_seconds_sum"],
+        f'{prefix}retries_total{{error="ServerError"}}': 1,
+        f'{prefix}calls_total{{outcome="coalesced"}}': 9,
+        f'{prefix}calls_total{{outcome="hit"}}': 1,
+        f'{prefix}calls_total{{outcome="miss"}}': 4,
+    }
+    assert samples[f"{prefix}request_seconds_sum"] > 0
+    for family in ("requests_total", "responses_total", "request_seconds", "calls_total"):
+        assert f"# TYPE {prefix}{family} " in done.stdout
+    assert "# 14 calls, 5 requests (1 of them retries)" in done.stdout
+
+
+RECIPE_TESTS: Final = {
+    (EXAMPLES / "chat_bot.py").resolve(): test_recipe_chat_bot,
+    (EXAMPLES / "arena_csv.py").resolve(): test_recipe_arena_csv,
+    (EXAMPLES / "best_model_service.py").resolve(): test_recipe_best_model_service,
+    (EXAMPLES / "new_leader.py").resolve(): test_recipe_new_leader,
+    (EXAMPLES / "metrics_hooks.py").resolve(): test_recipe_metrics_hooks,
+}
+
+
+def test_every_recipe_is_run_and_shown() -> None:
+    """Each file in docs/examples/ has a test here and appears on the recipes page."""
+    recipes = {path.resolve() for path in EXAMPLES.glob("*.py")}
+    assert recipes == set(RECIPE_TESTS)
+    shown = {
+        (DOCS / included).resolve()
+        for block in code_blocks(DOCS / "recipes.md")
+        for included in block.includes
+    }
+    assert shown == recipes
+
+
+# --- pages that must keep up with the code --------------------------------------------------
+
+
+def _exported_errors() -> list[str]:
+    return sorted(
+        name
+        for name in openrouter_bench.__all__
+        if isinstance(value := getattr(openrouter_bench, name), type)
+        and issubclass(value, OpenRouterBenchError)
+    )
+
+
+def _error_rows() -> dict[str, list[str]]:
+    page = (DOCS / "reference" / "errors.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `(\w+)` \|(.*)\|\s*$", page, re.MULTILINE)
+    return {name: [cell.strip() for cell in cells.split("|")] for name, cells in rows}
+
+
+#: A status each HTTP error class stands for, to build one for the exit-code check.
+_STATUS_OF: Final = {
+    "APIError": 418,
+    "BadRequestError": 400,
+    "AuthenticationError": 401,
+    "PaymentRequiredError": 402,
+    "NotFoundError": 404,
+    "RateLimitError": 429,
+    "ServerError": 503,
+}
+
+
+def test_errors_page_explains_every_error() -> None:
+    """Every exported error class has its row on the Errors page, with the CLI's exit code."""
+    rows = _error_rows()
+    missing = [name for name in _exported_errors() if name not in rows]
+    assert not missing, f"reference/errors.md lacks a row for {missing}"
+    for name in _exported_errors():
+        kind = getattr(openrouter_bench, name)
+        if name in _STATUS_OF:
+            error = kind("documented", status=_STATUS_OF[name])
+        else:
+            error = kind("documented")
+        shown = re.match(r"\d+", rows[name][-1])
+        assert shown is not None, f"{name}: no exit code in its row"
+        assert int(shown.group()) == cli.exit_code_for(error), f"{name}: wrong exit code"
+
+
+def test_api_reference_covers_every_export() -> None:
+    """Every name the package exports has its ``:::`` entry in the API reference."""
+    text = "\n".join(
+        path.read_text(encoding="utf-8") for path in (DOCS / "reference" / "api").glob("*.md")
+    )
+    documented = set(re.findall(r"^::: openrouter_bench\.(\w+)\s*$", text, re.MULTILINE))
+    exported = set(openrouter_bench.__all__) - {"__version__"}
+    error_module = "errors" in documented
+    if error_module:
+        documented |= set(_exported_errors())
+    assert exported <= documented, f"not in the API reference: {sorted(exported - documented)}"
+
+
+def _hooks() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("docs_hooks", DOCS / "mkdocs" / "hooks.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_logging_page_names_every_logger() -> None:
+    """Every logger the package creates has its rows on the Logging page, and no other does."""
+    page = (DOCS / "reference" / "logging.md").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^\| `(openrouter_bench[\w.]*)` \|", page, re.MULTILINE))
+    assert "openrouter_bench.retry" in _PACKAGE_LOGGERS
+    assert listed == set(_PACKAGE_LOGGERS) - {"openrouter_bench"}
+
+
+def test_cli_reference_is_generated_from_the_parser() -> None:
+    """The command-line page holds the real --help of the program and of every command."""
+    page: str = _hooks().cli_reference()
+    parser = cli.build_parser()
+    # argparse lists its sub-commands only in private attributes.
+    commands = [
+        name
+        for action in parser._actions
+        if isinstance(action, argparse._SubParsersAction)
+        for name in action.choices
+    ]
+    assert {"get", "cache", "demo", "fake-server"} <= set(commands)
+    assert "usage: openrouter-bench [-h]" in page
+    for name in commands:
+        assert f"## `openrouter-bench {name}`" in page
+        assert f"usage: openrouter-bench {name}" in page
+    for option in ("--source", "--max-results", "--format", "OPENROUTER_API_KEY"):
+        assert option in page
