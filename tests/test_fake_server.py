@@ -1049,6 +1049,16 @@ def test_thread_mode_serves_sync_code() -> None:
         sync_get(endpoint)
 
 
+async def test_thread_mode_can_be_left_inside_a_running_loop(
+    session: aiohttp.ClientSession,
+) -> None:
+    """A thread-mode fake opened and closed from async code shuts down without RuntimeError."""
+    with FakeOpenRouter.running_in_thread(seed=4, per_minute=None) as fake:
+        async with session.get(fake.endpoint, headers=AUTH) as response:
+            assert response.status == 200
+    assert fake.requests[0].status == 200
+
+
 async def test_serve_runs_until_cancelled(session: aiohttp.ClientSession) -> None:
     """serve reports its URL when ready, answers requests, and stops when cancelled."""
     ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()

@@ -256,10 +256,13 @@ class FakeOpenRouter:
         finally:
             try:
                 asyncio.run_coroutine_threadsafe(fake.close(), loop).result(_THREAD_START_TIMEOUT)
+                # On the fake's own thread: the caller's thread may be running a loop of its own.
+                asyncio.run_coroutine_threadsafe(loop.shutdown_asyncgens(), loop).result(
+                    _THREAD_START_TIMEOUT
+                )
             finally:
                 loop.call_soon_threadsafe(loop.stop)
                 thread.join()
-                loop.run_until_complete(loop.shutdown_asyncgens())
                 loop.close()
 
     @property
