@@ -75,6 +75,7 @@ __all__ = [
     "SQLiteCache",
     "SnapshotCache",
     "default_cli_cache_path",
+    "namespace_for",
     "open_cache",
 ]
 
@@ -105,6 +106,15 @@ if redis.call('get', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
+
+
+def namespace_for(base_url: str) -> str:
+    """The cache namespace of an API: its host and path, so two servers never share entries.
+
+    ``base_url`` is as :func:`~openrouter_bench.wire.check_base_url` returns it.
+    """
+    parts = urlsplit(base_url)
+    return f"openrouter-bench:{parts.netloc}{parts.path}"
 
 
 def _seconds(value: float | timedelta) -> float:

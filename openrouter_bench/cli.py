@@ -27,12 +27,12 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final, Self, TextIO
-from urllib.parse import urlsplit
 
 import attrs
 import orjson
 
 from openrouter_bench._version import __version__
+from openrouter_bench.cache import namespace_for
 from openrouter_bench.errors import (
     AuthenticationError,
     BadRequestError,
@@ -549,8 +549,7 @@ def _namespace(args: argparse.Namespace) -> str:
         args.base_url or os.environ.get("OPENROUTER_BASE_URL") or DEFAULT_BASE_URL,
         allow_insecure_http=False,
     )
-    parts = urlsplit(base_url)
-    return f"openrouter-bench:{parts.netloc}{parts.path}"
+    return namespace_for(base_url)
 
 
 def _quota_from(args: argparse.Namespace) -> Any:

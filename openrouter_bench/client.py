@@ -33,6 +33,7 @@ from openrouter_bench.cache import (
     CacheStats,
     SnapshotCache,
     _redis_client,
+    namespace_for,
     open_cache,
 )
 from openrouter_bench.errors import (
@@ -255,7 +256,7 @@ class BenchmarksClient:
         )
         self.cache: SnapshotCache = open_cache(
             cache,
-            namespace=f"openrouter-bench:{parts.netloc}{parts.path}",
+            namespace=namespace_for(self.base_url),
             policy=policy,
             clock=clock,
         )
