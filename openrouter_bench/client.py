@@ -249,8 +249,9 @@ class BenchmarksClient:
             )
         self._verify_tls = verify_tls
         policy = CachePolicy(
-            ttl=_seconds("ttl", ttl),
-            stale_if_error=_seconds("stale_if_error", stale_if_error),
+            # CachePolicy checks these (0 is allowed: no caching, or no stale serves).
+            ttl=ttl,
+            stale_if_error=stale_if_error,
             history=history,
             max_entries=max_entries,
         )

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import io
+import logging
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Final
 
+import attrs
 import pytest
 
+from openrouter_bench.cli import main
 from openrouter_bench.fake import FakeOpenRouter
 
 #: A key that must never show up anywhere: reprs, errors, logs, output, cache.
@@ -45,3 +50,55 @@ async def fake() -> AsyncIterator[FakeOpenRouter]:
     """The bundled fake server on a free loopback port, no rate limits."""
     async with FakeOpenRouter(seed=7, per_minute=None, per_day=None) as server:
         yield server
+
+
+@attrs.frozen
+class Run:
+    """What one command did: its exit code and both output streams."""
+
+    code: int
+    out: str
+    err: str
+
+    @property
+    def err_lines(self) -> list[str]:
+        """Standard error, line by line."""
+        return self.err.splitlines()
+
+
+def run_cli(*argv: str, secrets: tuple[str, ...] = (CANARY_KEY,)) -> Run:
+    """Run the command line in this process; no secret may appear in either stream."""
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), stdout=out, stderr=err)
+    result = Run(code, out.getvalue(), err.getvalue())
+    for secret in secrets:
+        assert secret not in result.out, argv
+        assert secret not in result.err, argv
+    return result
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """main() configures the root logger for its process; put it back after each test."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[FakeOpenRouter]:
+    """One fake server in a background thread for the module, without rate limits."""
+    with FakeOpenRouter.running_in_thread(seed=7, per_minute=None, per_day=None) as fake:
+        yield fake
+
+
+@pytest.fixture
+def api(served: FakeOpenRouter, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeOpenRouter:
+    """The fake, reset, with the key, the base URL and a private cache directory in the env."""
+    served.reset()
+    monkeypatch.setenv("OPENROUTER_API_KEY", CANARY_KEY)
+    monkeypatch.setenv("OPENROUTER_BASE_URL", served.url)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    return served

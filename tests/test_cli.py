@@ -10,25 +10,22 @@ from __future__ import annotations
 import csv
 import io
 import json
-import logging
 import os
 import select
 import signal
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
 
 from openrouter_bench._version import __version__
-from openrouter_bench.cli import _COMMANDS, main
+from openrouter_bench.cli import _COMMANDS
 from openrouter_bench.fake import FakeOpenRouter
 from openrouter_bench.query import Query
-from tests.conftest import CANARY_KEY
+from tests.conftest import CANARY_KEY, Run, run_cli
 
 # The distinctive tail too: a leak may cut a key short.
 SECRETS = (CANARY_KEY, CANARY_KEY[-20:])
@@ -36,55 +33,9 @@ ERROR_PREFIX = "openrouter-bench: error: "
 PROCESS_TIMEOUT = 30.0
 
 
-@attrs.frozen
-class Run:
-    """What one command did: its exit code and both output streams."""
-
-    code: int
-    out: str
-    err: str
-
-    @property
-    def err_lines(self) -> list[str]:
-        return self.err.splitlines()
-
-
 def run(*argv: str) -> Run:
-    """Run the command line in this process; the canary key must appear in neither stream."""
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), stdout=out, stderr=err)
-    result = Run(code, out.getvalue(), err.getvalue())
-    for secret in SECRETS:
-        assert secret not in result.out, argv
-        assert secret not in result.err, argv
-    return result
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """main() configures the root logger for its process; put it back after each test."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-
-
-@pytest.fixture(scope="module")
-def served() -> Iterator[FakeOpenRouter]:
-    """One fake server in a background thread for the module, without rate limits."""
-    with FakeOpenRouter.running_in_thread(seed=7, per_minute=None, per_day=None) as fake:
-        yield fake
-
-
-@pytest.fixture
-def api(served: FakeOpenRouter, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeOpenRouter:
-    """The fake, reset, with the key, the base URL and a private cache directory in the env."""
-    served.reset()
-    monkeypatch.setenv("OPENROUTER_API_KEY", CANARY_KEY)
-    monkeypatch.setenv("OPENROUTER_BASE_URL", served.url)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
-    return served
+    """Run the command line in this process; neither the key nor its tail may be printed."""
+    return run_cli(*argv, secrets=SECRETS)
 
 
 def store_path(tmp_path: Path) -> Path:

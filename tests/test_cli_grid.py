@@ -8,21 +8,17 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
-import attrs
 import pytest
 
 from openrouter_bench.cli import main
 from openrouter_bench.fake import FakeOpenRouter
 from openrouter_bench.fake.faults import FaultSpec
 from openrouter_bench.query import ALL, Arena, Query
-from tests.conftest import CANARY_KEY
+from tests.conftest import CANARY_KEY, run_cli
 
 SWEEP = ("grid", "--source", "design-arena", "--arena", "all", "--category", "all")
 FOUR = (
@@ -39,49 +35,7 @@ FOUR = (
 QUIET = ("--quota", "off")
 
 
-@attrs.frozen
-class Run:
-    """What one command did: its exit code and both output streams."""
-
-    code: int
-    out: str
-    err: str
-
-
-def run(*argv: str) -> Run:
-    """Run the command line in this process; the key must appear in neither stream."""
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), stdout=out, stderr=err)
-    result = Run(code, out.getvalue(), err.getvalue())
-    assert CANARY_KEY not in result.out + result.err
-    return result
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """main() configures the root logger for its process; put it back after each test."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-
-
-@pytest.fixture(scope="module")
-def served() -> Iterator[FakeOpenRouter]:
-    """One fake server in a background thread for the module, without rate limits."""
-    with FakeOpenRouter.running_in_thread(seed=7, per_minute=None, per_day=None) as fake:
-        yield fake
-
-
-@pytest.fixture
-def api(served: FakeOpenRouter, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeOpenRouter:
-    """The fake, reset, with the key, the base URL and a private cache directory in the env."""
-    served.reset()
-    monkeypatch.setenv("OPENROUTER_API_KEY", CANARY_KEY)
-    monkeypatch.setenv("OPENROUTER_BASE_URL", served.url)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
-    return served
+run = run_cli
 
 
 def discovered(fake: FakeOpenRouter) -> set[tuple[str, str]]:

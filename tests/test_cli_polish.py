@@ -16,13 +16,10 @@ import re
 import shlex
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
 
 from openrouter_bench._convert import structure_page
@@ -32,7 +29,7 @@ from openrouter_bench.fake import FakeOpenRouter
 from openrouter_bench.models import Page
 from openrouter_bench.query import Query
 from openrouter_bench.render import ItemView, Palette, field_value, item_fields, render_page
-from tests.conftest import CANARY_KEY
+from tests.conftest import CANARY_KEY, run_cli
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 ERROR_PREFIX = "openrouter-bench: error: "
@@ -41,51 +38,15 @@ SVG_PARAMS = Query(source="design-arena", category="svg").params
 QUIET = ("--quota", "off")
 
 
-@attrs.frozen
-class Run:
-    """What one command did: its exit code and both output streams."""
-
-    code: int
-    out: str
-    err: str
-
-
-def run(*argv: str) -> Run:
-    """Run the command line in this process; the canary key must appear in neither stream."""
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), stdout=out, stderr=err)
-    result = Run(code, out.getvalue(), err.getvalue())
-    assert CANARY_KEY not in result.out + result.err
-    return result
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """main() configures the root logger for its process; put it back after each test."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-
-
-@pytest.fixture(scope="module")
-def served() -> Iterator[FakeOpenRouter]:
-    """One fake server in a background thread for the module, without rate limits."""
-    with FakeOpenRouter.running_in_thread(seed=7, per_minute=None, per_day=None) as fake:
-        yield fake
+run = run_cli
 
 
 @pytest.fixture
-def api(served: FakeOpenRouter, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeOpenRouter:
-    """The fake, reset; key, base URL, a private cache directory, and a colour terminal type."""
-    served.reset()
-    monkeypatch.setenv("OPENROUTER_API_KEY", CANARY_KEY)
-    monkeypatch.setenv("OPENROUTER_BASE_URL", served.url)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+def api(api: FakeOpenRouter, monkeypatch: pytest.MonkeyPatch) -> FakeOpenRouter:
+    """The shared CLI environment (conftest's ``api``) plus a colour terminal type."""
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.setenv("TERM", "xterm-256color")
-    return served
+    return api
 
 
 def page_of(fake: FakeOpenRouter, params: dict[str, str]) -> Page:

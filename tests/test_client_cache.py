@@ -241,6 +241,19 @@ async def test_stale_if_error_inside_and_outside_the_window(
     assert len(fake.requests) == 1 + 2 * ATTEMPTS * len(per_attempt) + 1
 
 
+async def test_stale_if_error_zero_turns_stale_serves_off(
+    fake: FakeOpenRouter, fake_time: FakeTime, make_client: Callable[..., BenchmarksClient]
+) -> None:
+    """With stale_if_error=0 a failed refresh raises even though an older page is stored."""
+    async with make_client(stale_if_error=0) as client:
+        await client.get(QUERY)
+        fake_time.advance(TTL + 1)
+        fake.script(*[503] * ATTEMPTS)
+        with pytest.raises(ServerError):
+            await client.get(QUERY)
+        assert client.stats.stale_serves == 0
+
+
 @pytest.mark.parametrize(
     ("fault", "error"),
     [
