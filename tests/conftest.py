@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import logging
+import os
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Final
@@ -13,6 +15,7 @@ import pytest
 
 from openrouter_bench.cli import main
 from openrouter_bench.fake import FakeOpenRouter
+from tests._cache_fixtures import RedisServer
 
 #: A key that must never show up anywhere: reprs, errors, logs, output, cache.
 CANARY_KEY: Final = "sk-or-v1-canary-5f3a9c1e7d2b4f60a8e1c3b5d7f9a2c4"
@@ -102,3 +105,38 @@ def api(served: FakeOpenRouter, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     monkeypatch.setenv("OPENROUTER_BASE_URL", served.url)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
     return served
+
+
+def required(value: str | None, missing: str) -> str:
+    """``value``, or skip the test saying what is ``missing`` (under CI=true, fail it instead)."""
+    if not value:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{missing}, and CI=true requires this test to run")
+        pytest.skip(missing)
+    return value
+
+
+def redis_url_or_skip() -> str:
+    """The Redis to test against ($REDIS_URL), as :func:`required` allows."""
+    return required(os.environ.get("REDIS_URL"), "REDIS_URL is not set")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The Redis to test against: skip without one, fail without one under CI."""
+    return redis_url_or_skip()
+
+
+@pytest.fixture
+def memcached_url() -> str:
+    """The memcached to test against: skip without one, fail without one under CI."""
+    return required(os.environ.get("MEMCACHED_URL"), "MEMCACHED_URL is not set")
+
+
+@pytest.fixture
+def private_redis() -> Iterator[RedisServer]:
+    """A redis-server of this test alone, which the test may stop and start again."""
+    server = RedisServer(required(shutil.which("redis-server"), "redis-server is not installed"))
+    server.start()
+    yield server
+    server.cleanup()

@@ -11,11 +11,10 @@ import functools
 import logging
 import os
 import re
-import shutil
 import statistics
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,17 +42,6 @@ pytestmark = pytest.mark.redis
 
 QUERY = Query(source="artificial-analysis", task_type="coding")
 CANARY = "sk-or-v1-cache-canary-0d9e8f7a6b5c4d3e2f1a"
-
-
-@pytest.fixture
-def redis_url() -> str:
-    """The Redis to test against: skip without one, fail without one under CI."""
-    url = os.environ.get("REDIS_URL")
-    if not url:
-        if os.environ.get("CI") == "true":
-            pytest.fail("REDIS_URL is not set, and CI=true requires the Redis tests to run")
-        pytest.skip("REDIS_URL is not set")
-    return url
 
 
 @pytest.fixture
@@ -93,20 +81,6 @@ async def make_cache() -> AsyncIterator[Callable[..., SnapshotCache]]:
 def clock() -> Clock:
     """A wall clock that moves only when the test says so."""
     return Clock()
-
-
-@pytest.fixture
-def private_redis() -> Iterator[RedisServer]:
-    """A redis-server of this test alone, which the test may stop and start again."""
-    executable = shutil.which("redis-server")
-    if executable is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("redis-server is not installed, and CI=true requires the Redis tests")
-        pytest.skip("redis-server is not installed")
-    server = RedisServer(executable)
-    server.start()
-    yield server
-    server.cleanup()
 
 
 async def test_round_trip_through_redis(

@@ -13,10 +13,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -326,17 +325,6 @@ async def test_retries_count_only_retries_when_calls_overlap(
 # memcached.
 
 
-@pytest.fixture
-def memcached_url() -> str:
-    """The memcached to test against: skip without one, fail without one under CI."""
-    url = os.environ.get("MEMCACHED_URL")
-    if not url:
-        if os.environ.get("CI") == "true":
-            pytest.fail("MEMCACHED_URL is not set, and CI=true requires the memcached tests")
-        pytest.skip("MEMCACHED_URL is not set")
-    return url
-
-
 async def test_round_trip_through_memcached(
     fake: FakeOpenRouter, make_client: Callable[..., BenchmarksClient], memcached_url: str
 ) -> None:
@@ -357,17 +345,6 @@ async def test_round_trip_through_memcached(
 
 
 # Redis.
-
-
-@pytest.fixture
-def redis_url() -> str:
-    """The Redis to test against: skip without one, fail without one under CI."""
-    url = os.environ.get("REDIS_URL")
-    if not url:
-        if os.environ.get("CI") == "true":
-            pytest.fail("REDIS_URL is not set, and CI=true requires the Redis tests to run")
-        pytest.skip("REDIS_URL is not set")
-    return url
 
 
 @pytest.fixture
@@ -509,22 +486,6 @@ async def _every_value(control: Any, key: bytes) -> list[bytes]:
     if kind == "zset":
         return list(await control.zrange(key, 0, -1))
     return []
-
-
-@pytest.fixture
-def private_redis() -> Iterator[Any]:
-    """A redis-server of this test alone, which the test may kill and start again."""
-    from tests._cache_fixtures import RedisServer
-
-    executable = shutil.which("redis-server")
-    if executable is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("redis-server is not installed, and CI=true requires the Redis tests")
-        pytest.skip("redis-server is not installed")
-    server = RedisServer(executable)
-    server.start()
-    yield server
-    server.cleanup()
 
 
 @pytest.mark.redis

@@ -67,7 +67,7 @@ from openrouter_bench.fake import FakeOpenRouter
 from openrouter_bench.query import KNOWN_CATEGORIES, Arena, BenchmarkType, Source, TaskType
 from openrouter_bench.wire import parse_retry_after, read_response
 from tests._cache_fixtures import Clock, make_page
-from tests.conftest import CANARY_KEY
+from tests.conftest import CANARY_KEY, redis_url_or_skip
 from tests.fault_matrix_table import UNLIMITED
 
 NOW: Final = datetime(2026, 6, 3, 12, 0, tzinfo=UTC)
@@ -514,19 +514,10 @@ def test_any_bytes_in_the_sqlite_cache_are_a_miss() -> None:
         check()
 
 
-def _redis_url() -> str:
-    url = os.environ.get("REDIS_URL")
-    if not url:
-        if os.environ.get("CI") == "true":
-            pytest.fail("REDIS_URL is not set, and CI=true requires the Redis tests to run")
-        pytest.skip("REDIS_URL is not set")
-    return url
-
-
 @pytest.mark.redis
 def test_any_bytes_in_redis_are_a_miss() -> None:
     """Whatever bytes sit under a Redis entry's key, the next get is a miss, then a hit."""
-    url = _redis_url()
+    url = redis_url_or_skip()
     namespace = f"{NAMESPACE}:{os.getpid()}"
 
     @FUZZ_IO

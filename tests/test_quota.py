@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sys
 import time
 import uuid
@@ -431,17 +430,6 @@ async def test_a_429_pauses_tasks_already_waiting(fake_time: FakeTime) -> None:
 
 
 # --- Redis: one budget for several processes ------------------------------------------------
-
-
-@pytest.fixture
-def redis_url() -> str:
-    """The Redis to test against: skip without one, fail without one under CI."""
-    url = os.environ.get("REDIS_URL")
-    if not url:
-        if os.environ.get("CI") == "true":
-            pytest.fail("REDIS_URL is not set, and CI=true requires the Redis tests to run")
-        pytest.skip("REDIS_URL is not set")
-    return url
 
 
 @pytest.fixture

@@ -65,7 +65,7 @@ from openrouter_bench._convert import decode_page
 from openrouter_bench.cli import main
 from openrouter_bench.fake import FakeOpenRouter
 from tests._cache_fixtures import free_port
-from tests.conftest import CANARY_KEY, FakeTime
+from tests.conftest import CANARY_KEY, FakeTime, redis_url_or_skip
 from tests.fault_matrix_table import FAULT_MATRIX, UNLIMITED, run_case
 
 # The distinctive tail too: a leak may cut a key short.
@@ -319,19 +319,10 @@ def test_no_log_record_at_any_level_shows_the_key(sweep: _Sweep) -> None:
 # --- Redis ----------------------------------------------------------------------------------------
 
 
-def _redis_url() -> str:
-    url = os.environ.get("REDIS_URL")
-    if not url:
-        if os.environ.get("CI") == "true":
-            pytest.fail("REDIS_URL is not set, and CI=true requires the Redis tests to run")
-        pytest.skip("REDIS_URL is not set")
-    return url
-
-
 @pytest.mark.redis
 async def test_no_redis_key_or_value_holds_the_key(fake: FakeOpenRouter) -> None:
     """After gets, leases, a stale serve and a quota shared on Redis: no key or value has it."""
-    url = _redis_url()
+    url = redis_url_or_skip()
     clock = FakeTime()
     scope = f"security-sweep-{uuid.uuid4().hex[:8]}"
     control = aioredis.Redis.from_url(url)

@@ -10,7 +10,6 @@ invariant. The full size (10,000 calls) is the same command without
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -19,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import required
+
 ROOT = Path(__file__).resolve().parent.parent
 CALLS = 2_000
 
@@ -26,10 +27,7 @@ CALLS = 2_000
 @pytest.fixture(scope="module")
 def report() -> dict[str, Any]:
     """The figures of one CI-size soak (the command runs once for the module)."""
-    if shutil.which("redis-server") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("redis-server is not installed, and CI=true requires the soak")
-        pytest.skip("the soak needs redis-server")
+    required(shutil.which("redis-server"), "the soak needs redis-server")
     done = subprocess.run(  # noqa: S603  # a fixed argv, no shell
         [sys.executable, "-m", "benchmarks.soak", "--calls", str(CALLS), "--json"],
         cwd=ROOT,
