@@ -6,6 +6,7 @@ import io
 import logging
 import os
 import shutil
+import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Final
@@ -15,6 +16,13 @@ import pytest
 
 from openrouter_bench.cli import main
 from openrouter_bench.fake import FakeOpenRouter
+from openrouter_bench.hooks import (
+    CacheEvent,
+    ClientHooks,
+    RequestSent,
+    ResponseReceived,
+    RetryScheduled,
+)
 from tests._cache_fixtures import RedisServer
 
 #: A key that must never show up anywhere: reprs, errors, logs, output, cache.
@@ -78,6 +86,61 @@ def run_cli(*argv: str, secrets: tuple[str, ...] = (CANARY_KEY,)) -> Run:
         assert secret not in result.out, argv
         assert secret not in result.err, argv
     return result
+
+
+def on_terminal(argv: list[str], *, stream: str) -> tuple[int, str, str]:
+    """Run a command with stdout or stderr on a pseudo-terminal; (code, terminal, other)."""
+    leader, follower = os.openpty()
+    received = bytearray()
+
+    def drain() -> None:
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the other end closed
+                return
+            if not chunk:
+                return
+            received.extend(chunk)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    other = io.StringIO()
+    with open(follower, "w", encoding="utf-8", closefd=True) as terminal:
+        if stream == "out":
+            code = main(argv, stdout=terminal, stderr=other)
+        else:
+            code = main(argv, stdout=other, stderr=terminal)
+    reader.join(timeout=10)
+    os.close(leader)
+    shown = received.decode("utf-8", "replace").replace("\r\n", "\n")
+    assert CANARY_KEY not in shown + other.getvalue()
+    return code, shown, other.getvalue()
+
+
+HookEvent = RequestSent | ResponseReceived | RetryScheduled | CacheEvent
+
+
+class Recorder(ClientHooks):
+    """Keeps every event it hears."""
+
+    def __init__(self) -> None:
+        self.events: list[HookEvent] = []
+
+    def request_sent(self, event: RequestSent) -> None:
+        self.events.append(event)
+
+    def response_received(self, event: ResponseReceived) -> None:
+        self.events.append(event)
+
+    def retry_scheduled(self, event: RetryScheduled) -> None:
+        self.events.append(event)
+
+    def cache_event(self, event: CacheEvent) -> None:
+        self.events.append(event)
+
+    def of(self, kind: type[HookEvent]) -> list[HookEvent]:
+        return [event for event in self.events if isinstance(event, kind)]
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import threading
 import time
 
@@ -18,7 +17,7 @@ from openrouter_bench.cli import main
 from openrouter_bench.fake import FakeOpenRouter
 from openrouter_bench.fake.faults import FaultSpec
 from openrouter_bench.query import ALL, Arena, Query
-from tests.conftest import CANARY_KEY, run_cli
+from tests.conftest import on_terminal, run_cli
 
 SWEEP = ("grid", "--source", "design-arena", "--arena", "all", "--category", "all")
 FOUR = (
@@ -164,34 +163,13 @@ def test_bad_grid_options_are_usage_errors(api: FakeOpenRouter, bad: tuple[str, 
 
 def test_the_progress_bar_shows_on_a_terminal(api: FakeOpenRouter) -> None:
     """On a terminal, stderr shows a progress bar that reaches the end; stdout stays clean."""
-    leader, follower = os.openpty()
-    received = bytearray()
-
-    def drain() -> None:
-        while True:
-            try:
-                chunk = os.read(leader, 4096)
-            except OSError:  # the other end closed
-                return
-            if not chunk:
-                return
-            received.extend(chunk)
-
-    reader = threading.Thread(target=drain)
-    reader.start()
-    out = io.StringIO()
-    with open(follower, "w", encoding="utf-8", closefd=True) as terminal:
-        code = main([*FOUR, "--no-cache", *QUIET], stdout=out, stderr=terminal)
-    reader.join(timeout=10)
-    os.close(leader)
+    code, shown, out = on_terminal([*FOUR, "--no-cache", *QUIET], stream="err")
     assert code == 0
-    shown = received.decode("utf-8", "replace")
     assert "grid" in shown
     assert "4/4" in shown
     assert "0 failed" in shown
     assert "4 queries: 4 pages, 0 errors" in shown
-    assert "\x1b[" not in out.getvalue()
-    assert CANARY_KEY not in shown
+    assert "\x1b[" not in out
 
 
 def watch_in_thread(argv: list[str]) -> tuple[threading.Thread, dict[str, object]]:

@@ -11,7 +11,6 @@ import csv
 import io
 import json
 import logging
-import os
 import re
 import shlex
 import threading
@@ -29,7 +28,7 @@ from openrouter_bench.fake import FakeOpenRouter
 from openrouter_bench.models import Page
 from openrouter_bench.query import Query
 from openrouter_bench.render import ItemView, Palette, field_value, item_fields, render_page
-from tests.conftest import CANARY_KEY, run_cli
+from tests.conftest import on_terminal, run_cli
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 ERROR_PREFIX = "openrouter-bench: error: "
@@ -336,36 +335,6 @@ def test_grid_sorts_and_cuts_each_page(api: FakeOpenRouter) -> None:
 
 
 # --- colours ----------------------------------------------------------------------------------
-
-
-def on_terminal(argv: list[str], *, stream: str) -> tuple[int, str, str]:
-    """Run a command with stdout or stderr on a pseudo-terminal; (code, terminal, other)."""
-    leader, follower = os.openpty()
-    received = bytearray()
-
-    def drain() -> None:
-        while True:
-            try:
-                chunk = os.read(leader, 4096)
-            except OSError:  # the other end closed
-                return
-            if not chunk:
-                return
-            received.extend(chunk)
-
-    reader = threading.Thread(target=drain)
-    reader.start()
-    other = io.StringIO()
-    with open(follower, "w", encoding="utf-8", closefd=True) as terminal:
-        if stream == "out":
-            code = main(argv, stdout=terminal, stderr=other)
-        else:
-            code = main(argv, stdout=other, stderr=terminal)
-    reader.join(timeout=10)
-    os.close(leader)
-    shown = received.decode("utf-8", "replace").replace("\r\n", "\n")
-    assert CANARY_KEY not in shown + other.getvalue()
-    return code, shown, other.getvalue()
 
 
 def test_a_table_on_a_terminal_has_a_bold_header(api: FakeOpenRouter) -> None:

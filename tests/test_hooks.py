@@ -19,31 +19,7 @@ from openrouter_bench import (
     ServerError,
 )
 from openrouter_bench.fake import FakeOpenRouter
-from tests.conftest import CANARY_KEY
-
-Event = RequestSent | ResponseReceived | RetryScheduled | CacheEvent
-
-
-class Recorder(ClientHooks):
-    """Keeps every event it hears."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def request_sent(self, event: RequestSent) -> None:
-        self.events.append(event)
-
-    def response_received(self, event: ResponseReceived) -> None:
-        self.events.append(event)
-
-    def retry_scheduled(self, event: RetryScheduled) -> None:
-        self.events.append(event)
-
-    def cache_event(self, event: CacheEvent) -> None:
-        self.events.append(event)
-
-    def of(self, kind: type[Event]) -> list[Event]:
-        return [event for event in self.events if isinstance(event, kind)]
+from tests.conftest import CANARY_KEY, Recorder
 
 
 def client_for(fake: FakeOpenRouter, hooks: ClientHooks, **options: object) -> BenchmarksClient:

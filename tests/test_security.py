@@ -42,21 +42,16 @@ import openrouter_bench
 from benchmarks.soak import redis_sweep
 from openrouter_bench import (
     BenchmarksClient,
-    CacheEvent,
     ClientClosedError,
-    ClientHooks,
     ConfigurationError,
     InvalidQueryError,
     Page,
     Query,
     QuotaExhaustedError,
     QuotaPolicy,
-    RequestSent,
     ResponseFormatError,
-    ResponseReceived,
     RetryBudget,
     RetryPolicy,
-    RetryScheduled,
     ServerError,
     TransportError,
     diff_snapshots,
@@ -65,7 +60,7 @@ from openrouter_bench._convert import decode_page
 from openrouter_bench.cli import main
 from openrouter_bench.fake import FakeOpenRouter
 from tests._cache_fixtures import free_port
-from tests.conftest import CANARY_KEY, FakeTime, redis_url_or_skip
+from tests.conftest import CANARY_KEY, FakeTime, Recorder, redis_url_or_skip
 from tests.fault_matrix_table import FAULT_MATRIX, UNLIMITED, run_case
 
 # The distinctive tail too: a leak may cut a key short.
@@ -160,28 +155,9 @@ class _Sweep:
     records: list[logging.LogRecord]
 
 
-class _Heard(ClientHooks):
-    """Hooks that keep every event they are given."""
-
-    def __init__(self) -> None:
-        self.events: list[object] = []
-
-    def request_sent(self, event: RequestSent) -> None:
-        self.events.append(event)
-
-    def response_received(self, event: ResponseReceived) -> None:
-        self.events.append(event)
-
-    def retry_scheduled(self, event: RetryScheduled) -> None:
-        self.events.append(event)
-
-    def cache_event(self, event: CacheEvent) -> None:
-        self.events.append(event)
-
-
 async def _surface(fake: FakeOpenRouter, clock: FakeTime) -> list[object]:
     """Use every public feature once, with the canary key; return what came back."""
-    heard = _Heard()
+    heard = Recorder()
     got: list[object] = [heard]
     client = BenchmarksClient(
         CANARY_KEY,
