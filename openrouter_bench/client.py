@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
 import logging
 import os
 import random
@@ -366,9 +367,14 @@ class BenchmarksClient:
             )
         elif not isinstance(query, Query):
             raise InvalidQueryError(f"expected a Query, got {type(query).__name__}")
-        age = None if max_age is None else _max_age(max_age)
+        return await self._cached(query, None if max_age is None else _max_age(max_age), refresh)
+
+    async def _cached(self, query: Query, max_age: float | None, refresh: bool) -> Page:
+        # The one road to a page: the cache, and upstream on a miss.
         self._open()
-        return await self.cache.get(query, lambda: self._fetch(query), max_age=age, refresh=refresh)
+        return await self.cache.get(
+            query, lambda: self._fetch(query), max_age=max_age, refresh=refresh
+        )
 
     async def fan_out(
         self,
@@ -417,13 +423,7 @@ class BenchmarksClient:
         return fanout.stream_outcomes(self._getter(age, refresh), unique, width)
 
     def _getter(self, max_age: float | None, refresh: bool) -> Callable[[Query], Awaitable[Page]]:
-        async def get(query: Query) -> Page:
-            self._open()
-            return await self.cache.get(
-                query, lambda: self._fetch(query), max_age=max_age, refresh=refresh
-            )
-
-        return get
+        return functools.partial(self._cached, max_age=max_age, refresh=refresh)
 
     async def categories(
         self, arena: Arena | str = Arena.MODELS, *, refresh: bool = False
