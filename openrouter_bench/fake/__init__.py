@@ -13,10 +13,13 @@ so can yours: see :mod:`openrouter_bench.fake.pytest_plugin` for the
 - :mod:`~openrouter_bench.fake.selection`: parameter checks, filtering, ``meta``
 - :mod:`~openrouter_bench.fake.faults`: the faults and how they look on the wire
 - :mod:`~openrouter_bench.fake.ratelimit`: the sliding-window limits
+- :mod:`~openrouter_bench.fake.hostile`: :class:`HostileServer`, raw scripted answers
+  from a malicious or misconfigured server
 """
 
 from openrouter_bench.fake.dataset import DEFAULT_AS_OF
 from openrouter_bench.fake.faults import FAULT_NAMES, TRANSIENT_FAULTS, Fault
+from openrouter_bench.fake.hostile import HostileServer, RawRequest
 from openrouter_bench.fake.selection import ParameterError
 from openrouter_bench.fake.server import FakeOpenRouter, RecordedRequest, serve
 
@@ -25,7 +28,9 @@ __all__ = [
     "FAULT_NAMES",
     "FakeOpenRouter",
     "Fault",
+    "HostileServer",
     "ParameterError",
+    "RawRequest",
     "RecordedRequest",
     "TRANSIENT_FAULTS",
     "serve",

@@ -1,0 +1,51 @@
+"""Hostile servers and poisoned caches: every test here is one row of a table in the docs.
+
+Mark a test ``@pytest.mark.hostile(case="...", expected="...")`` and tell the
+``observe`` fixture what actually happened, in words a reader can check
+(``observe("ResponseFormatError after 1.0 MiB decoded, in 0.02 s")``). A
+marked test that observes nothing fails, so no row is ever empty.
+
+With ``HOSTILE_REPORT=path`` in the environment, each passing row is
+appended to that file as one JSON line; ``python -m benchmarks.hostile
+--write-docs`` runs this folder that way and writes the table "Hostile server
+and poisoned cache" into ``docs/reliability.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+Observe = Callable[[str], None]
+
+
+@pytest.fixture
+def observe(request: pytest.FixtureRequest) -> Iterator[Observe]:
+    """Record what a hostile case observed; written to ``$HOSTILE_REPORT`` when set."""
+    marker = request.node.get_closest_marker("hostile")
+    if marker is None:
+        raise pytest.UsageError(f"{request.node.nodeid} uses observe without @pytest.mark.hostile")
+    case = marker.kwargs.get("case")
+    expected = marker.kwargs.get("expected")
+    if not case or not expected:
+        raise pytest.UsageError(f"{request.node.nodeid}: hostile(case=..., expected=...) both")
+    notes: list[str] = []
+    started = time.perf_counter()
+    yield notes.append
+    if not notes:
+        pytest.fail(f"{request.node.nodeid} is a hostile case but observed nothing")
+    report = os.environ.get("HOSTILE_REPORT")
+    if report:
+        row = {
+            "test": request.node.nodeid,
+            "case": case,
+            "expected": expected,
+            "observed": "; ".join(notes),
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+        with open(report, "a", encoding="utf-8") as out:
+            out.write(json.dumps(row) + "\n")
