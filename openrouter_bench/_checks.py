@@ -1,0 +1,71 @@
+"""Checks of the numbers a caller configures: one answer to "is this a valid duration?".
+
+Every duration and count a constructor takes goes through :func:`seconds` or
+:func:`count`, so every bad value (a bool, a string, NaN, infinity, a
+negative, a number too large to use) gets the same :class:`ConfigurationError`
+naming the option and the value, never a bare ``ValueError`` or
+``OverflowError`` from deeper down.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+from typing import Final
+
+from openrouter_bench.errors import ConfigurationError
+
+__all__ = ["MAX_SECONDS", "count", "seconds"]
+
+#: No configured duration may be longer than this: 100 years, far past any real use,
+#: well inside what ``datetime`` and ``asyncio`` timers can represent.
+MAX_SECONDS: Final = 100 * 365.25 * 86_400.0
+
+
+def seconds(
+    name: str,
+    value: float | timedelta,
+    *,
+    zero: bool = False,
+    maximum: float = MAX_SECONDS,
+) -> float:
+    """``value`` (float seconds or a ``timedelta``) as float seconds, or ConfigurationError.
+
+    The value must be finite, positive (or zero where ``zero`` is True), and at
+    most ``maximum``.
+    """
+    wanted = "a number of seconds >= 0" if zero else "a positive number of seconds"
+    if isinstance(value, timedelta):
+        number: object = value.total_seconds()
+    else:
+        number = value
+    if isinstance(number, bool) or not isinstance(number, int | float):
+        raise ConfigurationError(f"{name} must be {wanted}, got {_shown(value)}")
+    try:
+        as_float = float(number)
+    except OverflowError:
+        as_float = math.inf
+    if math.isnan(as_float) or as_float < 0 or (as_float == 0 and not zero):
+        raise ConfigurationError(f"{name} must be {wanted}, got {_shown(value)}")
+    if as_float > maximum:
+        raise ConfigurationError(f"{name} must be at most {maximum:g} s, got {_shown(value)}")
+    return as_float
+
+
+def count(name: str, value: int, *, minimum: int = 1, maximum: int | None = None) -> int:
+    """``value`` as a whole number from ``minimum`` to ``maximum``, or ConfigurationError."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigurationError(f"{name} must be a whole number, got {_shown(value)}")
+    if value < minimum:
+        raise ConfigurationError(f"{name} must be at least {minimum}, got {_shown(value)}")
+    if maximum is not None and value > maximum:
+        raise ConfigurationError(f"{name} must be at most {maximum}, got {_shown(value)}")
+    return value
+
+
+def _shown(value: object) -> str:
+    # A caller's value, shown short: an int of thousands of digits must not become the message.
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**18:
+        return "a number with more than 18 digits"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
