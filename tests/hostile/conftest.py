@@ -2,8 +2,10 @@
 
 Mark a test ``@pytest.mark.hostile(case="...", expected="...")`` and tell the
 ``observe`` fixture what actually happened, in words a reader can check
-(``observe("ResponseFormatError after 1.0 MiB decoded, in 0.02 s")``). A
-marked test that observes nothing fails, so no row is ever empty.
+(``observe("ResponseFormatError after 1.0 MiB decoded, in 0.02 s")``); a
+case bounded by a call's deadline passes it too (``deadline=5.0``), so the
+page can show the slowest call against its deadline. A marked test that
+observes nothing fails, so no row is ever empty.
 
 With ``HOSTILE_REPORT=path`` in the environment, each passing row is
 appended to that file as one JSON line; ``python -m benchmarks.hostile
@@ -16,11 +18,16 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from typing import Protocol
 
 import pytest
 
-Observe = Callable[[str], None]
+
+class Observe(Protocol):
+    """``observe(text)``; ``deadline=`` (seconds) when the case is bounded by a call's deadline."""
+
+    def __call__(self, text: str, /, *, deadline: float | None = None) -> None: ...
 
 
 @pytest.fixture
@@ -34,8 +41,15 @@ def observe(request: pytest.FixtureRequest) -> Iterator[Observe]:
     if not case or not expected:
         raise pytest.UsageError(f"{request.node.nodeid}: hostile(case=..., expected=...) both")
     notes: list[str] = []
+    deadlines: list[float] = []
     started = time.perf_counter()
-    yield notes.append
+
+    def record(text: str, /, *, deadline: float | None = None) -> None:
+        notes.append(text)
+        if deadline is not None:
+            deadlines.append(deadline)
+
+    yield record
     if not notes:
         pytest.fail(f"{request.node.nodeid} is a hostile case but observed nothing")
     report = os.environ.get("HOSTILE_REPORT")
@@ -46,6 +60,7 @@ def observe(request: pytest.FixtureRequest) -> Iterator[Observe]:
             "expected": expected,
             "observed": "; ".join(notes),
             "seconds": round(time.perf_counter() - started, 3),
+            "deadline": min(deadlines) if deadlines else None,
         }
         with open(report, "a", encoding="utf-8") as out:
             out.write(json.dumps(row) + "\n")
