@@ -45,6 +45,7 @@ import attrs
 import psutil  # type: ignore[import-untyped]  # ships no type hints
 import redis.asyncio as aioredis
 
+from benchmarks.hostile import section_in, with_section
 from openrouter_bench import (
     ALL,
     KNOWN_CATEGORIES,
@@ -656,7 +657,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         matrix = asyncio.run(_matrix_rows())
         command = "python -m benchmarks.soak --write-docs"
         DOCS.parent.mkdir(exist_ok=True)
-        DOCS.write_text(render_document(report, matrix, command), encoding="utf-8")
+        page = render_document(report, matrix, command)
+        # The hostile-input section is another command's (benchmarks/hostile.py): keep it.
+        kept = section_in(DOCS.read_text(encoding="utf-8")) if DOCS.exists() else None
+        DOCS.write_text(page if kept is None else with_section(page, kept), encoding="utf-8")
         print(f"wrote {DOCS.relative_to(ROOT)}", file=sys.stderr)
     for problem in report.problems():
         print(f"soak: {problem}", file=sys.stderr)

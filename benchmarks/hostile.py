@@ -1,0 +1,159 @@
+"""The table "Hostile server and poisoned cache" of ``docs/reliability.md``, from a real run.
+
+    python -m benchmarks.hostile               # run the cases, print the section
+    python -m benchmarks.hostile --write-docs  # and write it into docs/reliability.md
+
+Every row is a test under ``tests/hostile/`` marked
+``@pytest.mark.hostile(case=..., expected=...)``: the test asserts the
+expected outcome, and what it reports through its ``observe`` fixture is the
+row's *observed* column. This command runs that folder with
+``HOSTILE_REPORT`` set, so a row appears only when its test passed, and
+refuses to write the page if any test failed. The section sits between two
+marker comments; ``python -m benchmarks.soak --write-docs`` keeps it as it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+ROOT: Final = Path(__file__).resolve().parent.parent
+DOCS: Final = ROOT / "docs" / "reliability.md"
+CASES: Final = ROOT / "tests" / "hostile"
+
+START: Final = "<!-- hostile:start (python -m benchmarks.hostile --write-docs) -->"
+END: Final = "<!-- hostile:end -->"
+
+
+def marked_cases(folder: Path = CASES) -> list[tuple[str, str]]:
+    """``(case, expected)`` of every hostile marker in ``folder``, read from the source."""
+    found: list[tuple[str, str]] = []
+    for path in sorted(folder.glob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and _is_hostile_marker(node.func)):
+                continue
+            words = {kw.arg: kw.value for kw in node.keywords}
+            case, expected = words.get("case"), words.get("expected")
+            if isinstance(case, ast.Constant) and isinstance(expected, ast.Constant):
+                found.append((str(case.value), str(expected.value)))
+    return found
+
+
+def _is_hostile_marker(func: ast.expr) -> bool:
+    return isinstance(func, ast.Attribute) and func.attr == "hostile"
+
+
+def run_cases(extra: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Run ``tests/hostile`` with a report file; the rows of the tests that passed."""
+    with tempfile.TemporaryDirectory() as scratch:
+        report = Path(scratch) / "rows.jsonl"
+        environment = {**os.environ, "HOSTILE_REPORT": str(report)}
+        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(CASES)]
+        # Our own interpreter running our own test folder: no outside input reaches the command.
+        finished = subprocess.run(  # noqa: S603
+            [*command, *extra], cwd=ROOT, env=environment, check=False
+        )
+        if finished.returncode != 0:
+            raise SystemExit(f"tests/hostile failed (exit {finished.returncode}); page not written")
+        lines = report.read_text(encoding="utf-8").splitlines() if report.exists() else []
+    return [json.loads(line) for line in lines]
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_rows(rows: Iterable[dict[str, Any]]) -> str:
+    """The markdown table: case, expected, observed, time (and deadline where one bounds it)."""
+    lines = [
+        "| Case | Expected | Observed | Time |",
+        "|---|---|---|---:|",
+    ]
+    for row in sorted(rows, key=lambda row: (row["test"].split("::")[0], row["case"])):
+        time = f"{row['seconds']:.2f} s"
+        if row.get("deadline") is not None:
+            time += f" (deadline {row['deadline']:g} s)"
+        lines.append(
+            f"| {_cell(row['case'])} | {_cell(row['expected'])} | "
+            f"{_cell(row['observed'])} | {time} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def slowest_against_deadline(rows: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
+    """The row whose time came closest to (or furthest past) its deadline, as a share of it."""
+    bounded = [row for row in rows if row.get("deadline")]
+    return max(bounded, key=lambda row: row["seconds"] / row["deadline"], default=None)
+
+
+def render_section(rows: Sequence[dict[str, Any]]) -> str:
+    """The whole marked section, ready to stand in the page."""
+    slowest = slowest_against_deadline(rows)
+    if slowest is None:
+        bound = ""
+    else:
+        bound = (
+            f"The slowest call against its deadline: {slowest['seconds']:.2f} s of "
+            f"{slowest['deadline']:g} s ({slowest['case']}).\n\n"
+        )
+    return (
+        f"{START}\n"
+        "## Hostile server and poisoned cache\n\n"
+        "A broken server is the fault matrix above; this is a malicious or badly\n"
+        "misconfigured one (a compromised proxy, a captive portal) and a shared cache\n"
+        "that someone else can write. Each row is a test in `tests/hostile/`, run\n"
+        "against `openrouter_bench.fake.hostile.HostileServer` (raw bytes on loopback),\n"
+        "the fake server, or real Redis, memcached and SQLite; it asserts *Expected*,\n"
+        "and *Observed* is what that run reported. Generated by\n"
+        "`python -m benchmarks.hostile --write-docs`.\n\n"
+        f"{render_rows(rows)}\n"
+        f"{bound}"
+        f"{END}\n"
+    )
+
+
+def section_in(text: str) -> str | None:
+    """The marked section of a page's text, markers included, or None."""
+    start = text.find(START)
+    end = text.find(END, start)
+    if start < 0 or end < 0:
+        return None
+    return text[start : end + len(END)] + "\n"
+
+
+def with_section(text: str, section: str) -> str:
+    """``text`` with its marked section replaced by ``section`` (appended when it has none)."""
+    current = section_in(text)
+    if current is None:
+        return text.rstrip("\n") + "\n\n" + section
+    return text.replace(current, section)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the cases; print the section, or write it into the page."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.hostile", description=__doc__)
+    parser.add_argument("--write-docs", action="store_true", help=f"write the section into {DOCS}")
+    args = parser.parse_args(argv)
+    rows = run_cases()
+    missing = {case for case, _ in marked_cases()} - {row["case"] for row in rows}
+    if missing:
+        raise SystemExit(f"these cases reported nothing: {sorted(missing)}")
+    section = render_section(rows)
+    if args.write_docs:
+        DOCS.write_text(with_section(DOCS.read_text(encoding="utf-8"), section), encoding="utf-8")
+        print(f"wrote {DOCS.relative_to(ROOT)}", file=sys.stderr)
+    else:
+        print(section)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
