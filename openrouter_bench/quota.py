@@ -79,12 +79,16 @@ _MAX_POLL: Final = 0.25
 _MICROS: Final = 1_000_000
 
 
+# A limit past this is no limit (pass None); it would not fit the shared ledger's numbers either.
+_MAX_LIMIT: Final = 1_000_000_000
+
+
 def _per_minute(value: int | None) -> int | None:
-    return None if value is None else count("per_minute", value)
+    return None if value is None else count("per_minute", value, maximum=_MAX_LIMIT)
 
 
 def _per_day(value: int | None) -> int | None:
-    return None if value is None else count("per_day", value)
+    return None if value is None else count("per_day", value, maximum=_MAX_LIMIT)
 
 
 def _minute_window(value: float | timedelta) -> float:

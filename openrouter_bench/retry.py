@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -139,7 +140,8 @@ class RetryPolicy:
         asked = getattr(error, "retry_after", None) if isinstance(error, APIError) else None
         if isinstance(asked, bool) or not isinstance(asked, int | float) or not asked >= 0:
             return None
-        return min(float(asked), self.max_retry_after)
+        # Compared before converting: an int of 400 digits does not fit a float.
+        return float(asked) if asked <= self.max_retry_after else self.max_retry_after
 
     def decide(
         self,
@@ -206,7 +208,7 @@ class PauseCeiling:
             level,
             "suspicious Retry-After: the server asked every call to wait %.3g s; "
             "waiting the %g s ceiling (RetryPolicy.max_retry_after) instead",
-            asked,
+            float(asked) if asked < 1e300 else math.inf,
             self.seconds,
         )
         return self.seconds

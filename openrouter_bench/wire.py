@@ -313,7 +313,7 @@ def _small_copy(value: object, secrets: Sequence[str], depth: int, left: list[in
             items.append(_small_copy(item, secrets, depth - 1, left))
         return items
     entries: dict[str, object] = {}
-    for key, item in value.items():
+    for key, item in itertools.islice(value.items(), _METADATA_WIDTH):
         if left[0] <= 0:
             break
         name = untrusted_text(key, secrets=secrets, limit=_METADATA_KEY_CHARS)

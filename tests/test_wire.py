@@ -79,9 +79,7 @@ def _read_error(
     secrets: tuple[str, ...] = (),
 ) -> BaseException:
     with pytest.raises(Exception) as caught:  # noqa: PT011 - each test checks the class itself
-        read_response(
-            status, headers or {}, body, query=QUERY, fetched_at=NOW, secrets=secrets
-        )
+        read_response(status, headers or {}, body, query=QUERY, fetched_at=NOW, secrets=secrets)
     return caught.value
 
 
@@ -340,7 +338,7 @@ def test_retry_after_http_date_with_offset() -> None:
 
 @pytest.mark.parametrize(
     "value",
-    [None, "", "   ", "soon", "NaN", "nan", "inf", "-inf", "Infinity", "12s", "Wed, 99", "١٢", "1_0"],
+    [None, "", " ", "soon", "NaN", "nan", "inf", "-inf", "Infinity", "12s", "Wed, 99", "١٢", "1_0"],
 )
 def test_retry_after_unusable_values_are_ignored(value: str | None) -> None:
     """Missing, empty, garbage, non-ASCII digits and non-finite words give None."""
@@ -801,7 +799,7 @@ def test_forged_log_lines_and_escapes_are_flattened() -> None:
 
 
 def test_metadata_is_a_small_clean_copy() -> None:
-    """Metadata keeps three levels, 16 values per level and 64 in all; strings are cleaned and cut."""
+    """Metadata keeps 3 levels, 16 values per level, 64 in all; strings are cleaned and cut."""
     deep: object = "bottom"
     for _ in range(50):
         deep = {"down": deep}
