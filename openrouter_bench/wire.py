@@ -231,11 +231,15 @@ def read_response(
             untrusted_text(unreadable.message, secrets=secrets, limit=2 * TEXT_LIMIT),
             path=None if unreadable.path is None else untrusted_text(unreadable.path),
         )
-    kept = {
-        name.lower(): untrusted_text(value, secrets=secrets, limit=_HEADER_CHARS)
-        for name, value in headers.items()
-        if name.lower() in _KEPT_HEADERS
-    }
+    kept: dict[str, str] = {}
+    retry_after: str | None = None
+    for name, value in headers.items():
+        lowered = name.lower()
+        if lowered == "retry-after":
+            # Read whole: a value cut for showing could read as a different number.
+            retry_after = value
+        if lowered in _KEPT_HEADERS:
+            kept[lowered] = untrusted_text(value, secrets=secrets, limit=_HEADER_CHARS)
     if 300 <= status < 400:
         location = _host_of(kept.get("location", "")) or "an unnamed location"
         raise ResponseFormatError(
@@ -243,7 +247,13 @@ def read_response(
         )
     if status < 400:
         raise ResponseFormatError(f"unexpected HTTP {status} with no page")
-    raise _status_error(status, kept, body, fetched_at=fetched_at, secrets=secrets)
+    raise _status_error(
+        status,
+        kept,
+        body,
+        retry_after=parse_retry_after(retry_after, now=fetched_at),
+        secrets=secrets,
+    )
 
 
 def _host_of(url: str) -> str | None:
@@ -258,7 +268,7 @@ def _status_error(
     headers: dict[str, str],
     body: bytes,
     *,
-    fetched_at: datetime,
+    retry_after: float | None,
     secrets: Sequence[str],
 ) -> APIError:
     code: int | None = None
@@ -285,7 +295,7 @@ def _status_error(
         body_excerpt=excerpt,
         headers=headers,
         metadata=metadata,
-        retry_after=parse_retry_after(headers.get("retry-after"), now=fetched_at),
+        retry_after=retry_after,
     )
 
 

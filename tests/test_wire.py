@@ -868,3 +868,11 @@ def test_kept_header_values_are_cleaned_and_cut() -> None:
     assert error.headers["x-request-id"] == REDACTED
     assert error.headers["server"].startswith(REDACTED)
     assert len(error.headers["server"]) <= 200
+
+
+def test_a_long_retry_after_is_read_whole_though_shown_cut() -> None:
+    """A 5000-digit Retry-After is parsed from the full value; the kept copy is cut for show."""
+    error = _read_error(429, _error_body(429, "slow"), {"Retry-After": "9" * 5000})
+    assert isinstance(error, RateLimitError)
+    assert error.retry_after == MAX_SECONDS
+    assert len(error.headers["retry-after"]) <= 200
