@@ -23,7 +23,7 @@ import orjson
 
 from openrouter_bench._checks import MAX_SECONDS
 from openrouter_bench._convert import decode_page
-from openrouter_bench._text import TEXT_LIMIT, untrusted_text
+from openrouter_bench._text import REDACTED, TEXT_LIMIT, untrusted_text
 from openrouter_bench._version import __version__
 from openrouter_bench.errors import (
     APIError,
@@ -227,6 +227,17 @@ def read_response(
         except ResponseFormatError as error:
             # Its message may quote the body; the error is rebuilt clean, outside the except.
             unreadable = error
+        hidden = sorted((secret.encode() for secret in secrets if secret), key=len, reverse=True)
+        if any(secret in body for secret in hidden):
+            # The quote is cut before it could be redacted, so it might keep half a key:
+            # read the body again with the key taken out, for a message that holds none.
+            redacted = body
+            for secret in hidden:
+                redacted = redacted.replace(secret, REDACTED.encode())
+            try:
+                decode_page(redacted, query=query, fetched_at=fetched_at)
+            except ResponseFormatError as error:
+                unreadable = error
         raise ResponseFormatError(
             untrusted_text(unreadable.message, secrets=secrets, limit=2 * TEXT_LIMIT),
             path=None if unreadable.path is None else untrusted_text(unreadable.path),

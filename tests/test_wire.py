@@ -876,3 +876,13 @@ def test_a_long_retry_after_is_read_whole_though_shown_cut() -> None:
     assert isinstance(error, RateLimitError)
     assert error.retry_after == MAX_SECONDS
     assert len(error.headers["retry-after"]) <= 200
+
+
+@pytest.mark.parametrize("at", [150, 155, 159, 160, 161])
+def test_a_200_body_with_the_key_across_the_quote_cut_shows_no_part_of_it(at: int) -> None:
+    """A non-JSON 200 whose key straddles the quoted excerpt's end leaves no half key behind."""
+    body = ("x" * at + CANARY_KEY + " tail").encode()
+    with pytest.raises(ResponseFormatError) as caught:
+        read_response(200, {}, body, query=QUERY, fetched_at=NOW, secrets=SECRETS)
+    for text in _texts_of(caught.value):
+        assert CANARY_KEY[:8] not in text
