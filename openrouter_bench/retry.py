@@ -137,7 +137,7 @@ class RetryPolicy:
 
         None when the error carries none (or one that is not a number of seconds >= 0).
         """
-        asked = getattr(error, "retry_after", None) if isinstance(error, APIError) else None
+        asked: object = error.retry_after if isinstance(error, APIError) else None
         if isinstance(asked, bool) or not isinstance(asked, int | float) or not asked >= 0:
             return None
         # Compared before converting: an int of 400 digits does not fit a float.
