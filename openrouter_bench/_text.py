@@ -23,31 +23,73 @@ REDACTED: Final = "<redacted>"
 TEXT_LIMIT: Final = 300
 
 # C0 and C1 controls, DEL, and the Unicode line and paragraph separators: each can
-# break a log line, forge one, or drive a terminal.
+# break a log line, forge one, or drive a terminal. They become spaces.
 _CONTROLS: Final = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+# Characters that show as nothing: zero-width and bidirectional controls (which can
+# make a log line read other than it is), the soft hyphen, the byte-order mark, tag
+# characters, and lone surrogates (aiohttp keeps undecodable header bytes as those,
+# and a log stream that encodes strictly fails on them). They are dropped, so a key
+# cannot hide behind one either.
+_INVISIBLE: Final = re.compile(
+    "[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb"
+    "\ud800-\udfff\U000e0000-\U000e007f]+"
+)
 _SPACES: Final = re.compile(r"\s{2,}")
 
+# How much of a text is looked at, per character kept: a megabyte message costs no
+# more to clean than a few kilobytes, whatever its content.
+_SCAN_FACTOR: Final = 16
 
-def untrusted_text(text: object, *, secrets: Iterable[str] = (), limit: int = TEXT_LIMIT) -> str:
+
+def untrusted_text(
+    text: object,
+    *,
+    secrets: Iterable[str] = (),
+    limit: int = TEXT_LIMIT,
+    cut: bool = False,
+) -> str:
     """``text`` with every secret replaced, control characters made spaces, cut to ``limit``.
 
     Secrets are replaced before cutting (so a cut can never leave half a key)
-    and again once the control characters are gone (so a key split by a
-    newline is still found). A cut text ends in ``…``.
+    and again once the control and invisible characters are gone (so a key
+    split by a newline or a zero-width space is still found). A cut text ends
+    in ``…``. Only the first ``16 * limit`` characters (and some) are looked
+    at, so the work is bounded whatever the size of ``text``.
+
+    ``cut=True`` says ``text`` is already the start of something longer (a
+    prefix of a body): its end may then be the first half of a secret, so the
+    end is dropped.
     """
-    value = text if isinstance(text, str) else str(text)
+    if isinstance(text, str):
+        value = text
+    else:
+        try:
+            value = str(text)
+        except Exception:  # noqa: BLE001  # e.g. an int too long to print: show its kind only
+            value = f"<{type(text).__name__}>"
+    limit = max(1, limit)
     hidden = [secret for secret in secrets if secret]
     # Longest first: "Bearer <key>" is replaced whole, not left as "Bearer <redacted>".
     hidden.sort(key=len, reverse=True)
+    longest = len(hidden[0]) if hidden else 0
+    scan = _SCAN_FACTOR * limit + 4 * longest
+    if len(value) > scan:
+        value, cut = value[:scan], True
+    value = _INVISIBLE.sub("", value)
     for secret in hidden:
         value = value.replace(secret, REDACTED)
     spaced = _CONTROLS.sub(" ", value)
-    if any(secret in _CONTROLS.sub("", value) and secret not in spaced for secret in hidden):
+    joined = _CONTROLS.sub("", value)
+    if any(secret in joined for secret in hidden):
         # A key split by control characters: join it up so that it is found and hidden.
-        spaced = _CONTROLS.sub("", value)
+        spaced = joined
     value = _SPACES.sub(" ", spaced).strip()
     for secret in hidden:
         value = value.replace(secret, REDACTED)
-    if len(value) > limit:
+    if cut and longest:
+        # What ends a cut text may be the head of a secret, spread by the spaces that
+        # replaced control characters to at most twice its length: drop that much.
+        value = value[: max(0, len(value) - 2 * longest)].rstrip()
+    if cut or len(value) > limit:
         value = value[: max(0, limit - 1)].rstrip() + "…"
     return value

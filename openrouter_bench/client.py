@@ -65,6 +65,7 @@ from openrouter_bench.wire import (
     Request,
     build_request,
     check_base_url,
+    credential_forms,
     read_response,
 )
 
@@ -272,6 +273,7 @@ class BenchmarksClient:
             redis_client=None if backend is None else _redis_client(backend),
             # A request can take no longer than its timeout; parsing the answer is quick.
             lease=self._timeout + 10.0,
+            max_pause=self._retry.max_retry_after,
             timer=timer,
             sleep=sleep,
             wall_clock=clock,
@@ -582,7 +584,14 @@ class BenchmarksClient:
         except aiohttp.ClientError as error:
             raise TransportError(f"request to {host} failed: {_reason(error)}") from None
         fetched_at = datetime.fromtimestamp(self._clock(), UTC)
-        page = read_response(status, headers, body, query=query, fetched_at=fetched_at)
+        page = read_response(
+            status,
+            headers,
+            body,
+            query=query,
+            fetched_at=fetched_at,
+            secrets=credential_forms(self._key.reveal()),
+        )
         logger.debug("GET %s -> %d items, as_of %s", query.key, len(page), page.meta.as_of)
         return page
 

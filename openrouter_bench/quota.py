@@ -57,7 +57,10 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from openrouter_bench._checks import count, seconds
 from openrouter_bench.errors import ConfigurationError, QuotaExhaustedError, RateLimitError
+from openrouter_bench.retry import PauseCeiling
+from openrouter_bench.wire import DEFAULT_MAX_RETRY_AFTER
 
 __all__ = ["QuotaLimiter", "QuotaPolicy", "open_quota"]
 
@@ -76,35 +79,60 @@ _MAX_POLL: Final = 0.25
 _MICROS: Final = 1_000_000
 
 
-def _limit(instance: object, attribute: attrs.Attribute[Any], value: int | None) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigurationError(f"{attribute.name} must be an integer >= 1 or None, got {value!r}")
+# A limit past this is no limit (pass None); it would not fit the shared ledger's numbers either.
+_MAX_LIMIT: Final = 1_000_000_000
 
 
-def _duration(value: float | timedelta) -> float:
-    seconds = value.total_seconds() if isinstance(value, timedelta) else value
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0:
-        raise ConfigurationError(f"a quota window must be a positive duration, got {value!r}")
-    if math.isinf(seconds):
-        raise ConfigurationError("a quota window must be finite")
-    return float(seconds)
+def _per_minute(value: int | None) -> int | None:
+    return None if value is None else count("per_minute", value, maximum=_MAX_LIMIT)
+
+
+def _per_day(value: int | None) -> int | None:
+    return None if value is None else count("per_day", value, maximum=_MAX_LIMIT)
+
+
+def _minute_window(value: float | timedelta) -> float:
+    return seconds("minute_window", value)
+
+
+def _day_window(value: float | timedelta) -> float:
+    return seconds("day_window", value)
 
 
 def _store(instance: object, attribute: attrs.Attribute[str | None], value: str | None) -> None:
     if value is None or value == "memory":
         return
-    if not isinstance(value, str) or urlsplit(value).scheme.lower() not in ("redis", "rediss"):
-        shown = value.split(":", 1)[0] if isinstance(value, str) else type(value).__name__
-        raise ConfigurationError(
-            f"the quota store is None (follow the cache), 'memory' or a redis:// URL, not {shown!r}"
-        )
+    wrong = ConfigurationError(
+        "the quota store is None (follow the cache), 'memory' or a redis://host:port/db URL, "
+        f"not {value.split(':', 1)[0][:20]!r}"
+        if isinstance(value, str)
+        else f"the quota store is None, 'memory' or a redis:// URL, not {type(value).__name__}"
+    )
+    if not isinstance(value, str):
+        raise wrong
+    try:
+        # The URL is not echoed past its scheme: it may hold a password.
+        parts = urlsplit(value)
+        usable = parts.scheme.lower() in ("redis", "rediss") and bool(parts.hostname)
+        parts.port  # noqa: B018  # raises ValueError for a port that is not a number
+    except ValueError:
+        usable = False
+    if not usable:
+        raise wrong
 
 
 def _scope(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
-    if not isinstance(value, str) or not value or any(ch.isspace() for ch in value):
-        raise ConfigurationError(f"the quota scope must be a word without spaces, got {value!r}")
+    if (
+        not isinstance(value, str)
+        or not 0 < len(value) <= 200
+        or not value.isprintable()
+        or any(ch.isspace() or ch in "{}" for ch in value)
+    ):
+        shown = repr(value)[:60] if isinstance(value, str) else type(value).__name__
+        raise ConfigurationError(
+            f"the quota scope must be a word of 1 to 200 characters without spaces or braces, "
+            f"got {shown}"
+        )
 
 
 @attrs.frozen
@@ -124,10 +152,10 @@ class QuotaPolicy:
     scaled down (30 per 2 s instead of 30 per minute).
     """
 
-    per_minute: int | None = attrs.field(default=30, validator=_limit)
-    per_day: int | None = attrs.field(default=500, validator=_limit)
-    minute_window: float = attrs.field(default=60.0, converter=_duration)
-    day_window: float = attrs.field(default=86_400.0, converter=_duration)
+    per_minute: int | None = attrs.field(default=30, converter=_per_minute)
+    per_day: int | None = attrs.field(default=500, converter=_per_day)
+    minute_window: float = attrs.field(default=60.0, converter=_minute_window)
+    day_window: float = attrs.field(default=86_400.0, converter=_day_window)
     store: str | None = attrs.field(default=None, validator=_store)
     scope: str = attrs.field(default="default", validator=_scope)
 
@@ -280,7 +308,17 @@ for i = 0, count - 1 do
         end
     end
 end
+-- A pause that is not a number is dropped; one past the ceiling (a poisoned key, or a
+-- client with a longer ceiling) is cut to it once, so it ends instead of lasting years.
+local max_pause = tonumber(ARGV[5 + 3 * count])
 local paused = tonumber(redis.call('GET', KEYS[2]) or '0')
+if not paused then
+    redis.call('DEL', KEYS[2])
+    paused = 0
+elseif paused > now + max_pause then
+    paused = now + max_pause
+    redis.call('SET', KEYS[2], string.format('%.0f', paused), 'PX', math.ceil(max_pause / 1000))
+end
 if paused > now then
     return {3, math.ceil(paused - now)}
 end
@@ -309,11 +347,13 @@ return 1
 _PAUSE: Final = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local resume = now + tonumber(ARGV[1])
-local current = tonumber(redis.call('GET', KEYS[2]) or '0')
-if resume > current then
+local max_pause = tonumber(ARGV[2])
+local resume = now + math.min(tonumber(ARGV[1]), max_pause)
+local current = tonumber(redis.call('GET', KEYS[2]) or '0') or math.huge
+-- The key lives exactly as long as the pause, so its TTL is never past the ceiling.
+if resume > current or current > now + max_pause then
     redis.call('SET', KEYS[2], string.format('%.0f', resume),
-               'PX', math.ceil((resume - now) / 1000) + 1)
+               'PX', math.ceil((resume - now) / 1000))
 end
 return 1
 """
@@ -338,6 +378,7 @@ class _RedisLedger:
         windows: tuple[_Window, ...],
         owns_client: bool,
         clock: Clock,
+        max_pause: float,
     ) -> None:
         self._client = client
         self._owns_client = owns_client
@@ -354,6 +395,8 @@ class _RedisLedger:
                 str(math.ceil(window.length * _MICROS)),
                 "1" if window.daily else "0",
             ]
+        self._max_pause = str(math.ceil(max_pause * _MICROS))
+        self._limits.append(self._max_pause)
         self._clock = clock
         self._fallback = _LocalLedger(windows, clock)
         self._local_tokens: set[str] = set()
@@ -397,7 +440,9 @@ class _RedisLedger:
             return
         try:
             async with asyncio.timeout(_REDIS_TIMEOUT):
-                await self._pause(keys=self._keys, args=[str(math.ceil(seconds * _MICROS))])
+                await self._pause(
+                    keys=self._keys, args=[str(math.ceil(seconds * _MICROS)), self._max_pause]
+                )
         except Exception as error:  # noqa: BLE001  # the local pause still holds this process back
             self._failed(error)
 
@@ -446,6 +491,10 @@ class QuotaLimiter:
         async with limiter.admit(budget=deadline_left) as queued:
             ...  # send; ``queued`` is the time spent waiting in line
 
+    A server's pause (:meth:`pause`) lasts at most ``max_pause`` seconds, here
+    and on the shared key in Redis; the first longer ask is logged as a
+    warning (once per limiter, so once per client).
+
     Build one with :func:`open_quota`.
     """
 
@@ -459,8 +508,10 @@ class QuotaLimiter:
         timer: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         wall_clock: Clock = time.time,
+        max_pause: float = DEFAULT_MAX_RETRY_AFTER,
     ) -> None:
         self.policy = policy
+        self._ceiling = PauseCeiling(max_pause)
         self._ledger = ledger
         self._lease = lease
         self._poll = poll
@@ -517,10 +568,14 @@ class QuotaLimiter:
                 self._notify()
 
     async def pause(self, seconds: float) -> None:
-        """Hold every call back for ``seconds`` from now (a 429's Retry-After)."""
-        if seconds > 0:
-            logger.info("rate limited by the server: every call waits %.2f s", seconds)
-            await self._ledger.pause(seconds)
+        """Hold every call back for ``seconds`` from now (a 429's Retry-After), at most the ceiling.
+
+        Anything but a positive number (NaN, a negative) is no pause.
+        """
+        wait = self._ceiling.cut(seconds)
+        if wait > 0:
+            logger.info("rate limited by the server: every call waits %.2f s", wait)
+            await self._ledger.pause(wait)
 
     async def aclose(self) -> None:
         """Release the Redis connection, if the limiter made one. Idempotent."""
@@ -611,6 +666,7 @@ def open_quota(
     timer: Clock = time.monotonic,
     sleep: Sleep = asyncio.sleep,
     wall_clock: Clock = time.time,
+    max_pause: float = DEFAULT_MAX_RETRY_AFTER,
 ) -> QuotaLimiter:
     """The limiter a client uses under ``policy``.
 
@@ -619,7 +675,9 @@ def open_quota(
     ``redis_client`` is the Redis client of the client's cache, if it has
     one: a policy with ``store=None`` shares the budget there. ``lease`` is the
     longest a request can take; a process that dies mid-request holds its
-    slot for that long.
+    slot for that long. ``max_pause`` is the longest a server's pause may
+    hold calls back (the client's ``RetryPolicy.max_retry_after``), in this
+    process and on the shared pause key.
     """
     if policy is None:
         return QuotaLimiter(
@@ -630,6 +688,7 @@ def open_quota(
             timer=timer,
             sleep=sleep,
             wall_clock=wall_clock,
+            max_pause=max_pause,
         )
     windows = policy.windows
     client, owns = None, False
@@ -646,6 +705,7 @@ def open_quota(
             timer=timer,
             sleep=sleep,
             wall_clock=wall_clock,
+            max_pause=max_pause,
         )
     ledger = _RedisLedger(
         client,
@@ -653,6 +713,7 @@ def open_quota(
         windows=windows,
         owns_client=owns,
         clock=timer,
+        max_pause=max_pause,
     )
     shortest = min((window.length for window in windows), default=1.0)
     return QuotaLimiter(
@@ -663,6 +724,7 @@ def open_quota(
         timer=timer,
         sleep=sleep,
         wall_clock=wall_clock,
+        max_pause=max_pause,
     )
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -35,14 +36,17 @@ import attrs
 from tenacity import AsyncRetrying, RetryCallState
 
 from openrouter_bench._budget import RetryBudget
+from openrouter_bench._checks import count, seconds
 from openrouter_bench.errors import (
     APIError,
+    ConfigurationError,
     OpenRouterBenchError,
     RateLimitError,
     is_transient,
 )
+from openrouter_bench.wire import DEFAULT_MAX_RETRY_AFTER
 
-__all__ = ["RateLimitGate", "RetryPolicy", "SendGate", "call_with_retries"]
+__all__ = ["PauseCeiling", "RateLimitGate", "RetryPolicy", "SendGate", "call_with_retries"]
 
 logger: Final = logging.getLogger("openrouter_bench.retry")
 
@@ -52,16 +56,31 @@ Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
 
-def _seconds(value: float | timedelta) -> float:
-    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
-    if seconds < 0 or seconds != seconds:
-        raise ValueError(f"a duration must be a non-negative number of seconds, got {value!r}")
-    return seconds
+def _attempts(value: int) -> int:
+    return count("attempts", value)
 
 
-def _positive_int(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{attribute.name} must be an integer >= 1, got {value!r}")
+def _initial_wait(value: float | timedelta) -> float:
+    return seconds("initial_wait", value, zero=True)
+
+
+def _max_wait(value: float | timedelta) -> float:
+    return seconds("max_wait", value, zero=True)
+
+
+def _deadline(value: float | timedelta) -> float:
+    return seconds("deadline", value)
+
+
+def _max_retry_after(value: float | timedelta) -> float:
+    return seconds("max_retry_after", value)
+
+
+def _flag(instance: object, attribute: attrs.Attribute[bool], value: bool) -> None:
+    if not isinstance(value, bool):
+        raise ConfigurationError(
+            f"{attribute.name} must be True or False, got {type(value).__name__}"
+        )
 
 
 @attrs.frozen
@@ -70,14 +89,30 @@ class RetryPolicy:
 
     Durations take float seconds or a :class:`~datetime.timedelta`. The
     defaults: at most 5 attempts, backoff from 0.5 s doubling to a 30 s cap
-    with full jitter, and 60 s for the whole call, waits included.
+    with full jitter, and 60 s for the whole call, waits included. Every
+    value is checked: a bad one raises
+    :class:`~openrouter_bench.errors.ConfigurationError`.
+
+    ``max_retry_after`` is the longest wait a server's ``Retry-After`` (on a
+    429 or a 503) can impose, one hour by default: longer than any real
+    rate-limit window (OpenRouter's is a minute; the daily budget is kept by
+    the client's own quota, which never sleeps on it), and short enough that
+    a misbehaving server or proxy asking for centuries cannot park a
+    service. A longer ask is cut to it; the client-wide pause a 429 starts
+    is cut to it too (and, with a quota shared on Redis, the pause every
+    process honours), and the first such cut of a client is logged as a
+    warning. A wait past the call's deadline still fails the call at once
+    with :class:`~openrouter_bench.errors.RateLimitError`.
     """
 
-    attempts: int = attrs.field(default=5, validator=_positive_int)
-    initial_wait: float = attrs.field(default=0.5, converter=_seconds)
-    max_wait: float = attrs.field(default=30.0, converter=_seconds)
-    deadline: float = attrs.field(default=60.0, converter=_seconds)
-    jitter: bool = True
+    attempts: int = attrs.field(default=5, converter=_attempts)
+    initial_wait: float = attrs.field(default=0.5, converter=_initial_wait)
+    max_wait: float = attrs.field(default=30.0, converter=_max_wait)
+    deadline: float = attrs.field(default=60.0, converter=_deadline)
+    jitter: bool = attrs.field(default=True, validator=_flag)
+    max_retry_after: float = attrs.field(
+        default=DEFAULT_MAX_RETRY_AFTER, converter=_max_retry_after
+    )
 
     @classmethod
     def no_wait(cls, *, attempts: int = 5, deadline: float | timedelta = 60.0) -> RetryPolicy:
@@ -97,6 +132,17 @@ class RetryPolicy:
         ceiling = min(self.max_wait, self.initial_wait * 2.0 ** min(retry - 1, 1000))
         return ceiling * rng() if self.jitter else ceiling
 
+    def retry_after(self, error: BaseException) -> float | None:
+        """The wait ``error``'s ``Retry-After`` asks for, cut to ``max_retry_after``; or None.
+
+        None when the error carries none (or one that is not a number of seconds >= 0).
+        """
+        asked: object = error.retry_after if isinstance(error, APIError) else None
+        if isinstance(asked, bool) or not isinstance(asked, int | float) or not asked >= 0:
+            return None
+        # Compared before converting: an int of 400 digits does not fit a float.
+        return float(asked) if asked <= self.max_retry_after else self.max_retry_after
+
     def decide(
         self,
         error: BaseException,
@@ -113,9 +159,10 @@ class RetryPolicy:
         if attempt >= self.attempts or not is_transient(error):
             return None
         wait = self.backoff(attempt, rng)
-        if isinstance(error, APIError) and error.retry_after is not None:
-            wait = max(wait, error.retry_after)
-        if elapsed + wait >= self.deadline:
+        asked = self.retry_after(error)
+        if asked is not None:
+            wait = max(wait, asked)
+        if not elapsed + wait < self.deadline:
             return None
         return wait
 
@@ -133,26 +180,66 @@ class SendGate(Protocol):
         ...
 
     async def pause(self, seconds: float) -> None:
-        """Hold every call back for ``seconds`` from now."""
+        """Hold every call back for ``seconds`` from now, at most the gate's ceiling."""
         ...
+
+
+class PauseCeiling:
+    """The longest client-wide pause a server may ask for; the first longer ask is logged.
+
+    One per gate, so a client warns once about a suspicious ``Retry-After``
+    (a misbehaving server or proxy), not once per 429; later cuts are logged
+    at debug level.
+    """
+
+    def __init__(self, limit: float) -> None:
+        self.seconds = seconds("max_pause", limit)
+        self._warned = False
+
+    def cut(self, asked: float) -> float:
+        """``asked`` cut to the ceiling; 0 for anything that is not a positive number."""
+        if isinstance(asked, bool) or not isinstance(asked, int | float) or not asked > 0:
+            return 0.0
+        if asked <= self.seconds:
+            return float(asked)
+        level = logging.DEBUG if self._warned else logging.WARNING
+        self._warned = True
+        logger.log(
+            level,
+            "suspicious Retry-After: the server asked every call to wait %.3g s; "
+            "waiting the %g s ceiling (RetryPolicy.max_retry_after) instead",
+            float(asked) if asked < 1e300 else math.inf,
+            self.seconds,
+        )
+        return self.seconds
 
 
 class RateLimitGate:
     """Holds every call of one client back while the server has asked it to wait.
 
-    A 429 with ``Retry-After: N`` closes the gate for N seconds; a call that
-    reaches it waits, or fails at once with :class:`RateLimitError` when the
-    wait would pass its own deadline.
+    A 429 with ``Retry-After: N`` closes the gate for N seconds, at most
+    ``max_pause`` (a longer ask is cut to it, the first time with a warning);
+    a call that reaches it waits, or fails at once with
+    :class:`RateLimitError` when the wait would pass its own deadline.
     """
 
-    def __init__(self, *, clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+        max_pause: float = DEFAULT_MAX_RETRY_AFTER,
+    ) -> None:
         self._clock = clock
         self._sleep = sleep
+        self._ceiling = PauseCeiling(max_pause)
         self._open_at = 0.0
 
     def close_for(self, seconds: float) -> None:
         """Keep calls back for ``seconds`` from now (never shortens a longer pause)."""
-        self._open_at = max(self._open_at, self._clock() + seconds)
+        pause = self._ceiling.cut(seconds)
+        if pause:
+            self._open_at = max(self._open_at, self._clock() + pause)
 
     @property
     def remaining(self) -> float:
@@ -221,10 +308,14 @@ async def call_with_retries(
             attempts += 1
             try:
                 return await attempt(policy.deadline - (clock() - started))
-            except RateLimitError as error:
-                if error.retry_after:
+            except APIError as error:
+                if isinstance(error, RateLimitError) and error.retry_after:
                     # Paused before the slot is given back, so nobody slips in between.
+                    # The gate cuts the pause to its ceiling (and says so).
                     await gate.pause(error.retry_after)
+                if error.retry_after is not None:
+                    # The error carries the wait actually imposed, never a century.
+                    error.retry_after = policy.retry_after(error)
                 raise
 
     def judge(error: BaseException) -> float | None:

@@ -7,9 +7,12 @@ moves what these functions build and read.
 
 from __future__ import annotations
 
+import html
 import ipaddress
+import itertools
+import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Final
@@ -18,7 +21,9 @@ from urllib.parse import urlsplit
 import attrs
 import orjson
 
+from openrouter_bench._checks import MAX_SECONDS
 from openrouter_bench._convert import decode_page
+from openrouter_bench._text import REDACTED, TEXT_LIMIT, untrusted_text
 from openrouter_bench._version import __version__
 from openrouter_bench.errors import (
     APIError,
@@ -31,9 +36,11 @@ from openrouter_bench.query import Query
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_RETRY_AFTER",
     "Request",
     "build_request",
     "check_base_url",
+    "credential_forms",
     "parse_retry_after",
     "read_response",
 ]
@@ -43,6 +50,26 @@ USER_AGENT: Final = f"openrouter-bench/{__version__}"
 
 #: How much of an error body an error keeps (enough for a proxy page's gist).
 EXCERPT_CHARS: Final = 300
+
+#: The longest pause a server's ``Retry-After`` may impose by default (one hour): see
+#: :attr:`~openrouter_bench.retry.RetryPolicy.max_retry_after`.
+DEFAULT_MAX_RETRY_AFTER: Final = 3600.0
+
+# The most of a kept header's value, of an HTML title, of a metadata key and string.
+_HEADER_CHARS: Final = 200
+_TITLE_CHARS: Final = 120
+_METADATA_KEY_CHARS: Final = 60
+_METADATA_TEXT_CHARS: Final = 200
+# How much of ``error.metadata`` is kept: nesting, values per object or list, values in all.
+_METADATA_DEPTH: Final = 3
+_METADATA_WIDTH: Final = 16
+_METADATA_VALUES: Final = 64
+# The bytes of an error body looked at for its excerpt and its title.
+_SCAN_BYTES: Final = 16 * 1024
+_TITLE_BYTES: Final = 4096
+
+# Delta seconds as servers send them (a fraction or an exponent tolerated), ASCII digits only.
+_DELTA_SECONDS: Final = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 # Headers worth keeping on an error: they explain it and hold nothing secret.
 _KEPT_HEADERS: Final = frozenset(
@@ -141,31 +168,40 @@ def build_request(
     return Request(url=f"{base_url}/benchmarks", params=query.params, headers=headers)
 
 
+def credential_forms(api_key: str) -> tuple[str, ...]:
+    """Every form in which a request carries ``api_key``: what server text is redacted of."""
+    return (f"Bearer {api_key}", api_key)
+
+
 def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
     """Seconds to wait from a ``Retry-After`` value (delta seconds or an HTTP date), or None.
 
-    A date in the past means 0; a value that is neither form is ignored (None).
+    A date in the past or a negative delay means 0; a value that is neither
+    form (``NaN``, ``inf``, garbage) is ignored (None). The answer is always a
+    finite number from 0 to 100 years, whatever the value: a number too large
+    to hold (``1e400``, thousands of digits) or a date in year 9999 is read as
+    the longest wait, which the retry policy then cuts to its ceiling
+    (:attr:`~openrouter_bench.retry.RetryPolicy.max_retry_after`). It never
+    raises.
     """
     if value is None:
         return None
     text = value.strip()
     if not text:
         return None
-    try:
-        seconds = float(text)
-    except ValueError:
-        pass
-    else:
-        if seconds != seconds or seconds in (float("inf"), float("-inf")):
-            return None
-        return max(0.0, seconds)
+    if _DELTA_SECONDS.fullmatch(text):
+        # float() takes any number of digits; past 1e308 it gives inf, cut below.
+        return min(MAX_SECONDS, max(0.0, float(text)))
     try:
         when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - now).total_seconds()
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
+    if math.isnan(seconds):
+        return None
+    return min(MAX_SECONDS, max(0.0, seconds))
 
 
 def read_response(
@@ -175,42 +211,93 @@ def read_response(
     *,
     query: Query,
     fetched_at: datetime,
+    secrets: Sequence[str] = (),
 ) -> Page:
     """The page in a 200 answer; otherwise raise the typed error that the answer means.
 
     ``headers`` is looked up case-insensitively by lower-case name; pass
     aiohttp's ``CIMultiDictProxy`` or any mapping with lower-case keys.
+    ``secrets`` are the texts no error may show (:func:`credential_forms` of
+    the key): every text of the answer that an error keeps is redacted of
+    them, cut to a few hundred characters and stripped of control characters.
     """
     if status == 200:
-        return decode_page(body, query=query, fetched_at=fetched_at)
-    kept = {name.lower(): value for name, value in headers.items() if name.lower() in _KEPT_HEADERS}
+        try:
+            return decode_page(body, query=query, fetched_at=fetched_at)
+        except ResponseFormatError as error:
+            # Its message may quote the body; the error is rebuilt clean, outside the except.
+            unreadable = error
+        hidden = sorted((secret.encode() for secret in secrets if secret), key=len, reverse=True)
+        if any(secret in body for secret in hidden):
+            # The quote is cut before it could be redacted, so it might keep half a key:
+            # read the body again with the key taken out, for a message that holds none.
+            redacted = body
+            for secret in hidden:
+                redacted = redacted.replace(secret, REDACTED.encode())
+            try:
+                decode_page(redacted, query=query, fetched_at=fetched_at)
+            except ResponseFormatError as error:
+                unreadable = error
+        raise ResponseFormatError(
+            untrusted_text(unreadable.message, secrets=secrets, limit=2 * TEXT_LIMIT),
+            path=None if unreadable.path is None else untrusted_text(unreadable.path),
+        )
+    kept: dict[str, str] = {}
+    retry_after: str | None = None
+    for name, value in headers.items():
+        lowered = name.lower()
+        if lowered == "retry-after":
+            # Read whole: a value cut for showing could read as a different number.
+            retry_after = value
+        if lowered in _KEPT_HEADERS:
+            kept[lowered] = untrusted_text(value, secrets=secrets, limit=_HEADER_CHARS)
     if 300 <= status < 400:
-        location = urlsplit(kept.get("location", "")).hostname or "an unnamed location"
+        location = _host_of(kept.get("location", "")) or "an unnamed location"
         raise ResponseFormatError(
             f"unexpected redirect (HTTP {status}) to {location}; redirects are not followed"
         )
     if status < 400:
         raise ResponseFormatError(f"unexpected HTTP {status} with no page")
-    raise _status_error(status, kept, body, fetched_at=fetched_at)
+    raise _status_error(
+        status,
+        kept,
+        body,
+        retry_after=parse_retry_after(retry_after, now=fetched_at),
+        secrets=secrets,
+    )
+
+
+def _host_of(url: str) -> str | None:
+    try:
+        return urlsplit(url).hostname
+    except ValueError:  # a malformed IPv6 host
+        return None
 
 
 def _status_error(
-    status: int, headers: dict[str, str], body: bytes, *, fetched_at: datetime
+    status: int,
+    headers: dict[str, str],
+    body: bytes,
+    *,
+    retry_after: float | None,
+    secrets: Sequence[str],
 ) -> APIError:
     code: int | None = None
     metadata: object = None
-    message, excerpt = _error_message(status, body)
+    message, excerpt = _error_message(status, body, secrets)
     try:
         document = orjson.loads(body) if body else None
     except orjson.JSONDecodeError:
         document = None
     if isinstance(document, dict) and isinstance(document.get("error"), dict):
         error = document["error"]
-        if isinstance(error.get("message"), str) and error["message"].strip():
-            message = error["message"].strip()
+        if isinstance(error.get("message"), str):
+            text = untrusted_text(error["message"], secrets=secrets)
+            if text:
+                message = text
         if isinstance(error.get("code"), int) and not isinstance(error.get("code"), bool):
             code = error["code"]
-        metadata = error.get("metadata")
+        metadata = _small_copy(error.get("metadata"), secrets, _METADATA_DEPTH, [_METADATA_VALUES])
         excerpt = ""
     return error_for_status(status)(
         message,
@@ -219,13 +306,44 @@ def _status_error(
         body_excerpt=excerpt,
         headers=headers,
         metadata=metadata,
-        retry_after=parse_retry_after(headers.get("retry-after"), now=fetched_at),
+        retry_after=retry_after,
     )
+
+
+def _small_copy(value: object, secrets: Sequence[str], depth: int, left: list[int]) -> object:
+    """A bounded, cleaned copy of JSON ``value``: ``depth`` levels, ``left[0]`` values in all.
+
+    Each object or list keeps its first 16 values.
+
+    What does not fit is left out; a container too deep becomes ``"…"``.
+    """
+    left[0] -= 1
+    if value is None or isinstance(value, bool | float):
+        return value
+    if isinstance(value, int):
+        return value if abs(value) < 10**18 else untrusted_text(value)
+    if isinstance(value, str):
+        return untrusted_text(value, secrets=secrets, limit=_METADATA_TEXT_CHARS)
+    if depth <= 0 or not isinstance(value, dict | list):
+        return "…"
+    if isinstance(value, list):
+        items: list[object] = []
+        for item in value[:_METADATA_WIDTH]:
+            if left[0] <= 0:
+                break
+            items.append(_small_copy(item, secrets, depth - 1, left))
+        return items
+    entries: dict[str, object] = {}
+    for key, item in itertools.islice(value.items(), _METADATA_WIDTH):
+        if left[0] <= 0:
+            break
+        name = untrusted_text(key, secrets=secrets, limit=_METADATA_KEY_CHARS)
+        entries[name] = _small_copy(item, secrets, depth - 1, left)
+    return entries
 
 
 _TITLE: Final = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _TAGS: Final = re.compile(r"<[^>]+>")
-_SPACE: Final = re.compile(r"\s+")
 
 _REASONS: Final = {
     400: "bad request",
@@ -242,15 +360,24 @@ _REASONS: Final = {
 }
 
 
-def _error_message(status: int, body: bytes) -> tuple[str, str]:
+def _error_message(status: int, body: bytes, secrets: Sequence[str]) -> tuple[str, str]:
     """A message and a short excerpt for an error body that is not the API's JSON."""
-    text = body[: EXCERPT_CHARS * 8].decode("utf-8", errors="replace")
-    excerpt = _SPACE.sub(" ", _TAGS.sub(" ", text)).strip()[:EXCERPT_CHARS]
-    title = _TITLE.search(body[:4096])
+    text = body[:_SCAN_BYTES].decode("utf-8", errors="replace")
+    excerpt = untrusted_text(
+        html.unescape(_TAGS.sub(" ", text)),
+        secrets=secrets,
+        limit=EXCERPT_CHARS,
+        cut=len(body) > _SCAN_BYTES,
+    )
+    title = _TITLE.search(body[:_TITLE_BYTES])
     if title:
-        heading = _SPACE.sub(" ", title.group(1).decode("utf-8", errors="replace")).strip()
+        heading = untrusted_text(
+            html.unescape(_TAGS.sub(" ", title.group(1).decode("utf-8", errors="replace"))),
+            secrets=secrets,
+            limit=_TITLE_CHARS,
+        )
         if heading:
-            return heading[:120], excerpt
+            return heading, excerpt
     reason = _REASONS.get(status, "error")
     if not excerpt:
         return f"{reason} (empty body)", ""

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
+from hypothesis import given
+from hypothesis import strategies as st
 
 from openrouter_bench import (
     BenchmarksClient,
@@ -33,6 +35,7 @@ from openrouter_bench import (
     RateLimitError,
     RetryPolicy,
 )
+from openrouter_bench._checks import MAX_SECONDS
 from openrouter_bench.fake import FakeOpenRouter, RecordedRequest
 from openrouter_bench.quota import QuotaLimiter, open_quota
 from openrouter_bench.retry import call_with_retries
@@ -107,14 +110,57 @@ def test_policy_defaults_are_the_published_limits() -> None:
         {"minute_window": "60"},
         {"store": "memcached://localhost"},
         {"store": "sqlite:///x"},
+        {"store": "redis://[::1"},
+        {"store": "redis://host:notaport/0"},
+        {"store": "redis://"},
+        {"store": b"redis://localhost"},
         {"scope": ""},
         {"scope": "two words"},
+        {"scope": "a{b}"},
+        {"scope": "x" * 201},
+        {"scope": "bell\x07"},
+        {"per_minute": 10**400},
+        {"minute_window": float("nan")},
+        {"minute_window": 1e400},
+        {"day_window": -1},
+        {"day_window": True},
     ],
 )
 def test_policy_refuses_bad_values(options: dict[str, object]) -> None:
     """Each impossible setting is a ConfigurationError at construction."""
     with pytest.raises(ConfigurationError):
         QuotaPolicy(**options)  # type: ignore[arg-type]
+
+
+_ANY_VALUE = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=-(10**600), max_value=10**600)
+    | st.floats()
+    | st.text(max_size=30)
+    | st.text(max_size=30).map(lambda text: "redis://" + text)
+    | st.binary(max_size=20)
+    | st.timedeltas()
+    | st.decimals()
+    | st.lists(st.integers(), max_size=3)
+)
+
+
+@pytest.mark.parametrize(
+    "field", ["per_minute", "per_day", "minute_window", "day_window", "store", "scope"]
+)
+@given(value=_ANY_VALUE)
+def test_any_value_of_any_field_is_a_policy_or_a_configuration_error(
+    field: str, value: object
+) -> None:
+    """Whatever a field is given, the result is a usable policy or a ConfigurationError."""
+    try:
+        policy = QuotaPolicy(**{field: value})  # type: ignore[arg-type]
+    except ConfigurationError:
+        return
+    repr(policy)
+    assert all(window.limit >= 1 and 0 < window.length <= MAX_SECONDS for window in policy.windows)
 
 
 def test_policy_repr_hides_a_redis_password() -> None:
@@ -262,6 +308,39 @@ async def test_a_pause_holds_every_call_back_within_its_budget(fake_time: FakeTi
     async with limiter.admit(budget=60.0) as queued:
         assert queued == 0.0  # a pause is not time in line
     assert fake_time.sleeps == [5.0]
+
+
+async def test_a_pause_of_centuries_lasts_the_ceiling(
+    fake_time: FakeTime, caplog: pytest.LogCaptureFixture
+) -> None:
+    """pause(10^12) holds calls back for max_pause only, with one warning per limiter."""
+    limiter = open_quota(
+        None, api="test", timer=fake_time.monotonic, sleep=fake_time.sleep, max_pause=60.0
+    )
+    with caplog.at_level(logging.DEBUG, logger="openrouter_bench"):
+        await limiter.pause(1e12)
+        await limiter.pause(float("inf"))
+    with pytest.raises(RateLimitError) as caught:
+        async with limiter.admit(budget=59.0):
+            pytest.fail("sent during the pause")
+    assert caught.value.retry_after == 60.0
+    fake_time.advance(60.0)
+    async with limiter.admit(budget=1.0):
+        pass
+    suspicious = [r.levelno for r in caplog.records if "suspicious" in r.getMessage()]
+    assert suspicious == [logging.WARNING, logging.DEBUG]
+
+
+@pytest.mark.parametrize("asked", [float("nan"), -1.0, 0.0, float("-inf")])
+async def test_a_pause_that_is_not_a_positive_number_is_none(
+    fake_time: FakeTime, asked: float
+) -> None:
+    """NaN, zero and negatives pause nothing and never raise."""
+    limiter = local_limiter(None, fake_time)
+    await limiter.pause(asked)
+    async with limiter.admit(budget=0.001):
+        pass
+    assert fake_time.sleeps == []
 
 
 async def test_time_in_line_is_not_charged_to_the_deadline(fake_time: FakeTime) -> None:
@@ -574,6 +653,50 @@ async def test_shared_keys_expire_and_hold_nothing_of_the_key(
                 assert len(members) == 2
                 assert not any(CANARY_KEY.encode() in member for member in members)
     finally:
+        await control.aclose()
+
+
+def _pause_key(scope: str) -> str:
+    return f"openrouter-bench:quota:{{test|{scope}}}:pause"
+
+
+@pytest.mark.redis
+async def test_a_shared_pause_key_never_outlives_the_ceiling(redis_url: str, scope: str) -> None:
+    """pause(10^12) on a shared limiter writes a pause key whose PTTL is at most the ceiling."""
+    limiter = open_quota(_shared(redis_url, scope), api="test", max_pause=30.0)
+    control = aioredis.Redis.from_url(redis_url)
+    try:
+        await limiter.pause(1e12)
+        ttl = await control.pttl(_pause_key(scope))
+        assert 0 < ttl <= 30_000
+        with pytest.raises(RateLimitError) as caught:
+            async with limiter.admit(budget=10.0):
+                pytest.fail("sent during the shared pause")
+        assert caught.value.retry_after is not None
+        assert caught.value.retry_after <= 30.0
+    finally:
+        await limiter.aclose()
+        await control.aclose()
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("poison", [b"9" * 30, b"1e400", b"not a number"])
+async def test_a_poisoned_shared_pause_key_is_cut_to_the_ceiling(
+    redis_url: str, scope: str, poison: bytes
+) -> None:
+    """A pause key written elsewhere for centuries (or garbage) holds calls the ceiling at most."""
+    control = aioredis.Redis.from_url(redis_url)
+    limiter = open_quota(_shared(redis_url, scope), api="test", max_pause=1.0)
+    try:
+        await control.set(_pause_key(scope), poison)
+        started = time.monotonic()
+        async with limiter.admit(budget=10.0):
+            pass
+        assert time.monotonic() - started < 1.0 + 2.0
+        assert await control.pttl(_pause_key(scope)) <= 1_000
+        assert not limiter._ledger._down  # type: ignore[attr-defined]  # Redis was never "failed"
+    finally:
+        await limiter.aclose()
         await control.aclose()
 
 

@@ -13,11 +13,15 @@ from datetime import timedelta
 
 import attrs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from tenacity import RetryError
 
+from openrouter_bench._checks import MAX_SECONDS
 from openrouter_bench.errors import (
     AuthenticationError,
     BadRequestError,
+    ConfigurationError,
     InvalidQueryError,
     RateLimitError,
     RequestTimeoutError,
@@ -118,10 +122,10 @@ def test_policy_defaults_match_the_design() -> None:
     assert policy.jitter is True
 
 
-@pytest.mark.parametrize("attempts", [0, -1, True, 2.5, "3"])
+@pytest.mark.parametrize("attempts", [0, -1, True, 2.5, "3", None])
 def test_policy_refuses_bad_attempts(attempts: object) -> None:
-    """attempts must be an int >= 1 (bool and float are not)."""
-    with pytest.raises(ValueError, match="attempts must be an integer >= 1"):
+    """attempts must be an int >= 1 (bool and float are not): a ConfigurationError naming it."""
+    with pytest.raises(ConfigurationError, match="attempts must be"):
         RetryPolicy(attempts=attempts)  # type: ignore[arg-type]
 
 
@@ -141,12 +145,89 @@ def test_policy_accepts_int_seconds_as_float() -> None:
     assert RetryPolicy(deadline=90).deadline == 90.0
 
 
-@pytest.mark.parametrize("field", ["initial_wait", "max_wait", "deadline"])
-@pytest.mark.parametrize("value", [-0.1, timedelta(seconds=-1), float("nan")])
-def test_policy_refuses_negative_or_nan_durations(field: str, value: object) -> None:
-    """A negative or NaN duration is refused with a ValueError."""
-    with pytest.raises(ValueError, match="non-negative"):
+@pytest.mark.parametrize("field", ["initial_wait", "max_wait", "deadline", "max_retry_after"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        -0.1,
+        timedelta(seconds=-1),
+        float("nan"),
+        float("inf"),
+        1e400,
+        10**400,
+        True,
+        "60",
+        None,
+        timedelta.max,
+    ],
+)
+def test_policy_refuses_bad_durations(field: str, value: object) -> None:
+    """A negative, NaN, infinite, huge, bool or non-number duration is a ConfigurationError."""
+    with pytest.raises(ConfigurationError, match=field):
         RetryPolicy(**{field: value})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("field", ["deadline", "max_retry_after"])
+def test_policy_refuses_a_zero_deadline_or_ceiling(field: str) -> None:
+    """No time at all for a call, or for a pause, is refused; zero waits are allowed."""
+    with pytest.raises(ConfigurationError, match=field):
+        RetryPolicy(**{field: 0})  # type: ignore[arg-type]
+    assert RetryPolicy(initial_wait=0, max_wait=0).max_wait == 0.0
+
+
+@pytest.mark.parametrize("value", [1, 0, "yes", None])
+def test_policy_refuses_a_jitter_that_is_not_a_bool(value: object) -> None:
+    """jitter is True or False, nothing that merely looks like one."""
+    with pytest.raises(ConfigurationError, match="jitter"):
+        RetryPolicy(jitter=value)  # type: ignore[arg-type]
+
+
+_ANY_VALUE = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=-(10**600), max_value=10**600)
+    | st.floats()
+    | st.text(max_size=20)
+    | st.binary(max_size=20)
+    | st.timedeltas()
+    | st.decimals()
+    | st.fractions()
+    | st.lists(st.integers(), max_size=3)
+    | st.dictionaries(st.text(max_size=3), st.integers(), max_size=2)
+)
+
+
+@pytest.mark.parametrize(
+    "field", ["attempts", "initial_wait", "max_wait", "deadline", "jitter", "max_retry_after"]
+)
+@given(value=_ANY_VALUE)
+def test_any_value_of_any_field_is_a_policy_or_a_configuration_error(
+    field: str, value: object
+) -> None:
+    """Whatever a field is given, the result is a usable policy or a ConfigurationError."""
+    try:
+        policy = RetryPolicy(**{field: value})  # type: ignore[arg-type]
+    except ConfigurationError:
+        return
+    number = getattr(policy, field)
+    if field == "jitter":
+        assert isinstance(number, bool)
+    elif field == "attempts":
+        assert type(number) is int
+        assert number >= 1
+    else:
+        assert type(number) is float
+        assert 0 <= number <= MAX_SECONDS
+    # A valid policy decides without raising, whatever it holds.
+    policy.decide(_rate_limited(1e15), attempt=1, elapsed=0.0)
+    policy.backoff(10**6)
+
+
+def test_the_default_retry_after_ceiling_is_an_hour() -> None:
+    """One hour: past any rate-limit window, short of parking a service."""
+    assert RetryPolicy().max_retry_after == 3600.0
+    assert RetryPolicy(max_retry_after=timedelta(minutes=5)).max_retry_after == 300.0
 
 
 def test_policy_is_frozen() -> None:
@@ -294,6 +375,38 @@ def test_decide_gives_up_when_the_wait_would_pass_the_deadline() -> None:
     policy = RetryPolicy(jitter=False, deadline=60.0)
     assert policy.decide(_server_error(), attempt=1, elapsed=59.8) is None
     assert policy.decide(_server_error(), attempt=1, elapsed=10.0) == 0.5
+
+
+@pytest.mark.parametrize("asked", [1e12, MAX_SECONDS, float("inf"), 10**400])
+def test_decide_cuts_a_huge_retry_after_to_the_ceiling(asked: float) -> None:
+    """A Retry-After of centuries waits the ceiling, or gives up when that passes the deadline."""
+    long_call = RetryPolicy.no_wait(deadline=7200.0)
+    assert long_call.decide(_rate_limited(asked), attempt=1, elapsed=0.0) == 3600.0
+    assert RetryPolicy.no_wait().decide(_rate_limited(asked), attempt=1, elapsed=0.0) is None
+
+
+@pytest.mark.parametrize("asked", [float("nan"), -5.0, True, "10"])
+def test_decide_ignores_a_retry_after_that_is_not_a_wait(asked: object) -> None:
+    """NaN, a negative, a bool or a string on an error is no Retry-After: plain backoff."""
+    error = _rate_limited(None)
+    error.retry_after = asked  # type: ignore[assignment]
+    assert RetryPolicy(jitter=False).decide(error, attempt=1, elapsed=0.0) == 0.5
+
+
+@given(
+    asked=st.floats(allow_nan=True, allow_infinity=True) | st.none(),
+    ceiling=st.floats(min_value=0.001, max_value=MAX_SECONDS),
+    elapsed=st.floats(min_value=0.0, max_value=1e6),
+)
+def test_decide_never_waits_past_the_ceiling_or_the_deadline(
+    asked: float | None, ceiling: float, elapsed: float
+) -> None:
+    """Whatever Retry-After says, a wait is at most the ceiling and within the deadline."""
+    policy = RetryPolicy(max_retry_after=ceiling, deadline=MAX_SECONDS)
+    wait = policy.decide(_rate_limited(asked), attempt=1, elapsed=elapsed)
+    if wait is not None:
+        assert 0.0 <= wait <= max(ceiling, policy.max_wait)
+        assert elapsed + wait < policy.deadline
 
 
 def test_decide_gives_up_on_retry_after_past_the_deadline() -> None:
@@ -454,6 +567,48 @@ async def test_a_429_closes_the_shared_gate() -> None:
     with pytest.raises(RateLimitError):
         await _run(attempt, clock, RetryPolicy.no_wait(deadline=60.0), gate=gate)
     assert gate.remaining == 120.0
+
+
+async def test_a_huge_429_pauses_the_gate_for_the_ceiling_only(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Retry-After of 10^12 s closes the gate for the ceiling; the error says the ceiling too."""
+    clock = FakeClock()
+    gate = RateLimitGate(clock=clock, sleep=clock.sleep, max_pause=3600.0)
+    limited = _rate_limited(1e12)
+    with (
+        caplog.at_level(logging.DEBUG, logger="openrouter_bench.retry"),
+        pytest.raises(RateLimitError),
+    ):
+        await _run(ScriptedAttempt([limited]), clock, RetryPolicy.no_wait(), gate=gate)
+    assert gate.remaining == 3600.0
+    assert limited.retry_after == 3600.0
+    clock.now += 3600.0
+    assert await _run(ScriptedAttempt(["page"]), clock, RetryPolicy.no_wait(), gate=gate) == "page"
+    assert [r.levelno for r in caplog.records if "suspicious" in r.getMessage()] == [
+        logging.WARNING
+    ]
+
+
+def test_the_suspicious_pause_is_a_warning_once_per_gate(caplog: pytest.LogCaptureFixture) -> None:
+    """The first cut pause of a gate is a warning, later ones debug; a new gate warns again."""
+    clock = FakeClock()
+    with caplog.at_level(logging.DEBUG, logger="openrouter_bench.retry"):
+        first = RateLimitGate(clock=clock, max_pause=60.0)
+        for asked in (1e9, 1e10, float("inf")):
+            first.close_for(asked)
+        RateLimitGate(clock=clock, max_pause=60.0).close_for(1e9)
+    levels = [r.levelno for r in caplog.records if "suspicious" in r.getMessage()]
+    assert levels == [logging.WARNING, logging.DEBUG, logging.DEBUG, logging.WARNING]
+    assert first.remaining == 60.0
+
+
+@pytest.mark.parametrize("asked", [float("nan"), -1.0, 0.0, float("-inf")])
+def test_a_pause_that_is_not_a_positive_number_is_no_pause(asked: float) -> None:
+    """NaN, zero and negatives never close the gate (and never raise)."""
+    gate = RateLimitGate(clock=FakeClock())
+    gate.close_for(asked)
+    assert gate.remaining == 0.0
 
 
 async def test_a_429_without_retry_after_leaves_the_gate_open() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import math
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from email.utils import format_datetime
@@ -11,9 +12,13 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from openrouter_bench import wire
+from openrouter_bench._checks import MAX_SECONDS
+from openrouter_bench._text import REDACTED
 from openrouter_bench._version import __version__
 from openrouter_bench.errors import (
     APIError,
@@ -41,6 +46,7 @@ from openrouter_bench.wire import (
     Request,
     build_request,
     check_base_url,
+    credential_forms,
     parse_retry_after,
     read_response,
 )
@@ -67,11 +73,25 @@ def _error_body(status: int, message: str, metadata: object = None) -> bytes:
 
 
 def _read_error(
-    status: int, body: bytes = b"", headers: dict[str, str] | None = None
+    status: int,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+    secrets: tuple[str, ...] = (),
 ) -> BaseException:
     with pytest.raises(Exception) as caught:  # noqa: PT011 - each test checks the class itself
-        read_response(status, headers or {}, body, query=QUERY, fetched_at=NOW)
+        read_response(status, headers or {}, body, query=QUERY, fetched_at=NOW, secrets=secrets)
     return caught.value
+
+
+SECRETS = credential_forms(CANARY_KEY)
+
+
+def _texts_of(error: BaseException) -> list[str]:
+    """Every text an error shows: str, repr, message and each attribute (metadata flattened)."""
+    texts = [str(error), repr(error)]
+    texts += [repr(value) for value in vars(error).values()]
+    texts += [str(value) for value in vars(error).values()]
+    return texts
 
 
 # --- sans-I/O ----------------------------------------------------------------
@@ -318,11 +338,68 @@ def test_retry_after_http_date_with_offset() -> None:
 
 @pytest.mark.parametrize(
     "value",
-    [None, "", "   ", "soon", "NaN", "nan", "inf", "-inf", "Infinity", "1e400", "12s", "Wed, 99"],
+    [None, "", " ", "soon", "NaN", "nan", "inf", "-inf", "Infinity", "12s", "Wed, 99", "١٢", "1_0"],
 )
 def test_retry_after_unusable_values_are_ignored(value: str | None) -> None:
-    """Missing, empty, garbage and non-finite values give None (no server instruction)."""
+    """Missing, empty, garbage, non-ASCII digits and non-finite words give None."""
     assert parse_retry_after(value, now=NOW) is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "1e400",
+        "9" * 5000,
+        "1" + "0" * 400,
+        "1e12",
+        str(10**12),
+        "Fri, 31 Dec 9999 23:59:59 GMT",
+        "Fri, 31 Dec 9999 23:59:59 -2359",
+    ],
+)
+def test_retry_after_too_long_to_hold_is_the_longest_wait(value: str) -> None:
+    """A number or date past any use reads as a finite wait of at most 100 years, never an error."""
+    seconds = parse_retry_after(value, now=NOW)
+    assert seconds is not None
+    assert 0 < seconds <= MAX_SECONDS
+    assert math.isfinite(seconds)
+
+
+@pytest.mark.parametrize(
+    "value", ["Mon, 01 Jan 0001 00:00:00 +2359", "Mon, 01 Jan 0001 00:00:00 GMT", "-1e400"]
+)
+def test_retry_after_far_in_the_past_is_no_wait(value: str) -> None:
+    """A date at the start of the calendar, or a huge negative, is no wait at all."""
+    assert parse_retry_after(value, now=NOW) in (0.0, None)
+
+
+@given(st.text())
+def test_retry_after_never_raises_on_any_text(value: str) -> None:
+    """Any text at all gives None or a finite wait from 0 to 100 years."""
+    seconds = parse_retry_after(value, now=NOW)
+    assert seconds is None or 0.0 <= seconds <= MAX_SECONDS
+
+
+@given(st.floats(allow_nan=True, allow_infinity=True) | st.integers().map(float))
+def test_retry_after_never_raises_on_any_number(number: float) -> None:
+    """Any float printed as Retry-After gives None (NaN, inf) or a wait from 0 to 100 years."""
+    seconds = parse_retry_after(repr(number), now=NOW)
+    if math.isfinite(number):
+        assert seconds == min(MAX_SECONDS, max(0.0, number))
+    else:
+        assert seconds is None
+
+
+@given(st.datetimes(timezones=st.timezones() | st.just(UTC)))
+def test_retry_after_any_http_date_is_a_bounded_wait(when: datetime) -> None:
+    """An HTTP date anywhere in the calendar, any zone, gives a wait from 0 to 100 years."""
+    try:
+        text = format_datetime(when.astimezone(UTC), usegmt=True)
+    except (OverflowError, ValueError):
+        return  # not representable in UTC: no header could say it
+    seconds = parse_retry_after(text, now=NOW)
+    assert seconds is not None
+    assert 0.0 <= seconds <= MAX_SECONDS
 
 
 # --- read_response: 200 ------------------------------------------------------
@@ -672,3 +749,140 @@ def test_other_non_error_statuses_are_format_errors(status: int) -> None:
     assert isinstance(error, ResponseFormatError)
     assert f"HTTP {status}" in str(error)
     assert not is_transient(error)
+
+
+# --- read_response: server text is untrusted ----------------------------------
+
+
+def test_credential_forms_are_the_header_and_the_bare_key() -> None:
+    """What is redacted is every form the request carries the key in."""
+    request = build_request(QUERY, base_url=DEFAULT_BASE_URL, api_key=CANARY_KEY)
+    assert request.headers["Authorization"] in credential_forms(CANARY_KEY)
+    assert CANARY_KEY in credential_forms(CANARY_KEY)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        CANARY_KEY,
+        f"Bearer {CANARY_KEY}",
+        f"bad key {CANARY_KEY[:10]}\n{CANARY_KEY[10:]} sent",
+        f"key\u200b {CANARY_KEY[:5]}\u200b{CANARY_KEY[5:]}",
+    ],
+)
+def test_a_json_error_echoing_the_key_is_redacted(message: str) -> None:
+    """The key in a JSON error's message, bare, as a header, or split, is shown redacted."""
+    body = _error_body(400, message, {"echo": message, "nested": [{"deep": message}]})
+    error = _read_error(400, body, {"X-Request-Id": message}, secrets=SECRETS)
+    assert REDACTED in error.message  # type: ignore[attr-defined]
+    for text in _texts_of(error):
+        assert CANARY_KEY not in text
+        assert CANARY_KEY[10:] not in text
+
+
+def test_a_megabyte_message_is_cut_to_a_few_hundred_characters() -> None:
+    """A 1 MB error message becomes at most TEXT_LIMIT characters, ending in an ellipsis."""
+    error = _read_error(500, _error_body(500, "A" * 1_000_000), secrets=SECRETS)
+    assert isinstance(error, ServerError)
+    assert len(error.message) <= 300
+    assert error.message.endswith("…")
+
+
+def test_forged_log_lines_and_escapes_are_flattened() -> None:
+    """Newlines, ANSI escapes and bidi controls in a message become one plain line."""
+    message = "oops\n2026-01-01 CRITICAL forged\r\n\x1b[2J\u202eevil\u2028more"
+    error = _read_error(500, _error_body(500, message, {"m": message}))
+    assert isinstance(error, ServerError)
+    for text in (error.message, str(error.metadata)):
+        assert not any(ch in text for ch in "\n\r\x1b\u202e\u2028")
+    assert "CRITICAL forged" in error.message
+
+
+def test_metadata_is_a_small_clean_copy() -> None:
+    """Metadata keeps 3 levels, 16 values per level, 64 in all; strings are cleaned and cut."""
+    deep: object = "bottom"
+    for _ in range(50):
+        deep = {"down": deep}
+    metadata = {
+        "error_type": "rate_limit_exceeded",
+        "wide": list(range(10_000)),
+        "long": "x" * 100_000,
+        "deep": deep,
+        f"{CANARY_KEY}\nkey": 1,
+    }
+    error = _read_error(429, _error_body(429, "slow", metadata), secrets=SECRETS)
+    assert isinstance(error, RateLimitError)
+    kept = error.metadata
+    assert isinstance(kept, dict)
+    assert kept["error_type"] == "rate_limit_exceeded"
+    assert len(orjson.dumps(kept)) < 2_000
+    assert kept["deep"] == {"down": {"down": "…"}}
+    assert CANARY_KEY not in repr(kept)
+    assert "\n" not in repr(kept).replace("\\n", "")
+
+
+def test_an_html_title_and_excerpt_echoing_the_key_are_redacted() -> None:
+    """A proxy page whose title and body echo the key, even as HTML entities, shows neither."""
+    entities = "".join(f"&#{ord(ch)};" for ch in CANARY_KEY)
+    body = (
+        f"<html><title>denied {entities}</title><body>Bearer {CANARY_KEY}\n"
+        f"<p>{CANARY_KEY}</p></body></html>"
+    ).encode()
+    error = _read_error(502, body, secrets=SECRETS)
+    assert isinstance(error, ServerError)
+    assert error.message == f"denied {REDACTED}"
+    for text in _texts_of(error):
+        assert CANARY_KEY not in text
+
+
+def test_a_key_cut_in_half_by_the_scan_window_is_not_shown_in_part() -> None:
+    """A key straddling the end of the bytes scanned for the excerpt leaves no half behind."""
+    body = b"<b>" * (16 * 1024 // 3) + b" " + CANARY_KEY.encode() * 4
+    error = _read_error(502, body, secrets=SECRETS)
+    assert isinstance(error, ServerError)
+    assert CANARY_KEY[:12] not in error.body_excerpt
+
+
+def test_a_200_body_quoting_the_key_is_a_clean_format_error() -> None:
+    """A 200 that is not JSON and echoes the key gives a ResponseFormatError without it."""
+    body = f"Bearer {CANARY_KEY}\n2026-01-01 CRITICAL forged".encode()
+    with pytest.raises(ResponseFormatError) as caught:
+        read_response(200, {}, body, query=QUERY, fetched_at=NOW, secrets=SECRETS)
+    for text in _texts_of(caught.value):
+        assert CANARY_KEY not in text
+        assert "\n" not in text
+
+
+def test_a_redirect_to_a_malformed_host_is_a_format_error() -> None:
+    """A Location that urlsplit cannot read (a broken IPv6 host) still fails cleanly."""
+    error = _read_error(302, b"", {"Location": "http://[::1/x"})
+    assert isinstance(error, ResponseFormatError)
+    assert "an unnamed location" in str(error)
+
+
+def test_kept_header_values_are_cleaned_and_cut() -> None:
+    """A kept header's value is redacted of the key and cut to 200 characters."""
+    headers = {"Server": f"{CANARY_KEY} " + "s" * 5000, "X-Request-Id": f"Bearer {CANARY_KEY}"}
+    error = _read_error(500, b"", headers, secrets=SECRETS)
+    assert isinstance(error, APIError)
+    assert error.headers["x-request-id"] == REDACTED
+    assert error.headers["server"].startswith(REDACTED)
+    assert len(error.headers["server"]) <= 200
+
+
+def test_a_long_retry_after_is_read_whole_though_shown_cut() -> None:
+    """A 5000-digit Retry-After is parsed from the full value; the kept copy is cut for show."""
+    error = _read_error(429, _error_body(429, "slow"), {"Retry-After": "9" * 5000})
+    assert isinstance(error, RateLimitError)
+    assert error.retry_after == MAX_SECONDS
+    assert len(error.headers["retry-after"]) <= 200
+
+
+@pytest.mark.parametrize("at", [150, 155, 159, 160, 161])
+def test_a_200_body_with_the_key_across_the_quote_cut_shows_no_part_of_it(at: int) -> None:
+    """A non-JSON 200 whose key straddles the quoted excerpt's end leaves no half key behind."""
+    body = ("x" * at + CANARY_KEY + " tail").encode()
+    with pytest.raises(ResponseFormatError) as caught:
+        read_response(200, {}, body, query=QUERY, fetched_at=NOW, secrets=SECRETS)
+    for text in _texts_of(caught.value):
+        assert CANARY_KEY[:8] not in text
