@@ -15,6 +15,8 @@ hold for whatever the other side sends:
   first :data:`ERROR_EXCERPT_BYTES` of the body are read: a 502 with a 20 MiB
   HTML page is still a 502 (a transient error the cache can mask with a stale
   page), not a body over the cap.
+- **The key does not come back.** Every copy of the request's credential in the
+  body or the headers of an answer is replaced before anything reads them.
 - **No aiohttp object rides on our errors.** aiohttp's errors hold the request
   (``request_info``, with the Authorization header): ours are built after the
   ``except`` block, so neither ``__context__`` nor ``__cause__`` points at them,
@@ -37,7 +39,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import attrs
 
-from openrouter_bench._text import untrusted_text
+from openrouter_bench._text import REDACTED, untrusted_text
 from openrouter_bench.errors import (
     OpenRouterBenchError,
     RequestTimeoutError,
@@ -59,13 +61,14 @@ __all__ = [
 ]
 
 #: The default cap on a 200 body, counted after decoding. The fake's unfiltered page
-#: (every source, 1,061 items) is 335 KiB, so 4 MiB is twelve of them: room for the
-#: catalogue to grow for years. It is kept this low because parsing a body holds the
-#: interpreter: ``orjson.loads`` cannot be interrupted, so even off the event loop a
-#: body of small items stalls the loop for as long as that one call takes (about 25 ms
-#: for 4 MiB, 50 ms and more for 8 MiB on a loaded two-core machine; see
-#: ``python -m benchmarks.loop_stall``).
-DEFAULT_MAX_RESPONSE_BYTES: Final = 4 * 1024 * 1024
+#: (every source, 1,061 items) is 335 KiB, so 2 MiB is six of them: room for the
+#: catalogue to grow. It is no higher because parsing holds the interpreter:
+#: ``orjson.loads`` cannot be interrupted, so even in a worker thread a body of small
+#: items stalls the event loop for as long as that one call takes. Measured on two
+#: loaded cores (``python -m benchmarks.loop_stall``): the longest stall over a whole
+#: call is about 25 ms at 2 MiB, up to 55 ms at 3 MiB and 110 ms at 4 MiB; the goal is
+#: under 50 ms. A caller expecting larger pages passes ``max_response_bytes``.
+DEFAULT_MAX_RESPONSE_BYTES: Final = 2 * 1024 * 1024
 
 #: Bodies longer than this are parsed in a worker thread (about 1.5 ms of parsing on the
 #: loop at this size, against some 0.1 ms to hand the work to a thread and back).
@@ -323,7 +326,8 @@ async def _read_body(response: aiohttp.ClientResponse, limit: int, *, cut: bool)
 
 @attrs.frozen
 class RawResponse:
-    """What came back: the status, the response's headers, and the (decoded) body.
+    """What came back: the status, the response's headers (by lower-case name), and the
+    decoded body.
 
     For a status other than 200, ``body`` is at most :data:`ERROR_EXCERPT_BYTES`
     of it (the rest was not read).
@@ -341,6 +345,28 @@ def _secrets(request: Request) -> tuple[str, ...]:
         if name.lower() == "authorization":
             found += [value, value.partition(" ")[2]]
     return tuple(secret for secret in found if secret)
+
+
+def _without_secrets(
+    status: int, headers: Mapping[str, str], body: bytes, secrets: tuple[str, ...]
+) -> RawResponse:
+    """The answer with every copy of the key in it replaced, before anything reads it.
+
+    A real server never echoes the credential; a hostile one does, in a body or a
+    header, so that it lands in an error message, a log line or the cache. The
+    longest secret goes first, so ``Bearer <key>`` is replaced whole.
+    """
+    hidden = sorted(secrets, key=len, reverse=True)
+    for secret in hidden:
+        body = body.replace(secret.encode(), REDACTED.encode())
+    kept: dict[str, str] = {}
+    for name, value in headers.items():
+        for secret in hidden:
+            value = value.replace(secret, REDACTED)
+        key = name.lower()
+        # A repeated header reads as its values joined, as RFC 9110 combines them.
+        kept[key] = f"{kept[key]}, {value}" if key in kept else value
+    return RawResponse(status=status, headers=kept, body=body)
 
 
 def _reason(error: BaseException, secrets: tuple[str, ...]) -> str:
@@ -390,7 +416,7 @@ async def exchange(
                 body = await _read_body(response, max_bytes, cut=False)
             else:
                 body = await _error_excerpt(response)
-            return RawResponse(status=status, headers=response.headers.copy(), body=body)
+            return _without_secrets(status, response.headers, body, secrets)
     except TimeoutError:
         failure = RequestTimeoutError(
             f"no complete answer from {host} within {total_seconds:.1f} s"
