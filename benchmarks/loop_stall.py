@@ -50,6 +50,7 @@ __all__ = [
     "Heartbeat",
     "bodies_at_cap",
     "inflating",
+    "idle_stall",
     "longest_stall",
     "measure_bomb",
     "run",
@@ -65,6 +66,7 @@ _BLOCK: Final = 1024 * 1024
 _WBITS: Final = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 _ON_LOOP: Final = "parsed on the loop (threshold off)"
 _OFF_LOOP: Final = f"parsed off the loop above {transport.OFF_LOOP_BYTES // 1024} KiB"
+_IDLE: Final = "no request, as long (the machine's noise)"
 
 
 # --- hostile bodies, generated as they are sent -----------------------------------------------
@@ -258,17 +260,26 @@ async def longest_stall(url: str, *, off_loop_bytes: int) -> float:
     return beat.longest
 
 
+async def idle_stall(seconds: float) -> float:
+    """The longest heartbeat gap over ``seconds`` of doing nothing: the machine's own noise."""
+    async with Heartbeat() as beat:
+        await asyncio.sleep(seconds)
+    return beat.longest
+
+
 async def _stalls(quick: bool) -> list[tuple[str, dict[str, list[float]]]]:
     runs = 2 if quick else 15
     measured = []
     for label, body in bodies_at_cap().items():
-        samples: dict[str, list[float]] = {_ON_LOOP: [], _OFF_LOOP: []}
+        samples: dict[str, list[float]] = {_ON_LOOP: [], _OFF_LOOP: [], _IDLE: []}
         with _server_thread(respond(200, body)) as url:
             await longest_stall(url, off_loop_bytes=transport.OFF_LOOP_BYTES)  # warm
             for _ in range(runs):
+                started = time.perf_counter()
                 samples[_OFF_LOOP].append(
                     await longest_stall(url, off_loop_bytes=transport.OFF_LOOP_BYTES)
                 )
+                samples[_IDLE].append(await idle_stall(time.perf_counter() - started))
                 samples[_ON_LOOP].append(await longest_stall(url, off_loop_bytes=sys.maxsize))
         measured.append((label, samples))
     return measured
@@ -296,6 +307,12 @@ async def run(context: RunContext) -> list[ScenarioResult]:
                 verdict=Verdict.of(worst < MAX_STALL),
                 detail=f"worst {worst * 1e3:.1f} ms",
             ),
+            timed_row(
+                _IDLE,
+                samples[_IDLE],
+                baseline=samples[_ON_LOOP],
+                detail=f"worst {max(samples[_IDLE]) * 1e3:.1f} ms",
+            ),
         )
         results.append(
             ScenarioResult(
@@ -308,7 +325,8 @@ async def run(context: RunContext) -> list[ScenarioResult]:
                     "heartbeat task sleeps 1 ms at a time; a sample is the longest gap between "
                     "two beats in one call. The server runs on a thread of its own. *Parsed on "
                     "the loop* forces the off-loop threshold off; the ratio is the client's "
-                    "stall over that one.",
+                    "stall over that one. *No request* runs the heartbeat alone for as long as the "
+                    "call took: what the machine's load alone costs.",
                 ),
                 raw={"samples": samples},
             )

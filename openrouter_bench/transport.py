@@ -64,10 +64,12 @@ __all__ = [
 #: (every source, 1,061 items) is 335 KiB, so 2 MiB is six of them: room for the
 #: catalogue to grow. It is no higher because parsing holds the interpreter:
 #: ``orjson.loads`` cannot be interrupted, so even in a worker thread a body of small
-#: items stalls the event loop for as long as that one call takes. Measured on two
-#: loaded cores (``python -m benchmarks.loop_stall``): the longest stall over a whole
-#: call is about 25 ms at 2 MiB, up to 55 ms at 3 MiB and 110 ms at 4 MiB; the goal is
-#: under 50 ms. A caller expecting larger pages passes ``max_response_bytes``.
+#: items stalls the event loop for as long as that one call takes, and longer when the
+#: machine is busy. Measured on two cores (``python -m benchmarks.loop_stall``), the
+#: longest stall over a whole call with a body of small items at the cap: 2 MiB, 25 ms
+#: at a load of 3 and 77 ms at a load of 7; 3 MiB, 55 ms and 4 MiB, 110 ms at a load of
+#: 3 (the goal is under 50 ms). A caller expecting larger pages passes
+#: ``max_response_bytes``.
 DEFAULT_MAX_RESPONSE_BYTES: Final = 2 * 1024 * 1024
 
 #: Bodies longer than this are parsed in a worker thread (about 1.5 ms of parsing on the
