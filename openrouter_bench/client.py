@@ -3,8 +3,9 @@
 ``BenchmarksClient.get`` validates the query, asks the snapshot cache (which
 coalesces identical calls and may serve a stale page when a refresh fails),
 and only on a miss sends a request through the retry loop, each attempt
-taking its turn at the quota limiter first. The transport is a thin aiohttp
-layer; everything it sends and reads is built by :mod:`openrouter_bench.wire`.
+taking its turn at the quota limiter first. The exchange itself is
+:mod:`openrouter_bench.transport`; everything it sends and reads is built by
+:mod:`openrouter_bench.wire`.
 ``fan_out``/``stream`` (:mod:`~openrouter_bench.fanout`) and ``watch``
 (:mod:`~openrouter_bench.watch`) are built on ``get``.
 """

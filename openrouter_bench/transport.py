@@ -456,17 +456,19 @@ async def read_page(
     fetched_at: datetime,
     off_loop_bytes: int = OFF_LOOP_BYTES,
     reader: Reader = read_response,
+    **reading: Any,
 ) -> Page:
     """The page in ``response``, or the typed error it means (as
     :func:`~openrouter_bench.wire.read_response` reads it).
 
     A body longer than ``off_loop_bytes`` is read in a worker thread, so the
-    event loop goes on meanwhile. ``reader`` is the pure function that does it.
+    event loop goes on meanwhile. ``reader`` is the pure function that does it;
+    ``reading`` are further keyword arguments for it.
     The error raised carries no chain and no traceback into the parser: those
     would hold the body, which a hostile server can fill with the request's key.
     """
     arguments = (response.status, response.headers, response.body)
-    options = {"query": query, "fetched_at": fetched_at}
+    options = {"query": query, "fetched_at": fetched_at, **reading}
     failure: OpenRouterBenchError
     try:
         if len(response.body) > off_loop_bytes:

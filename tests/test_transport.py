@@ -357,3 +357,18 @@ async def test_an_error_status_becomes_its_typed_error_through_the_client() -> N
         with pytest.raises(ServerError, match="Bad gateway") as caught:
             await client.get()
     assert caught.value.status == 502
+
+
+async def test_read_page_hands_further_options_to_the_reader(page_body: bytes) -> None:
+    """Keyword arguments read_page does not know are passed on to the reader."""
+    seen: list[dict[str, Any]] = []
+
+    def reader(*arguments: Any, **options: Any) -> Page:
+        seen.append(options)
+        return read_response(*arguments, query=options["query"], fetched_at=options["fetched_at"])
+
+    response = transport.RawResponse(status=200, headers={}, body=page_body)
+    await transport.read_page(
+        response, query=Query(max_results=20), fetched_at=NOW, reader=reader, extra=("x",)
+    )
+    assert seen[0]["extra"] == ("x",)
