@@ -20,7 +20,10 @@ the same run against the same server and payloads and states its goal:
 5. :mod:`benchmarks.fan_out`: 1,000 distinct queries, concurrency 64
 6. :mod:`benchmarks.burst`: 1,000 concurrent identical calls, cold
 7. :mod:`benchmarks.memory_growth`: resident memory after 100,000 distinct cached queries
+8. :mod:`benchmarks.loop_stall`: the longest event-loop stall while a body at the size cap
+   becomes a page, with large bodies parsed off the loop and on it
 
+``python -m benchmarks.loop_stall --bomb`` measures a 10 GiB gzip bomb on its own.
 The other modules here (``parse_speed`` and any added since) are separate
 tools with their own command lines; ``python -m benchmarks`` does not run them.
 """

@@ -20,7 +20,16 @@ from typing import Any, Final
 
 import orjson
 
-from benchmarks import burst, cold_call, fan_out, memory_growth, memory_hit, parse, redis_hit
+from benchmarks import (
+    burst,
+    cold_call,
+    fan_out,
+    loop_stall,
+    memory_growth,
+    memory_hit,
+    parse,
+    redis_hit,
+)
 from benchmarks._context import RunContext
 from benchmarks._redis import redis_server
 from benchmarks._report import ScenarioResult, environment, render_markdown
@@ -39,6 +48,7 @@ SCENARIOS: Final[dict[int, Scenario]] = {
     5: fan_out.run,
     6: burst.run,
     7: memory_growth.run,
+    8: loop_stall.run,
 }
 
 #: Distinct fan-out queries in a full and in a quick run.

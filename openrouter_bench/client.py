@@ -3,8 +3,9 @@
 ``BenchmarksClient.get`` validates the query, asks the snapshot cache (which
 coalesces identical calls and may serve a stale page when a refresh fails),
 and only on a miss sends a request through the retry loop, each attempt
-taking its turn at the quota limiter first. The transport is a thin aiohttp
-layer; everything it sends and reads is built by :mod:`openrouter_bench.wire`.
+taking its turn at the quota limiter first. The exchange itself is
+:mod:`openrouter_bench.transport`; everything it sends and reads is built by
+:mod:`openrouter_bench.wire`.
 ``fan_out``/``stream`` (:mod:`~openrouter_bench.fanout`) and ``watch``
 (:mod:`~openrouter_bench.watch`) are built on ``get``.
 """
@@ -27,7 +28,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import attrs
 
-from openrouter_bench import fanout
+from openrouter_bench import fanout, transport
 from openrouter_bench._budget import RetryBudget
 from openrouter_bench.cache import (
     CachePolicy,
@@ -42,9 +43,6 @@ from openrouter_bench.errors import (
     ConfigurationError,
     InvalidQueryError,
     OpenRouterBenchError,
-    RequestTimeoutError,
-    ResponseFormatError,
-    TransportError,
 )
 from openrouter_bench.fanout import FanOutResult, Outcome
 from openrouter_bench.hooks import (
@@ -59,6 +57,7 @@ from openrouter_bench.models import DesignArenaItem, Page
 from openrouter_bench.query import Arena, Query, Source
 from openrouter_bench.quota import QuotaLimiter, QuotaPolicy, open_quota
 from openrouter_bench.retry import RetryPolicy, call_with_retries
+from openrouter_bench.transport import DEFAULT_MAX_RESPONSE_BYTES
 from openrouter_bench.watch import SnapshotChange, watch_query
 from openrouter_bench.wire import (
     DEFAULT_BASE_URL,
@@ -66,17 +65,11 @@ from openrouter_bench.wire import (
     build_request,
     check_base_url,
     credential_forms,
-    read_response,
 )
 
 __all__ = ["BenchmarksClient", "ClientStats"]
 
 logger: Final = logging.getLogger("openrouter_bench.client")
-
-#: A benchmarks page is a few hundred KiB at most; anything far larger is not one.
-DEFAULT_MAX_RESPONSE_BYTES: Final = 16 * 1024 * 1024
-
-_READ_CHUNK: Final = 64 * 1024
 
 #: The published limits, kept in this process or on the cache's Redis (frozen: shareable).
 DEFAULT_QUOTA: Final = QuotaPolicy()
@@ -555,65 +548,24 @@ class BenchmarksClient:
     async def _exchange(self, request: Request, query: Query, budget: float) -> Page:
         if self._state is not _State.OPEN or self._session is None:
             raise ClientClosedError("this client was closed while a call was in flight")
-        timeout = aiohttp.ClientTimeout(
-            total=max(0.001, min(self._timeout, budget)),
-            connect=self._connect_timeout,
-        )
         self._requests += 1
-        host = self._host
-        try:
-            async with self._session.get(
-                request.url,
-                params=request.params or None,
-                headers=request.headers,
-                allow_redirects=False,
-                timeout=timeout,
-                ssl=self._verify_tls,
-            ) as response:
-                body = await self._read_capped(response)
-                status = response.status
-                headers = response.headers
-        except TimeoutError:
-            raise RequestTimeoutError(
-                f"no complete answer from {host} within {timeout.total:.1f} s"
-            ) from None
-        except aiohttp.ClientPayloadError as error:
-            raise TransportError(
-                f"the answer from {host} was cut short ({_reason(error)})"
-            ) from None
-        except aiohttp.ClientError as error:
-            raise TransportError(f"request to {host} failed: {_reason(error)}") from None
+        response = await transport.exchange(
+            self._session,
+            request,
+            total_seconds=max(0.001, min(self._timeout, budget)),
+            connect_seconds=self._connect_timeout,
+            max_bytes=self._max_bytes,
+            verify_tls=self._verify_tls,
+        )
         fetched_at = datetime.fromtimestamp(self._clock(), UTC)
-        page = read_response(
-            status,
-            headers,
-            body,
+        page = await transport.read_page(
+            response,
             query=query,
             fetched_at=fetched_at,
             secrets=credential_forms(self._key.reveal()),
         )
         logger.debug("GET %s -> %d items, as_of %s", query.key, len(page), page.meta.as_of)
         return page
-
-    async def _read_capped(self, response: aiohttp.ClientResponse) -> bytes:
-        declared = response.content_length
-        if declared is not None and declared > self._max_bytes:
-            raise ResponseFormatError(
-                f"the answer is {declared} bytes, over the {self._max_bytes}-byte cap"
-            )
-        if declared is not None:
-            # Known and within the cap: one read, which aiohttp stops at Content-Length.
-            return await response.read()
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.content.iter_chunked(_READ_CHUNK):
-            size += len(chunk)
-            if size > self._max_bytes:
-                raise ResponseFormatError(
-                    f"the answer is over the {self._max_bytes}-byte cap; stopped reading"
-                )
-            chunks.append(chunk)
-        return b"".join(chunks)
 
 
 def _quota_policy(quota: QuotaPolicy | str | None) -> QuotaPolicy | None:
@@ -643,11 +595,3 @@ def _max_age(value: float | timedelta) -> float:
     if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
         raise InvalidQueryError(f"max_age must be a number of seconds >= 0, got {value!r}")
     return float(seconds)
-
-
-def _reason(error: BaseException) -> str:
-    # aiohttp's messages name the host and the OS error, never request headers;
-    # the exception itself is not chained, so no repr of the request travels on.
-    text = str(error).strip()
-    name = type(error).__name__
-    return f"{name}: {text}" if text else name

@@ -343,7 +343,8 @@ def _small_copy(value: object, secrets: Sequence[str], depth: int, left: list[in
 
 
 _TITLE: Final = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
-_TAGS: Final = re.compile(r"<[^>]+>")
+# Any tag but the marker that stands where a secret was (the transport puts it there).
+_TAGS: Final = re.compile(r"<(?!" + re.escape(REDACTED[1:]) + r")[^>]+>")
 
 _REASONS: Final = {
     400: "bad request",

@@ -74,6 +74,7 @@ EXPECTED_ROWS: dict[int, list[str]] = {
         "RSS after 2,000 queries, max_entries=200",
         "RSS after 2,000 queries, max_entries=100",
     ],
+    8: ["parsed on the loop (threshold off)", "parsed off the loop above 64 KiB"],
 }
 
 

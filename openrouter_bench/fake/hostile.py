@@ -156,6 +156,10 @@ class HostileServer:
                 await answer(request, writer)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass  # the client hung up first: that is its right
+        except asyncio.CancelledError:
+            # aclose() stopping an answer still being sent; ending quietly keeps
+            # Python 3.11's stream callback from logging the cancelled task as an error.
+            pass
         finally:
             if task is not None:
                 self._handlers.discard(task)
