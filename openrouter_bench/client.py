@@ -19,6 +19,7 @@ import os
 import random
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Final, Self
@@ -41,6 +42,7 @@ from openrouter_bench.errors import (
     ClientClosedError,
     ConfigurationError,
     InvalidQueryError,
+    NotFoundError,
     OpenRouterBenchError,
     RequestTimeoutError,
     ResponseFormatError,
@@ -54,11 +56,12 @@ from openrouter_bench.hooks import (
     RequestSent,
     ResponseReceived,
     RetryScheduled,
+    WaitStarted,
 )
 from openrouter_bench.models import DesignArenaItem, Page
 from openrouter_bench.query import Arena, Query, Source
-from openrouter_bench.quota import QuotaLimiter, QuotaPolicy, open_quota
-from openrouter_bench.retry import RetryPolicy, call_with_retries
+from openrouter_bench.quota import QuotaLimiter, QuotaPolicy, WaitObserver, open_quota
+from openrouter_bench.retry import RetryPolicy, SendGate, call_with_retries
 from openrouter_bench.watch import SnapshotChange, watch_query
 from openrouter_bench.wire import (
     DEFAULT_BASE_URL,
@@ -506,11 +509,17 @@ class BenchmarksClient:
                     )
                 )
 
+        gate: SendGate = self.quota
+        if self._hooks.active:
+            runner = self._hooks
+            gate = _AnnouncedWaits(
+                self.quota, lambda reason, seconds: runner.emit(WaitStarted(query, reason, seconds))
+            )
         try:
             return await call_with_retries(
                 attempt,
                 policy=self._retry,
-                gate=self.quota,
+                gate=gate,
                 clock=self._timer,
                 sleep=self._sleep,
                 rng=self._rng,
@@ -559,6 +568,7 @@ class BenchmarksClient:
         )
         self._requests += 1
         host = self._host
+        logger.debug("GET %s %s", request.url, query.key)
         try:
             async with self._session.get(
                 request.url,
@@ -582,7 +592,11 @@ class BenchmarksClient:
         except aiohttp.ClientError as error:
             raise TransportError(f"request to {host} failed: {_reason(error)}") from None
         fetched_at = datetime.fromtimestamp(self._clock(), UTC)
-        page = read_response(status, headers, body, query=query, fetched_at=fetched_at)
+        try:
+            page = read_response(status, headers, body, query=query, fetched_at=fetched_at)
+        except NotFoundError as error:
+            error.url = request.url  # a wrong base URL shows as this; say which URL was tried
+            raise
         logger.debug("GET %s -> %d items, as_of %s", query.key, len(page), page.meta.as_of)
         return page
 
@@ -605,6 +619,20 @@ class BenchmarksClient:
                 )
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+class _AnnouncedWaits:
+    """The client's quota as one call's gate, telling the hooks of each wait in it."""
+
+    def __init__(self, limiter: QuotaLimiter, on_wait: WaitObserver) -> None:
+        self._limiter = limiter
+        self._on_wait = on_wait
+
+    def admit(self, *, budget: float, retry: bool = False) -> AbstractAsyncContextManager[float]:
+        return self._limiter.admit(budget=budget, retry=retry, on_wait=self._on_wait)
+
+    async def pause(self, seconds: float) -> None:
+        await self._limiter.pause(seconds)
 
 
 def _quota_policy(quota: QuotaPolicy | str | None) -> QuotaPolicy | None:
