@@ -936,6 +936,76 @@ async def _fake_server(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _fake_root(args: argparse.Namespace) -> str:
+    """Where a running fake's control endpoints are: the root of its base URL."""
+    base_url = args.base_url or os.environ.get("OPENROUTER_BASE_URL")
+    if not base_url:
+        raise ConfigurationError(
+            "which fake server? pass --base-url with the URL fake-server printed, "
+            "or set OPENROUTER_BASE_URL"
+        )
+    parts = urlsplit(check_base_url(base_url, allow_insecure_http=False))
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+async def _fake_call(root: str, method: str, path: str, body: object = None) -> Any:
+    """One control request to a running fake; its JSON answer (None for an empty one)."""
+    import aiohttp
+
+    url = f"{root}{path}"
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
+            session.request(method, url, json=body) as response,
+        ):
+            raw = await response.read()
+            status = response.status
+    except (aiohttp.ClientError, TimeoutError) as error:
+        reason = type(error).__name__ if isinstance(error, TimeoutError) else str(error)
+        raise TransportError(f"no fake server answered at {root}: {reason}") from None
+    document = orjson.loads(raw) if raw.strip() else None
+    if status == 404:
+        raise ConfigurationError(
+            f"{root} has no {path}: is it a fake started with 'openrouter-bench fake-server'?"
+        )
+    if status >= 400:
+        message = (document or {}).get("error", {}).get("message", f"HTTP {status}")
+        raise BadRequestError(f"the fake refused {method} {path}: {message}", status=status)
+    return document
+
+
+async def _fake(args: argparse.Namespace, out: TextIO) -> int:
+    root = _fake_root(args)
+    if args.fake_action == "publish":
+        body = {} if args.as_of is None else {"as_of": args.as_of}
+        published = await _fake_call(root, "POST", "/_fake/publish", body)
+        out.write(f"published a new snapshot, as of {published['as_of']}\n")
+    elif args.fake_action == "fault":
+        state = await _fake_call(root, "POST", "/_fake/faults", {"script": args.faults})
+        faults = ", ".join(str(fault) for fault in args.faults)
+        out.write(
+            f"the next API requests fail with {faults} "
+            f"({plural(state['pending_faults'], 'fault')} waiting in all)\n"
+        )
+    else:
+        records = await _fake_call(root, "GET", "/_fake/requests")
+        if args.format == "json":
+            out.write(orjson.dumps(records, option=orjson.OPT_INDENT_2).decode() + "\n")
+        else:
+            rows = [["#", "status", "fault", "query"]]
+            rows += [
+                [
+                    str(number),
+                    str(record["status"]),
+                    record["fault"] or "-",
+                    "&".join(f"{k}={v}" for k, v in record["params"].items()) or "(all)",
+                ]
+                for number, record in enumerate(records, start=1)
+            ]
+            out.write("\n".join(_align(rows)) + f"\n\n{plural(len(records), 'request')}\n")
+    return EXIT_OK
+
+
 async def _demo(args: argparse.Namespace, out: TextIO) -> int:
     from openrouter_bench.demo import run_demo
 
@@ -1269,6 +1339,7 @@ _COMMANDS: Final = {
     "watch": _watch,
     "cache": _cache_command,
     "fake-server": _fake_server,
+    "fake": _fake,
     "demo": _demo,
 }
 

@@ -239,12 +239,12 @@ async def _sweep(
     pages = {query: page for query, page in outcomes.items() if isinstance(page, Page)}
     cached = sum(page.from_cache for page in pages.values())
     refused = sum(record.status == 429 for record in log)
-    again = f" ({refused} of them refused with a 429 and sent again)" if refused else ""
+    resent = f" ({refused} of them refused with a 429 and sent again)" if refused else ""
     show.say(
         f"   {plural(len(sweep), 'query', 'queries')} in {elapsed:.1f} s, "
         f"{plural(len(pages), 'page')}: {cached} answered from the cache, "
         f"{len(sweep) - cached} sent. The server saw {to_discover + len(log)} requests: "
-        f"{to_discover} to find the categories, {len(log)} for the sweep{again}"
+        f"{to_discover} to find the categories, {len(log)} for the sweep{resent}"
     )
     leaders = [
         f"{query.arena} {_leader(page)}"

@@ -431,10 +431,21 @@ def _is_mixed(items: Sequence[Item]) -> bool:
     return len(kinds) != 1 or UnknownItem in kinds
 
 
+#: The one shape a source's items have, for the header of a table with no items.
+_SHAPE_OF: Final[dict[object, type]] = {
+    "artificial-analysis": ArtificialAnalysisItem,
+    "design-arena": DesignArenaItem,
+}
+
+
 def _columns_for(items: Sequence[Item], view: ItemView, query: Query) -> list[_Column]:
     if view.columns is not None:
         return [_field_column(name) for name in view.columns]
-    columns = _mixed_columns(query) if _is_mixed(items) else _COLUMNS[type(items[0])]
+    if items:
+        shape = None if _is_mixed(items) else type(items[0])
+    else:
+        shape = _SHAPE_OF.get(query.source)
+    columns = _mixed_columns(query) if shape is None else _COLUMNS[shape]
     sort_field = view.sort_field
     if sort_field is not None and all(column.field != sort_field for column in columns):
         # Sorted by a field the usual columns leave out: show it, or the order looks random.
