@@ -438,13 +438,17 @@ _SHAPE_OF: Final[dict[object, type]] = {
 }
 
 
+def _shape(items: Sequence[Item], query: Query) -> type | None:
+    """The one known shape of the items (of the query's source when there are none), or None."""
+    if not items:
+        return _SHAPE_OF.get(query.source)
+    return None if _is_mixed(items) else type(items[0])
+
+
 def _columns_for(items: Sequence[Item], view: ItemView, query: Query) -> list[_Column]:
     if view.columns is not None:
         return [_field_column(name) for name in view.columns]
-    if items:
-        shape = None if _is_mixed(items) else type(items[0])
-    else:
-        shape = _SHAPE_OF.get(query.source)
+    shape = _shape(items, query)
     columns = _mixed_columns(query) if shape is None else _COLUMNS[shape]
     sort_field = view.sort_field
     if sort_field is not None and all(column.field != sort_field for column in columns):
