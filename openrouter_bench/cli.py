@@ -1,17 +1,22 @@
-"""The ``openrouter-bench`` command: get, grid, watch, cache, demo and fake-server.
+"""The ``openrouter-bench`` command: get, grid, watch, cache, demo, fake-server and fake.
 
 Exit codes: 0 ok; 2 invalid usage or query (caught locally with nothing sent,
-or a 400 from the server); 3 authentication; 4 rate limited, out of quota or
-out of credit; 5 server or transport failure after retries; 6 malformed
-response; 1 anything else.
+or a 400 from the server); 3 authentication (a missing key too); 4 rate
+limited, out of quota or out of credit; 5 server or transport failure after
+retries; 6 malformed response; 1 anything else.
 
 Data goes to stdout, in the ``--format`` asked for; everything else goes to
 stderr. An error is one line on stderr (``openrouter-bench: error: ...``).
 Logs stay quiet unless asked for: ``-v`` shows retries, waits, stale serves
 and cache outages (INFO and up); ``--debug`` shows everything, and a traceback
 with an error. ``watch`` also shows its failed polls by default, since it
-carries on after them. Colours appear only on a terminal, never in csv, json
-or ndjson, and never when ``NO_COLOR`` is set.
+carries on after them. On a terminal, a wait of over 2 s (the quota, a rate
+limit, a retry) is announced in one line unless ``-q``. Colours appear only
+on a terminal, never in csv, json or ndjson, and never when ``NO_COLOR`` is set.
+
+A value of ``--source``, ``--task-type``, ``--arena``, ``--benchmark-type`` or
+``--search-surface`` that this package does not know is refused before it
+costs a request, unless ``--allow-unknown`` is given; categories are open.
 """
 
 from __future__ import annotations
