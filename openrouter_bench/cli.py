@@ -259,6 +259,13 @@ def _add_client_options(parser: argparse.ArgumentParser) -> None:
         "redis://... (shared by every process using it), or off for a local test server "
         "(default: shared on the cache's Redis if it is one, else this process)",
     )
+    group.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="on a terminal, do not announce waits for the quota, a rate limit or a "
+        "retry (shown when one lasts over 2 s), nor watch's polls without news",
+    )
     _add_logging_options(group)
 
 
@@ -270,13 +277,7 @@ def _add_logging_options(group: Any, *, verbose: bool = True) -> None:
             action="store_true",
             help="log retries, waits, stale serves and cache outages on stderr",
         )
-        group.add_argument(
-            "-q",
-            "--quiet",
-            action="store_true",
-            help="on a terminal, do not announce waits for the quota, a rate limit or a "
-            "retry (shown when one lasts over 2 s)",
-        )
+
     group.add_argument(
         "--debug", action="store_true", help="log everything, and a traceback with an error"
     )
