@@ -33,6 +33,7 @@ from openrouter_bench.hooks import (
     RequestSent,
     ResponseReceived,
     RetryScheduled,
+    WaitStarted,
 )
 from openrouter_bench.models import (
     ArtificialAnalysisItem,
@@ -112,6 +113,7 @@ __all__ = [
     "TournamentStats",
     "TransportError",
     "UnknownItem",
+    "WaitStarted",
     "__version__",
     "diff_snapshots",
 ]

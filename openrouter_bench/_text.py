@@ -6,6 +6,9 @@ quotes the bytes it choked on) passes through :func:`untrusted_text` before it
 reaches an exception, an attribute or a log record. The server can then
 neither echo the key into a log, nor flood a record with megabytes, nor
 forge log lines with newlines or terminal escapes.
+
+:func:`plural` is the one way a count and its noun are written for people
+("1 item", "3 items"), wherever the package prints or logs one.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import re
 from collections.abc import Iterable
 from typing import Final
 
-__all__ = ["REDACTED", "TEXT_LIMIT", "untrusted_text"]
+__all__ = ["REDACTED", "TEXT_LIMIT", "plural", "untrusted_text"]
 
 #: What stands where a secret was.
 REDACTED: Final = "<redacted>"
@@ -93,3 +96,11 @@ def untrusted_text(
     if cut or len(value) > limit:
         value = value[: max(0, limit - 1)].rstrip() + "…"
     return value
+
+
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """``count`` and ``noun``, the noun in the plural unless the count is one.
+
+    ``many`` is the plural when adding an "s" does not make it ("1 query", "2 queries").
+    """
+    return f"{count} {noun if count == 1 else many or noun + 's'}"

@@ -57,6 +57,7 @@ from openrouter_bench._snapshot_codec import (
     encode_pointer,
 )
 from openrouter_bench._sqlite_cache import SQLiteCache, default_cli_cache_path
+from openrouter_bench._text import plural
 from openrouter_bench.errors import (
     ClientClosedError,
     ConfigurationError,
@@ -657,8 +658,16 @@ class SnapshotCache:
             removed += await client.delete(*batch)
         return removed
 
-    async def describe(self) -> str:
-        """A few lines on the backend, the policy and the counters, for people."""
+    async def stored(self) -> tuple[int, int] | None:
+        """How many queries and snapshots this namespace holds; None if the backend cannot tell."""
+        keys = await self._guard(self._stored_keys, None)
+        if keys is None:
+            return None
+        kinds = [key[len(self._keys.prefix) :].split(":", 1)[0] for key in keys]
+        return kinds.count("pointer"), kinds.count("page")
+
+    async def describe(self, *, counters: bool = True) -> str:
+        """A few lines on the backend, the policy and (``counters``) this process's counts."""
         policy = self.policy
         stats = self.stats
         lines = [
@@ -666,15 +675,18 @@ class SnapshotCache:
             f"namespace: {self.namespace}",
             f"ttl: {policy.ttl:g} s, stale-if-error: {policy.stale_if_error:g} s, "
             f"history: {policy.history}",
-            f"this run: {stats.hits} hits, {stats.misses} misses, {stats.fetches} fetches, "
-            f"{stats.stale_serves} stale, {stats.coalesced} coalesced, "
-            f"{stats.backend_errors} backend errors",
         ]
-        stored = await self._guard(self._stored_keys, None)
-        if stored is not None:
-            kinds = [key[len(self._keys.prefix) :].split(":", 1)[0] for key in stored]
+        if counters:
             lines.append(
-                f"stored: {kinds.count('pointer')} queries, {kinds.count('page')} snapshots"
+                f"this run: {plural(stats.hits, 'hit')}, {plural(stats.misses, 'miss', 'misses')}, "
+                f"{plural(stats.fetches, 'fetch', 'fetches')}, {stats.stale_serves} stale, "
+                f"{stats.coalesced} coalesced, {plural(stats.backend_errors, 'backend error')}"
+            )
+        stored = await self.stored()
+        if stored is not None:
+            queries, snapshots = stored
+            lines.append(
+                f"stored: {plural(queries, 'query', 'queries')}, {plural(snapshots, 'snapshot')}"
             )
         if self._outage:
             lines.append("backend state: unavailable")
@@ -988,7 +1000,7 @@ def _backend_for(spec: str, policy: CachePolicy, clock: Callable[[], float]) -> 
             from aiocache.backends.memcached import MemcachedCache
         except ImportError:
             raise ConfigurationError(
-                "a memcached cache needs the aiomcache package; install it first"
+                "a memcached cache needs the aiomcache package: install openrouter-bench[memcached]"
             ) from None
         return MemcachedCache(
             endpoint=parts.hostname or "127.0.0.1",

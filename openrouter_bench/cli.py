@@ -1,17 +1,22 @@
-"""The ``openrouter-bench`` command: get, grid, watch, cache, demo and fake-server.
+"""The ``openrouter-bench`` command: get, grid, watch, cache, demo, fake-server and fake.
 
 Exit codes: 0 ok; 2 invalid usage or query (caught locally with nothing sent,
-or a 400 from the server); 3 authentication; 4 rate limited, out of quota or
-out of credit; 5 server or transport failure after retries; 6 malformed
-response; 1 anything else.
+or a 400 from the server); 3 authentication (a missing key too); 4 rate
+limited, out of quota or out of credit; 5 server or transport failure after
+retries; 6 malformed response; 1 anything else.
 
 Data goes to stdout, in the ``--format`` asked for; everything else goes to
 stderr. An error is one line on stderr (``openrouter-bench: error: ...``).
 Logs stay quiet unless asked for: ``-v`` shows retries, waits, stale serves
 and cache outages (INFO and up); ``--debug`` shows everything, and a traceback
 with an error. ``watch`` also shows its failed polls by default, since it
-carries on after them. Colours appear only on a terminal, never in csv, json
-or ndjson, and never when ``NO_COLOR`` is set.
+carries on after them. On a terminal, a wait of over 2 s (the quota, a rate
+limit, a retry) is announced in one line unless ``-q``. Colours appear only
+on a terminal, never in csv, json or ndjson, and never when ``NO_COLOR`` is set.
+
+A value of ``--source``, ``--task-type``, ``--arena``, ``--benchmark-type`` or
+``--search-surface`` that this package does not know is refused before it
+costs a request, unless ``--allow-unknown`` is given; categories are open.
 """
 
 from __future__ import annotations
@@ -19,18 +24,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import difflib
+import itertools
 import logging
 import os
 import signal
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final, Self, TextIO
+from urllib.parse import urlsplit
 
 import attrs
 import orjson
 
+from openrouter_bench._text import plural
 from openrouter_bench._version import __version__
 from openrouter_bench.cache import namespace_for
 from openrouter_bench.errors import (
@@ -38,6 +47,7 @@ from openrouter_bench.errors import (
     BadRequestError,
     ConfigurationError,
     InvalidQueryError,
+    NotFoundError,
     OpenRouterBenchError,
     PaymentRequiredError,
     QuotaExhaustedError,
@@ -48,9 +58,11 @@ from openrouter_bench.errors import (
     is_transient,
 )
 from openrouter_bench.fanout import DEFAULT_CONCURRENCY, FanOutResult
+from openrouter_bench.hooks import ClientHooks, RetryScheduled, WaitStarted
 from openrouter_bench.models import Item, Page
 from openrouter_bench.query import (
     ALL,
+    KNOWN_CATEGORIES,
     Arena,
     BenchmarkType,
     Query,
@@ -58,6 +70,7 @@ from openrouter_bench.query import (
     Source,
     TaskType,
 )
+from openrouter_bench.ranking import format_score, ranking_score
 from openrouter_bench.render import (
     AS_SENT,
     CHANGE_FORMATS,
@@ -68,7 +81,6 @@ from openrouter_bench.render import (
     _align,
     _csv,
     _flatten,
-    primary_score,
     render_change,
     render_page,
 )
@@ -78,7 +90,14 @@ from openrouter_bench.wire import DEFAULT_BASE_URL, check_base_url
 if TYPE_CHECKING:
     from openrouter_bench.client import BenchmarksClient
 
-__all__ = ["GridProgress", "build_parser", "exit_code_for", "main", "render_grid"]
+__all__ = [
+    "GridProgress",
+    "MissingKeyError",
+    "build_parser",
+    "exit_code_for",
+    "main",
+    "render_grid",
+]
 
 EXIT_OK: Final = 0
 EXIT_OTHER: Final = 1
@@ -102,8 +121,14 @@ environment:
 _COLUMN_FORMATS: Final = {"get": ("table", "csv"), "grid": ("csv",)}
 
 
+class MissingKeyError(ConfigurationError):
+    """No API key in the environment: an authentication failure found before sending."""
+
+
 def exit_code_for(error: BaseException) -> int:
     """The process exit code that stands for ``error``."""
+    if isinstance(error, MissingKeyError):
+        return EXIT_AUTH
     if isinstance(error, InvalidQueryError | ConfigurationError | BadRequestError):
         return EXIT_USAGE
     if isinstance(error, AuthenticationError):
@@ -142,10 +167,14 @@ def _command(
 
 def _add_query_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("query")
-    group.add_argument("--source", help=f"one of {_known(Source)}, or a newer one")
-    group.add_argument("--task-type", help=f"one of {_known(TaskType)}, or a newer one")
+    group.add_argument("--source", help=f"one of {_known(Source)}")
+    group.add_argument("--task-type", help=f"one of {_known(TaskType)}")
     group.add_argument("--arena", help=f"Design Arena only: {_known(Arena)}")
-    group.add_argument("--category", help="Design Arena only, e.g. gamedev, svg, 3d")
+    group.add_argument(
+        "--category",
+        help="Design Arena only, e.g. gamedev, svg, 3d (any name: the server may have "
+        "more than this package lists)",
+    )
     group.add_argument(
         "--max-results",
         type=int,
@@ -158,6 +187,17 @@ def _add_query_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--search-engine", help="search evals: one search engine")
     group.add_argument("--search-surface", help=f"search evals: {_known(SearchSurface)}")
+    _add_allow_unknown(group)
+
+
+def _add_allow_unknown(group: Any) -> None:
+    group.add_argument(
+        "--allow-unknown",
+        action="store_true",
+        help="send a source, task type, arena, benchmark type or search surface this "
+        "package does not know (the API may have grown); without it such a value is "
+        "refused before any request is spent",
+    )
 
 
 def _add_output_options(
@@ -213,10 +253,18 @@ def _add_client_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--quota",
+        type=_quota_spec,
         metavar="SPEC",
         help="the request budget (30 a minute, 500 a day): memory (this process), "
         "redis://... (shared by every process using it), or off for a local test server "
         "(default: shared on the cache's Redis if it is one, else this process)",
+    )
+    group.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="on a terminal, do not announce waits for the quota, a rate limit or a "
+        "retry (shown when one lasts over 2 s), nor watch's polls without news",
     )
     _add_logging_options(group)
 
@@ -229,6 +277,7 @@ def _add_logging_options(group: Any, *, verbose: bool = True) -> None:
             action="store_true",
             help="log retries, waits, stale serves and cache outages on stderr",
         )
+
     group.add_argument(
         "--debug", action="store_true", help="log everything, and a traceback with an error"
     )
@@ -251,6 +300,13 @@ def _whole_number(minimum: int) -> Callable[[str], int]:
 
 _retries = _whole_number(0)
 _positive_int = _whole_number(1)
+
+
+def _quota_spec(text: str) -> str:
+    """--quota: memory, off, or a redis:// URL."""
+    if text in ("memory", "off") or urlsplit(text).scheme in ("redis", "rediss"):
+        return text
+    raise argparse.ArgumentTypeError(f"expected memory, off or a redis://... URL, got {text!r}")
 
 
 def _interval(text: str) -> float:
@@ -370,7 +426,18 @@ def build_parser() -> argparse.ArgumentParser:
         summary="serve the bundled fake API until stopped",
         description="Serve a deterministic fake of the benchmarks endpoint on loopback, for\n"
         "tests and experiments. Prints its base URL, then serves until Ctrl-C or SIGTERM.\n"
-        "Point any client at it with OPENROUTER_BASE_URL and any key.",
+        "Point any client at it with OPENROUTER_BASE_URL and any key.\n"
+        "\n"
+        "Control endpoints, at the server's root (no key needed; 'openrouter-bench fake'\n"
+        "drives them):\n"
+        '  POST   /_fake/publish    publish a new snapshot (body: optional {"as_of": "..."})\n'
+        '  POST   /_fake/faults     fail the next requests in order ({"script": [503, "reset"]})\n'
+        "  DELETE /_fake/faults     drop the faults not used yet\n"
+        '  POST   /_fake/chaos      fail a share of requests ({"rate": 0.2, "seed": 1})\n'
+        "  GET    /_fake/requests   the API requests received (never their keys)\n"
+        "  DELETE /_fake/requests   forget them\n"
+        "  POST   /_fake/reset      back to the first snapshot, no faults, no requests\n"
+        "  GET    /_fake/state      the current as_of, request and fault counts",
         examples=(
             "openrouter-bench fake-server --port 8080",
             "OPENROUTER_BASE_URL=http://127.0.0.1:8080/api/v1 OPENROUTER_API_KEY=any-key "
@@ -388,7 +455,89 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--per-minute", type=int, default=30, help="requests per minute per key")
     server.add_argument("--per-day", type=int, default=500, help="requests per day per key")
     _add_logging_options(server, verbose=False)
+
+    _add_fake_commands(commands)
     return parser
+
+
+def _add_fake_commands(commands: Any) -> None:
+    control = _command(
+        commands,
+        "fake",
+        summary="drive a running fake server: publish data, script faults, list requests",
+        description="Drive a fake server started with 'openrouter-bench fake-server', through\n"
+        "its control endpoints: the one at --base-url, else at $OPENROUTER_BASE_URL.",
+        examples=(
+            "openrouter-bench fake publish",
+            "openrouter-bench fake fault 503 reset html502",
+            "openrouter-bench fake requests --base-url http://127.0.0.1:8080/api/v1",
+        ),
+    )
+    actions = control.add_subparsers(dest="fake_action", metavar="ACTION", required=True)
+    publish = _command(
+        actions,
+        "publish",
+        summary="publish a new snapshot: a new as_of, with scores moved",
+        description="Publish a new snapshot of the fake's data (POST /_fake/publish): scores\n"
+        "drift, ranks move, and the as_of moves on, so caches refresh and watch reports it.",
+        examples=(
+            "openrouter-bench fake publish",
+            "openrouter-bench fake publish --as-of 2027-01-01T00:00:00Z",
+        ),
+    )
+    publish.add_argument(
+        "--as-of", metavar="TIME", help="its ISO-8601 time (default: a day after the current one)"
+    )
+    fault = _command(
+        actions,
+        "fault",
+        summary="make the next requests fail, one fault each, in order",
+        description="Script faults (POST /_fake/faults): each of the next API requests meets\n"
+        "the next fault, after any already scripted.",
+        examples=("openrouter-bench fake fault 503 reset", "openrouter-bench fake fault 429"),
+    )
+    fault.add_argument(
+        "faults",
+        nargs="+",
+        type=_fault,
+        metavar="NAME",
+        help="an HTTP status from 400 to 599, or a fault's name: reset, timeout, truncate, "
+        "html502, malformed... (a wrong name lists them all)",
+    )
+    listing = _command(
+        actions,
+        "requests",
+        summary="list the API requests the fake received",
+        description="List the API requests the fake received, oldest first (GET /_fake/requests):\n"
+        "each one's status (or fault) and parameters. Keys are never recorded.",
+        examples=("openrouter-bench fake requests", "openrouter-bench fake requests --format json"),
+    )
+    listing.add_argument(
+        "--format", choices=("table", "json"), default="table", help="table (default) or json"
+    )
+    for action in (publish, fault, listing):
+        options = action.add_argument_group("fake server")
+        options.add_argument(
+            "--base-url",
+            help="the fake's base URL, as fake-server printed it (default: $OPENROUTER_BASE_URL)",
+        )
+        _add_logging_options(options, verbose=False)
+
+
+def _fault(text: str) -> int | str:
+    """A fault for ``fake fault``: a 4xx/5xx status or a fault's name."""
+    from openrouter_bench.fake.faults import FAULT_NAMES
+
+    if text.isdigit() and 400 <= int(text) <= 599:
+        return int(text)
+    if text in FAULT_NAMES:
+        return text
+    close = difflib.get_close_matches(text, FAULT_NAMES, n=1)
+    hint = f"did you mean {close[0]}? " if close else ""
+    raise argparse.ArgumentTypeError(
+        f"unknown fault {text!r}; {hint}expected a status from 400 to 599 or one of "
+        f"{', '.join(FAULT_NAMES)}"
+    )
 
 
 def _add_fanout_commands(commands: Any) -> None:
@@ -420,6 +569,7 @@ def _add_fanout_commands(commands: Any) -> None:
         "--benchmark-type", type=_axis, metavar="B", help=f"OpenRouter: {_known(BenchmarkType)}"
     )
     axes.add_argument("--max-results", type=int, metavar="N", help="at most N items per query")
+    _add_allow_unknown(axes)
     _add_output_options(
         grid,
         format_help="table: a row per query, with its leader; json, ndjson: each query's "
@@ -443,11 +593,13 @@ def _add_fanout_commands(commands: Any) -> None:
         description="Poll one query within the quota and print what changed each time the\n"
         "data's as_of moves: new leaders, models that entered and left, rank and score\n"
         "moves, and the citation to show. The first poll is the baseline. A failed poll\n"
-        "is logged and the watch goes on; --count makes it stop.",
+        "is logged and the watch goes on. On a terminal (or with -v) each poll that\n"
+        "brings no new data says so. --count stops after N changes, --polls after N polls.",
         examples=(
             "openrouter-bench watch --source design-arena --category gamedev --every 900",
             "openrouter-bench watch --source artificial-analysis --task-type coding --format table",
             "openrouter-bench watch --source openrouter --format ndjson --count 1",
+            "openrouter-bench watch --source design-arena --every 5 --count 1 --polls 12",
         ),
     )
     _add_query_options(watch)
@@ -460,7 +612,17 @@ def _add_fanout_commands(commands: Any) -> None:
         help="seconds between polls (default 900)",
     )
     polling.add_argument(
-        "--count", type=_positive_int, metavar="N", help="stop after N changes (default: never)"
+        "--count",
+        type=_positive_int,
+        metavar="N",
+        help="stop after N changes, that is N new snapshots, however many polls that "
+        "takes (default: never)",
+    )
+    polling.add_argument(
+        "--polls",
+        type=_positive_int,
+        metavar="N",
+        help="stop after N polls past the baseline, changed or not (default: never)",
     )
     polling.add_argument(
         "--format",
@@ -508,6 +670,39 @@ def _check_output_options(args: argparse.Namespace) -> None:
             f"--columns picks the columns of {' or '.join(allowed)} output, "
             f"not of --format {args.format}"
         )
+
+
+#: The options whose values this package knows all of; --allow-unknown sends others anyway.
+_KNOWN_VALUES: Final = {
+    "source": Source,
+    "task_type": TaskType,
+    "arena": Arena,
+    "benchmark_type": BenchmarkType,
+    "search_surface": SearchSurface,
+}
+
+
+def _check_known_values(args: argparse.Namespace) -> None:
+    """Refuse a value the API does not know (so far as this package knows), before any I/O.
+
+    The server would answer it with a 400, and that answer costs a request of the quota.
+    """
+    if getattr(args, "allow_unknown", True):
+        return
+    for name, enum_type in _KNOWN_VALUES.items():
+        given = getattr(args, name, None)
+        if given is None or given is ALL:
+            continue
+        known = [member.value for member in enum_type]
+        for value in given if isinstance(given, list) else [given]:
+            if value in known or value != value.strip():
+                continue  # white space around it: the query's own check says what is wrong
+            close = difflib.get_close_matches(value, known, n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
+            args.command_parser.error(
+                f"unknown --{name.replace('_', '-')} {value!r}; {hint}known: {', '.join(known)} "
+                "(--allow-unknown sends it anyway)"
+            )
 
 
 # --- shared pieces --------------------------------------------------------------------------
@@ -560,16 +755,87 @@ def _quota_from(args: argparse.Namespace) -> Any:
     return None if spec == "off" else spec
 
 
+#: A wait shorter than this passes unannounced: it looks like an ordinary slow answer.
+_ANNOUNCED_WAIT: Final = 2.0
+
+
+class _WaitNotices(ClientHooks):
+    """One line on stderr for each long wait, so that a terminal does not look hung."""
+
+    def __init__(self, err: TextIO) -> None:
+        self._err = err
+
+    def wait_started(self, event: WaitStarted) -> None:
+        if event.seconds <= _ANNOUNCED_WAIT:
+            return
+        why = (
+            "the request quota has no free slot yet"
+            if event.reason == "quota"
+            else "the server rate-limited this key"
+        )
+        self._say(f"waiting {event.seconds:.0f} s before sending {event.query!r}: {why}")
+
+    def retry_scheduled(self, event: RetryScheduled) -> None:
+        if event.wait <= _ANNOUNCED_WAIT:
+            return
+        self._say(
+            f"attempt {event.attempt} for {event.query!r} failed ({event.error}); "
+            f"retrying in {event.wait:.0f} s"
+        )
+
+    def _say(self, text: str) -> None:
+        self._err.write(f"openrouter-bench: {text}\n")
+        self._err.flush()
+
+
+def _no_key() -> bool:
+    return not os.environ.get("OPENROUTER_API_KEY", "").strip()
+
+
 def _client_for(args: argparse.Namespace) -> BenchmarksClient:
     from openrouter_bench.client import BenchmarksClient
 
+    if _no_key():
+        raise MissingKeyError(
+            "no API key: set OPENROUTER_API_KEY (for the bundled fake server, any "
+            "non-empty key will do)"
+        )
+    err: TextIO = args.err
+    announce = _is_terminal(err) and not getattr(args, "quiet", False)
     retries = args.retries
     return BenchmarksClient(
         base_url=args.base_url,
         cache=_cache_spec(args),
         retry=None if retries is None else RetryPolicy(attempts=retries + 1),
         quota=_quota_from(args),
+        hooks=_WaitNotices(err) if announce else None,
     )
+
+
+@contextlib.asynccontextmanager
+async def _open_client(args: argparse.Namespace) -> AsyncIterator[BenchmarksClient]:
+    """The command's client; afterwards, a word on stderr if its cache could not be used."""
+    async with _client_for(args) as client:
+        try:
+            yield client
+        finally:
+            if client.stats.cache_errors and not (args.verbose or args.debug):
+                # The client carries on without its cache, as it should, but a person who
+                # named one should know every answer now costs a request.
+                args.err.write(
+                    f"openrouter-bench: warning: the cache {_shown_spec(args)} could not be "
+                    "used; this run went without it (-v shows why)\n"
+                )
+
+
+def _shown_spec(args: argparse.Namespace) -> str:
+    """The cache's URL without a password it may hold."""
+    spec = str(_cache_spec(args))
+    parts = urlsplit(spec)
+    if parts.password is None:
+        return spec
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname}{port}{parts.path}"
 
 
 def _is_terminal(stream: TextIO) -> bool:
@@ -580,28 +846,67 @@ def _is_terminal(stream: TextIO) -> bool:
 # --- get, cache, fake-server, demo ------------------------------------------------------------
 
 
+async def _category_hint(client: BenchmarksClient, page: Page) -> str | None:
+    """Why a Design Arena page is empty, when its category is neither known nor in the data.
+
+    The categories in the data come from the arena's page: none is sent while that
+    page is cached, one request otherwise, and only after an empty answer.
+    """
+    query = page.query
+    category = query.category
+    if page.items or category is None or category in KNOWN_CATEGORIES:
+        return None
+    if query.source != Source.DESIGN_ARENA or query.arena is None:
+        return None
+    found = await client.categories(query.arena)
+    if category in found:
+        return None
+    names = list(dict.fromkeys([*KNOWN_CATEGORIES, *found]))
+    close = difflib.get_close_matches(category, names, n=1)
+    guess = f"did you mean {close[0]}? " if close else ""
+    return (
+        f"no category {category!r} in Design Arena's {query.arena} arena; {guess}"
+        f"its categories: {', '.join(names)}"
+    )
+
+
+def _hint(err: TextIO, text: str) -> None:
+    err.write(f"openrouter-bench: hint: {text}\n")
+
+
 async def _get(args: argparse.Namespace, out: TextIO) -> int:
     query = _query_from(args)
-    async with _client_for(args) as client:
+    async with _open_client(args) as client:
         page = await client.get(query, refresh=args.refresh)
+        hint = await _category_hint(client, page)
     out.write(render_page(page, args.format, _view_from(args), Palette.for_stream(out)))
+    if hint is not None:
+        _hint(args.err, hint)
     return EXIT_OK
 
 
 async def _cache_command(args: argparse.Namespace, out: TextIO) -> int:
-    from openrouter_bench.cache import CachePolicy, open_cache
+    from openrouter_bench.cache import CachePolicy, default_cli_cache_path, open_cache
 
     spec = _cache_spec(args)
     if args.action == "path":
-        out.write(f"{spec}\n")
+        # The default store is a file; a cache named with --cache is where it is.
+        out.write(f"{spec if args.cache else default_cli_cache_path()}\n")
         return EXIT_OK
     cache = open_cache(spec, namespace=_namespace(args), policy=CachePolicy())
     try:
         if args.action == "clear":
+            stored = await cache.stored()
             removed = await cache.clear()
-            out.write(f"cleared {removed} entries from {spec}\n")
+            if stored is None:
+                what = plural(removed, "entry", "entries")
+            else:
+                queries, snapshots = stored
+                what = f"{plural(queries, 'query', 'queries')} and {plural(snapshots, 'snapshot')}"
+            out.write(f"cleared {what} from {_shown_spec(args)}\n")
         else:
-            out.write(await cache.describe())
+            # A new process has served nothing yet: its counters would always read 0.
+            out.write(await cache.describe(counters=False))
     finally:
         await cache.close()
     return EXIT_OK
@@ -634,6 +939,76 @@ async def _fake_server(args: argparse.Namespace, out: TextIO) -> int:
         current = asyncio.current_task()
         if current is not None and current.cancelling():
             raise  # Ctrl-C, or whoever runs this command, cancelled it
+    return EXIT_OK
+
+
+def _fake_root(args: argparse.Namespace) -> str:
+    """Where a running fake's control endpoints are: the root of its base URL."""
+    base_url = args.base_url or os.environ.get("OPENROUTER_BASE_URL")
+    if not base_url:
+        raise ConfigurationError(
+            "which fake server? pass --base-url with the URL fake-server printed, "
+            "or set OPENROUTER_BASE_URL"
+        )
+    parts = urlsplit(check_base_url(base_url, allow_insecure_http=False))
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+async def _fake_call(root: str, method: str, path: str, body: object = None) -> Any:
+    """One control request to a running fake; its JSON answer (None for an empty one)."""
+    import aiohttp
+
+    url = f"{root}{path}"
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
+            session.request(method, url, json=body) as response,
+        ):
+            raw = await response.read()
+            status = response.status
+    except (aiohttp.ClientError, TimeoutError) as error:
+        reason = type(error).__name__ if isinstance(error, TimeoutError) else str(error)
+        raise TransportError(f"no fake server answered at {root}: {reason}") from None
+    document = orjson.loads(raw) if raw.strip() else None
+    if status == 404:
+        raise ConfigurationError(
+            f"{root} has no {path}: is it a fake started with 'openrouter-bench fake-server'?"
+        )
+    if status >= 400:
+        message = (document or {}).get("error", {}).get("message", f"HTTP {status}")
+        raise BadRequestError(f"the fake refused {method} {path}: {message}", status=status)
+    return document
+
+
+async def _fake(args: argparse.Namespace, out: TextIO) -> int:
+    root = _fake_root(args)
+    if args.fake_action == "publish":
+        body = {} if args.as_of is None else {"as_of": args.as_of}
+        published = await _fake_call(root, "POST", "/_fake/publish", body)
+        out.write(f"published a new snapshot, as of {published['as_of']}\n")
+    elif args.fake_action == "fault":
+        state = await _fake_call(root, "POST", "/_fake/faults", {"script": args.faults})
+        faults = ", ".join(str(fault) for fault in args.faults)
+        out.write(
+            f"the next API requests fail with {faults} "
+            f"({plural(state['pending_faults'], 'fault')} waiting in all)\n"
+        )
+    else:
+        records = await _fake_call(root, "GET", "/_fake/requests")
+        if args.format == "json":
+            out.write(orjson.dumps(records, option=orjson.OPT_INDENT_2).decode() + "\n")
+        else:
+            rows = [["#", "status", "fault", "query"]]
+            rows += [
+                [
+                    str(number),
+                    str(record["status"]),
+                    record["fault"] or "-",
+                    "&".join(f"{k}={v}" for k, v in record["params"].items()) or "(all)",
+                ]
+                for number, record in enumerate(records, start=1)
+            ]
+            out.write("\n".join(_align(rows)) + f"\n\n{plural(len(records), 'request')}\n")
     return EXIT_OK
 
 
@@ -714,7 +1089,10 @@ async def _grid_queries(client: BenchmarksClient, args: argparse.Namespace) -> l
     }
     design_arena = source is ALL or Source.DESIGN_ARENA in source
     if args.category is not ALL or not design_arena:
-        return Query.grid(**axes, arena=args.arena, category=args.category)
+        grid = Query.grid(**axes, arena=args.arena, category=args.category)
+        if not grid:
+            raise _empty_grid({**axes, "arena": args.arena, "category": args.category})
+        return grid
     # Every category the data has, arena by arena: the package's list may be behind.
     arenas = list(Arena) if args.arena is ALL else args.arena or [Arena.MODELS]
     queries: dict[Query, None] = {}
@@ -724,7 +1102,29 @@ async def _grid_queries(client: BenchmarksClient, args: argparse.Namespace) -> l
             queries.update(
                 dict.fromkeys(Query.grid(**axes, arena=arena, category=list(categories)))
             )
+    if not queries:
+        raise _empty_grid({**axes, "arena": arenas, "category": None})
     return list(queries)
+
+
+def _empty_grid(axes: dict[str, Any]) -> InvalidQueryError:
+    """Why no combination of the grid's values is a valid query, in the words ``get`` uses."""
+    choices = [
+        [None]
+        if values is None or values is ALL
+        else values
+        if isinstance(values, list)
+        else [values]
+        for values in axes.values()
+    ]
+    reason = "no valid combination of these values"
+    for combination in itertools.product(*choices):
+        try:
+            Query(**dict(zip(axes, combination, strict=True)))
+        except InvalidQueryError as error:
+            reason = str(error)
+            break
+    return InvalidQueryError(f"the grid is empty: {reason}")
 
 
 def _grid_label(query: Query) -> str:
@@ -739,15 +1139,13 @@ def _grid_label(query: Query) -> str:
     return " ".join(words) or "everything"
 
 
-def _leader(items: Sequence[Item]) -> str:
+def _leader(items: Sequence[Item], query: Query) -> str:
     if not items:
         return "no items"
     top = items[0]
     name = getattr(top, "display_name", None) or getattr(top, "model_permaslug", None) or "?"
-    score = primary_score(top)
-    if score is None:
-        return f"#1 {name}"
-    return f"#1 {name} ({score:.3f})" if abs(score) < 10 else f"#1 {name} ({score:.0f})"
+    score = ranking_score(top, query)
+    return f"#1 {name}" if score is None else f"#1 {name} ({format_score(score)})"
 
 
 def _as_is(text: str) -> str:
@@ -766,7 +1164,7 @@ def _grid_table(result: FanOutResult, view: ItemView, palette: Palette) -> str:
                     state,
                     str(len(outcome)),
                     f"{outcome.as_of:%Y-%m-%d %H:%M}",
-                    _leader(view.apply(outcome.items)),
+                    _leader(view.apply(outcome.items), query),
                 ]
             )
             styles.append(palette.yellow if outcome.stale else _as_is)
@@ -844,10 +1242,8 @@ def _worst_exit_code(errors: Iterable[BaseException]) -> int:
 async def _grid(args: argparse.Namespace, out: TextIO) -> int:
     err: TextIO = args.err
     started = time.monotonic()
-    async with _client_for(args) as client:
+    async with _open_client(args) as client:
         queries = await _grid_queries(client, args)
-        if not queries:
-            raise InvalidQueryError("the grid is empty: no valid combination of these values")
         outcomes: dict[Query, Page | OpenRouterBenchError] = {}
         with GridProgress(err, len(queries), label="grid") as progress:
             stream = client.stream(queries, concurrency=args.concurrency, refresh=args.refresh)
@@ -855,16 +1251,20 @@ async def _grid(args: argparse.Namespace, out: TextIO) -> int:
                 async for query, outcome in results:
                     outcomes[query] = outcome
                     progress.advance(outcome)
+        result = FanOutResult({query: outcomes[query] for query in queries})
+        hints = [await _category_hint(client, page) for page in result.pages.values()]
         stats = client.stats
-    result = FanOutResult({query: outcomes[query] for query in queries})
     out.write(render_grid(result, args.format, _view_from(args), Palette.for_stream(out)))
     prefix = Palette.for_stream(err).red(ERROR_PREFIX)
     for query, error in result.errors.items():
-        err.write(f"{prefix} {query!r}: {error}\n")
+        err.write(f"{prefix} {query!r}: {_described(error)}\n")
+    for hint in dict.fromkeys(hint for hint in hints if hint is not None):
+        _hint(err, hint)
     stale = sum(page.stale for page in result.pages.values())
     err.write(
-        f"{len(result)} queries: {len(result.pages)} pages, {len(result.errors)} errors; "
-        f"{stats.requests} requests sent, {stats.hits} cache hits"
+        f"{plural(len(result), 'query', 'queries')}: {plural(len(result.pages), 'page')}, "
+        f"{plural(len(result.errors), 'error')}; {plural(stats.requests, 'request')} sent, "
+        f"{plural(stats.hits, 'cache hit')}"
         + (f", {stale} stale" if stale else "")
         + f"; {time.monotonic() - started:.1f} s\n"
     )
@@ -885,13 +1285,44 @@ def _failed_polls_shown(args: argparse.Namespace) -> Iterator[None]:
 
 
 async def _watch(args: argparse.Namespace, out: TextIO) -> int:
+    from openrouter_bench.watch import watch_query
+
     err: TextIO = args.err
     query = _query_from(args)
     palette = Palette.for_stream(out)
+    # Polls that bring nothing are the usual case; on a terminal silence looks like a hang.
+    tell_polls = args.verbose or args.debug or (_is_terminal(err) and not args.quiet)
+
+    def unchanged(poll: int, page: Page) -> None:
+        if tell_polls:
+            state = "the refresh failed, " if page.stale else ""
+            err.write(
+                f"poll {poll}: no new data ({state}still as of {page.as_of:%Y-%m-%d %H:%M} UTC)\n"
+            )
+            err.flush()
+
     with _failed_polls_shown(args):
-        async with _client_for(args) as client:
-            changes = client.watch(query, every=args.every)
-            err.write(f"watching {query!r} every {args.every:g} s\n")
+        async with _open_client(args) as client:
+
+            async def fetch(refresh: bool) -> Page:
+                return await client.get(query, refresh=refresh)
+
+            changes = watch_query(
+                fetch,
+                every=args.every,
+                sleep=asyncio.sleep,
+                polls=args.polls,
+                on_unchanged=unchanged,
+            )
+            bound = [
+                *([f"for {plural(args.count, 'change')}"] if args.count else []),
+                *([f"at most {plural(args.polls, 'poll')}"] if args.polls else []),
+            ]
+            err.write(
+                f"watching {query!r} every {args.every:g} s"
+                + (f" ({', '.join(bound)})" if bound else "")
+                + "\n"
+            )
             err.flush()
             seen = 0
             async with contextlib.aclosing(changes) as watching:
@@ -901,6 +1332,10 @@ async def _watch(args: argparse.Namespace, out: TextIO) -> int:
                     seen += 1
                     if args.count is not None and seen >= args.count:
                         break
+            if args.polls is not None and (args.count is None or seen < args.count):
+                err.write(
+                    f"stopped after {plural(args.polls, 'poll')}: {plural(seen, 'change')} seen\n"
+                )
     return EXIT_OK
 
 
@@ -910,11 +1345,27 @@ _COMMANDS: Final = {
     "watch": _watch,
     "cache": _cache_command,
     "fake-server": _fake_server,
+    "fake": _fake,
     "demo": _demo,
 }
 
 
 # --- logging and main -------------------------------------------------------------------------
+
+
+def _described(error: OpenRouterBenchError) -> str:
+    """An error for a person: with the URL asked for on a 404, and what to fix."""
+    if not isinstance(error, NotFoundError) or error.url is None:
+        return str(error)
+    text = f"{error} (GET {error.url})"
+    parts = urlsplit(error.url)
+    base = parts.path.removesuffix("/benchmarks")
+    if not base.endswith("/api/v1"):
+        text += (
+            f"; the base URL is usually {parts.scheme}://{parts.netloc}/api/v1, "
+            f"not {parts.scheme}://{parts.netloc}{base or '/'}"
+        )
+    return text
 
 
 class _LogFormatter(logging.Formatter):
@@ -961,6 +1412,7 @@ def main(
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             args = parser.parse_args(words)
             _check_output_options(args)
+            _check_known_values(args)
     except SystemExit as stop:
         return int(stop.code or 0)
     debug = bool(getattr(args, "debug", False))
@@ -975,7 +1427,7 @@ def main(
     except OpenRouterBenchError as error:
         if debug:
             traceback.print_exc(file=err)
-        err.write(f"{prefix} {error}\n")
+        err.write(f"{prefix} {_described(error)}\n")
         return exit_code_for(error)
     except Exception as error:  # noqa: BLE001 - the last line of defence prints one line
         if debug:

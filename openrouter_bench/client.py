@@ -20,6 +20,7 @@ import os
 import random
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Final, Self
@@ -42,6 +43,7 @@ from openrouter_bench.errors import (
     ClientClosedError,
     ConfigurationError,
     InvalidQueryError,
+    NotFoundError,
     OpenRouterBenchError,
 )
 from openrouter_bench.fanout import FanOutResult, Outcome
@@ -52,11 +54,12 @@ from openrouter_bench.hooks import (
     RequestSent,
     ResponseReceived,
     RetryScheduled,
+    WaitStarted,
 )
 from openrouter_bench.models import DesignArenaItem, Page
 from openrouter_bench.query import Arena, Query, Source
-from openrouter_bench.quota import QuotaLimiter, QuotaPolicy, open_quota
-from openrouter_bench.retry import RetryPolicy, call_with_retries
+from openrouter_bench.quota import QuotaLimiter, QuotaPolicy, WaitObserver, open_quota
+from openrouter_bench.retry import RetryPolicy, SendGate, call_with_retries
 from openrouter_bench.transport import DEFAULT_MAX_RESPONSE_BYTES
 from openrouter_bench.watch import SnapshotChange, watch_query
 from openrouter_bench.wire import (
@@ -501,11 +504,17 @@ class BenchmarksClient:
                     )
                 )
 
+        gate: SendGate = self.quota
+        if self._hooks.active:
+            runner = self._hooks
+            gate = _AnnouncedWaits(
+                self.quota, lambda reason, seconds: runner.emit(WaitStarted(query, reason, seconds))
+            )
         try:
             return await call_with_retries(
                 attempt,
                 policy=self._retry,
-                gate=self.quota,
+                gate=gate,
                 clock=self._timer,
                 sleep=self._sleep,
                 rng=self._rng,
@@ -549,6 +558,7 @@ class BenchmarksClient:
         if self._state is not _State.OPEN or self._session is None:
             raise ClientClosedError("this client was closed while a call was in flight")
         self._requests += 1
+        logger.debug("GET %s %s", request.url, query.key)
         response = await transport.exchange(
             self._session,
             request,
@@ -558,14 +568,32 @@ class BenchmarksClient:
             verify_tls=self._verify_tls,
         )
         fetched_at = datetime.fromtimestamp(self._clock(), UTC)
-        page = await transport.read_page(
-            response,
-            query=query,
-            fetched_at=fetched_at,
-            secrets=credential_forms(self._key.reveal()),
-        )
+        try:
+            page = await transport.read_page(
+                response,
+                query=query,
+                fetched_at=fetched_at,
+                secrets=credential_forms(self._key.reveal()),
+            )
+        except NotFoundError as error:
+            error.url = request.url  # a wrong base URL shows as this; say which URL was tried
+            raise
         logger.debug("GET %s -> %d items, as_of %s", query.key, len(page), page.meta.as_of)
         return page
+
+
+class _AnnouncedWaits:
+    """The client's quota as one call's gate, telling the hooks of each wait in it."""
+
+    def __init__(self, limiter: QuotaLimiter, on_wait: WaitObserver) -> None:
+        self._limiter = limiter
+        self._on_wait = on_wait
+
+    def admit(self, *, budget: float, retry: bool = False) -> AbstractAsyncContextManager[float]:
+        return self._limiter.admit(budget=budget, retry=retry, on_wait=self._on_wait)
+
+    async def pause(self, seconds: float) -> None:
+        await self._limiter.pause(seconds)
 
 
 def _quota_policy(quota: QuotaPolicy | str | None) -> QuotaPolicy | None:

@@ -17,6 +17,7 @@ import logging
 import time
 from typing import Final, TextIO
 
+from openrouter_bench._text import plural
 from openrouter_bench.cli import GridProgress
 from openrouter_bench.client import BenchmarksClient
 from openrouter_bench.errors import InvalidQueryError, OpenRouterBenchError
@@ -25,7 +26,8 @@ from openrouter_bench.fanout import Outcome
 from openrouter_bench.models import DesignArenaItem, Page
 from openrouter_bench.query import KNOWN_CATEGORIES, Arena, Query, Source, TaskType
 from openrouter_bench.quota import QuotaPolicy
-from openrouter_bench.render import primary_score, render_page
+from openrouter_bench.ranking import format_score, ranking_score
+from openrouter_bench.render import ItemView, render_page
 from openrouter_bench.retry import RetryPolicy
 
 __all__ = ["run_demo"]
@@ -63,7 +65,13 @@ class _Narrator:
         if not new:
             return "0 requests sent"
         statuses = ", ".join(str(record.status) for record in new)
-        return f"{len(new)} request{'s' if len(new) != 1 else ''} sent ({statuses})"
+        return f"{plural(len(new), 'request')} sent ({statuses})"
+
+
+#: The demo names models as people do, in its tables as in its sentences.
+_BY_NAME: Final = ItemView(
+    columns=("display_name", "coding_index", "intelligence_index", "agentic_index")
+)
 
 
 def _leader(page: Page) -> str:
@@ -71,11 +79,7 @@ def _leader(page: Page) -> str:
         return "no items"
     top = page.items[0]
     name = getattr(top, "display_name", None) or getattr(top, "model_permaslug", "?")
-    score = primary_score(top)
-    if score is None:
-        return f"{name} (-)"
-    # Scores run from 0..1 accuracies to four-digit Elo ratings.
-    return f"{name} ({score:.3f})" if abs(score) < 10 else f"{name} ({score:.0f})"
+    return f"{name} ({format_score(ranking_score(top, page.query))})"
 
 
 class _LogToStory(logging.Handler):
@@ -118,7 +122,7 @@ async def _story(out: TextIO, seed: int) -> None:
         show.heading("Top 5 models at coding (Artificial Analysis)")
         coding = Query(source=Source.ARTIFICIAL_ANALYSIS, task_type=TaskType.CODING, max_results=5)
         page = await client.get(coding)
-        show.say(render_page(page, "table").rstrip())
+        show.say(render_page(page, "table", _BY_NAME).rstrip())
         show.say(f"   -> {show.sent()}")
 
         show.heading("Design Arena leaders, three categories fetched at once")
@@ -126,6 +130,7 @@ async def _story(out: TextIO, seed: int) -> None:
         pages = await asyncio.gather(*(client.get(query) for query in grid))
         for query, arena_page in zip(grid, pages, strict=True):
             show.say(f"   {query.category:<8} #1 {_leader(arena_page)}")
+        first_gamedev = _leader(pages[0])
         show.say(f"   -> {show.sent()}")
 
         show.heading(
@@ -157,6 +162,7 @@ async def _story(out: TextIO, seed: int) -> None:
         show.say(f"   -> {show.sent()}: coalesced into one request")
 
         show.heading("New data is published, then the server goes down during the refresh")
+        published_at_step = show.step
         fake.publish()
         fake.script(*([503] * DEMO_RETRY.attempts))
         try:
@@ -183,17 +189,20 @@ async def _story(out: TextIO, seed: int) -> None:
         stats = client.stats
         arena_items = sum(isinstance(item, DesignArenaItem) for p in pages for item in p.items)
         show.say(
-            f"\nIn all: {len(fake.requests)} requests reached the server "
+            f"\nIn all: {plural(len(fake.requests), 'request')} reached the server "
             # Coalesced calls are misses too: hits + misses counts every call once.
-            f"({stats.retries} of them retries) for {stats.hits + stats.misses} "
-            f"calls; {stats.hits} cache hits, {stats.coalesced} coalesced, "
-            f"{stats.stale_serves} stale serve; {arena_items} Design Arena items read."
+            f"({stats.retries} of them retries) for {plural(stats.hits + stats.misses, 'call')}; "
+            f"{plural(stats.hits, 'cache hit')}, {stats.coalesced} coalesced, "
+            f"{plural(stats.stale_serves, 'stale serve')}; "
+            f"{plural(arena_items, 'Design Arena item')} read."
         )
 
-        await _sweep(show, client)
+        await _sweep(show, client, first_gamedev=first_gamedev, published_at=published_at_step)
 
 
-async def _sweep(show: _Narrator, client: BenchmarksClient) -> None:
+async def _sweep(
+    show: _Narrator, client: BenchmarksClient, *, first_gamedev: str, published_at: int
+) -> None:
     fake = show.fake
     show.heading(
         "A full Design Arena sweep: every arena, every category the data has "
@@ -202,10 +211,16 @@ async def _sweep(show: _Narrator, client: BenchmarksClient) -> None:
     )
     sent_before = len(fake.requests)
     categories = {arena: await client.categories(arena) for arena in Arena}
+    to_discover = len(fake.requests) - sent_before
     for arena, names in categories.items():
         unknown = [name for name in names if name not in KNOWN_CATEGORIES]
-        found = f"; {', '.join(unknown)} found in the data only" if unknown else ""
-        show.say(f"   {arena.value:<8} {len(names)} categories{found}")
+        found = (
+            f", among them {', '.join(unknown)}: the server has "
+            f"{'it' if len(unknown) == 1 else 'them'}, this package's list does not"
+            if unknown
+            else ""
+        )
+        show.say(f"   {arena.value:<8} {plural(len(names), 'category', 'categories')}{found}")
     sweep = [
         query
         for arena, names in categories.items()
@@ -219,20 +234,27 @@ async def _sweep(show: _Narrator, client: BenchmarksClient) -> None:
                 outcomes[query] = outcome
                 progress.advance(outcome)
     elapsed = time.monotonic() - started
-    log = fake.requests[sent_before:]
+    log = fake.requests[sent_before + to_discover :]
     show.seen = len(fake.requests)
     pages = {query: page for query, page in outcomes.items() if isinstance(page, Page)}
+    cached = sum(page.from_cache for page in pages.values())
     refused = sum(record.status == 429 for record in log)
+    resent = f" ({refused} of them refused with a 429 and sent again)" if refused else ""
     show.say(
-        f"   {len(sweep)} queries, {len(pages)} pages in {elapsed:.1f} s: {len(log)} requests "
-        f"({len(categories)} to find the categories), {refused} refused by the server"
+        f"   {plural(len(sweep), 'query', 'queries')} in {elapsed:.1f} s, "
+        f"{plural(len(pages), 'page')}: {cached} answered from the cache, "
+        f"{len(sweep) - cached} sent. The server saw {to_discover + len(log)} requests: "
+        f"{to_discover} to find the categories, {len(log)} for the sweep{resent}"
     )
     leaders = [
         f"{query.arena} {_leader(page)}"
         for query, page in pages.items()
         if query.category == "gamedev"
     ]
-    show.say(f"   #1 in gamedev: {'; '.join(leaders)}")
+    show.say(
+        f"   #1 in gamedev: {'; '.join(leaders)} (new data was published in step "
+        f"{published_at}; in step 2, before it, models' #1 was {first_gamedev})"
+    )
 
     show.heading("The same sweep again")
     again = await client.fan_out(sweep, concurrency=8)

@@ -137,7 +137,13 @@ class PaymentRequiredError(APIError):
 
 
 class NotFoundError(APIError):
-    """404: the base URL does not point at the benchmarks endpoint."""
+    """404: the base URL does not point at the benchmarks endpoint.
+
+    ``url`` is the URL that was asked for, without its query string (it never
+    holds the key), when the client knows it.
+    """
+
+    url: str | None = None
 
 
 class RateLimitError(APIError):

@@ -25,11 +25,13 @@ __all__ = [
     "RequestSent",
     "ResponseReceived",
     "RetryScheduled",
+    "WaitStarted",
 ]
 
 _LOGGER: Final = logging.getLogger("openrouter_bench.hooks")
 
 CacheOutcome = Literal["hit", "miss", "stale", "coalesced"]
+WaitReason = Literal["quota", "rate_limit"]
 
 
 @attrs.frozen
@@ -66,6 +68,20 @@ class RetryScheduled:
 
 
 @attrs.frozen
+class WaitStarted:
+    """A request waits ``seconds`` before it may go out.
+
+    ``reason`` is ``"quota"`` (the local per-minute budget has no slot yet)
+    or ``"rate_limit"`` (the server asked every call to hold back). A retry's
+    own wait is a :class:`RetryScheduled`.
+    """
+
+    query: Query
+    reason: WaitReason
+    seconds: float
+
+
+@attrs.frozen
 class CacheEvent:
     """How the cache answered one call: a hit, a miss, a stale serve, or a coalesced wait."""
 
@@ -88,6 +104,9 @@ class ClientHooks:
     def cache_event(self, event: CacheEvent) -> None:
         """Called once per call the cache answered or passed upstream."""
 
+    def wait_started(self, event: WaitStarted) -> None:
+        """Called before a request waits for the quota or a server's pause."""
+
 
 class HookRunner:
     """Calls a :class:`ClientHooks` safely: a failing hook is logged once per method."""
@@ -103,7 +122,9 @@ class HookRunner:
         """False when there are no hooks, so callers can skip building events."""
         return self._hooks is not None
 
-    def emit(self, event: RequestSent | ResponseReceived | RetryScheduled | CacheEvent) -> None:
+    def emit(
+        self, event: RequestSent | ResponseReceived | RetryScheduled | CacheEvent | WaitStarted
+    ) -> None:
         """Deliver ``event`` to the matching hook method."""
         if self._hooks is None:
             return
@@ -121,4 +142,5 @@ _METHODS: Final[dict[type, str]] = {
     ResponseReceived: "response_received",
     RetryScheduled: "retry_scheduled",
     CacheEvent: "cache_event",
+    WaitStarted: "wait_started",
 }

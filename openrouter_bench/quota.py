@@ -59,6 +59,7 @@ import attrs
 
 from openrouter_bench._checks import count, seconds
 from openrouter_bench.errors import ConfigurationError, QuotaExhaustedError, RateLimitError
+from openrouter_bench.hooks import WaitReason
 from openrouter_bench.retry import PauseCeiling
 from openrouter_bench.wire import DEFAULT_MAX_RETRY_AFTER
 
@@ -68,6 +69,9 @@ logger: Final = logging.getLogger("openrouter_bench.quota")
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
+
+#: Hears of a timed wait before it starts: why (``"quota"`` or ``"rate_limit"``) and how long.
+WaitObserver = Callable[[WaitReason, float], None]
 
 #: No Redis call may hold up a request longer than this; past it Redis counts as down.
 _REDIS_TIMEOUT: Final = 0.5
@@ -548,7 +552,9 @@ class QuotaLimiter:
         return self._queued
 
     @contextlib.asynccontextmanager
-    async def admit(self, *, budget: float, retry: bool = False) -> AsyncIterator[float]:
+    async def admit(
+        self, *, budget: float, retry: bool = False, on_wait: WaitObserver | None = None
+    ) -> AsyncIterator[float]:
         """Wait for a turn to send one request; the slot is held until the block ends.
 
         Yields the seconds spent waiting in line (not counting a pause), which
@@ -556,9 +562,11 @@ class QuotaLimiter:
         of the call's deadline: a pause longer than that raises
         :class:`RateLimitError` at once. A spent daily budget raises
         :class:`QuotaExhaustedError` at once. ``retry`` puts the request at the
-        front of the line.
+        front of the line. ``on_wait(reason, seconds)`` hears of each timed
+        wait before it starts: ``"quota"`` for a slot in a window,
+        ``"rate_limit"`` for a pause the server asked for.
         """
-        token, queued = await self._turn(budget, retry=retry)
+        token, queued = await self._turn(budget, retry=retry, on_wait=on_wait)
         try:
             yield queued
         finally:
@@ -581,7 +589,9 @@ class QuotaLimiter:
         """Release the Redis connection, if the limiter made one. Idempotent."""
         await self._ledger.aclose()
 
-    async def _turn(self, budget: float, *, retry: bool) -> tuple[str, float]:
+    async def _turn(
+        self, budget: float, *, retry: bool, on_wait: WaitObserver | None
+    ) -> tuple[str, float]:
         ticket = _Ticket()
         line = self._line
         if retry:
@@ -611,10 +621,14 @@ class QuotaLimiter:
                             retry_after=verdict.wait,
                         )
                     logger.info("rate limited: waiting %.2f s before sending", verdict.wait)
+                    if on_wait is not None:
+                        on_wait("rate_limit", verdict.wait)
                     await self._sleep(verdict.wait)
                     paused += verdict.wait
                 elif turn is _Turn.WINDOW:
                     logger.debug("quota: next slot in %.3f s", verdict.wait)
+                    if on_wait is not None:
+                        on_wait("quota", verdict.wait)
                     await self._sleep(verdict.wait)
                 else:
                     await self._slot_given_back()

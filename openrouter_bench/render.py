@@ -29,6 +29,7 @@ import attrs
 import orjson
 
 from openrouter_bench._convert import unstructure_item, unstructure_page
+from openrouter_bench._text import plural
 from openrouter_bench.errors import ConfigurationError
 from openrouter_bench.models import (
     ArtificialAnalysisItem,
@@ -40,6 +41,8 @@ from openrouter_bench.models import (
     SearchEvalItem,
     UnknownItem,
 )
+from openrouter_bench.query import Query
+from openrouter_bench.ranking import format_score, ranking_name, ranking_score
 from openrouter_bench.watch import SnapshotChange
 
 __all__ = [
@@ -52,7 +55,6 @@ __all__ = [
     "Palette",
     "field_value",
     "item_fields",
-    "primary_score",
     "render_change",
     "render_page",
 ]
@@ -61,19 +63,6 @@ FORMATS: Final = ("table", "json", "csv", "ndjson")
 
 #: ``watch`` prints changes: ``text`` is the change told in sentences, for people and chats.
 CHANGE_FORMATS: Final = ("text", *FORMATS)
-
-
-def primary_score(item: Item) -> float | None:
-    """The number an item is ranked by in its own source."""
-    if isinstance(item, DesignArenaItem):
-        return item.elo
-    if isinstance(item, ArtificialAnalysisItem):
-        return item.intelligence_index
-    if isinstance(item, OpenRouterEvalItem):
-        return item.accuracy
-    if isinstance(item, SearchEvalItem):
-        return item.primary_score
-    return None
 
 
 # --- colours ----------------------------------------------------------------------------------
@@ -286,7 +275,7 @@ class ItemView:
 
     def describe(self, shown: int, total: int) -> str:
         """What the view did, for a table's footer."""
-        words = [f"{shown} of {total} items" if shown != total else f"{total} items"]
+        words = [f"{shown} of {plural(total, 'item')}" if shown != total else plural(total, "item")]
         if self.sort is not None:
             order = "largest" if self.descending else "smallest"
             words.append(f"sorted by {self.sort_field}, {order} first")
@@ -427,18 +416,40 @@ _COLUMNS: Final[dict[type, list[_Column]]] = {
     ],
 }
 
-_MIXED: Final[list[_Column]] = [
-    _Column("source", "source", lambda i: i.source),
-    _Column("model", "model_permaslug", lambda i: i.model_permaslug or "?"),
-    _Column("score", None, lambda i: _number(primary_score(i), 3)),
-]
+
+def _mixed_columns(query: Query) -> list[_Column]:
+    """Items of several shapes: each row says which ranking it stands in, and its score there."""
+    return [
+        _Column("ranking", None, lambda i: ranking_name(i, query)),
+        _Column("model", "model_permaslug", lambda i: i.model_permaslug or "?"),
+        _Column("score", None, lambda i: format_score(ranking_score(i, query))),
+    ]
 
 
-def _columns_for(items: Sequence[Item], view: ItemView) -> list[_Column]:
+def _is_mixed(items: Sequence[Item]) -> bool:
+    kinds = {type(item) for item in items}
+    return len(kinds) != 1 or UnknownItem in kinds
+
+
+#: The one shape a source's items have, for the header of a table with no items.
+_SHAPE_OF: Final[dict[object, type]] = {
+    "artificial-analysis": ArtificialAnalysisItem,
+    "design-arena": DesignArenaItem,
+}
+
+
+def _shape(items: Sequence[Item], query: Query) -> type | None:
+    """The one known shape of the items (of the query's source when there are none), or None."""
+    if not items:
+        return _SHAPE_OF.get(query.source)
+    return None if _is_mixed(items) else type(items[0])
+
+
+def _columns_for(items: Sequence[Item], view: ItemView, query: Query) -> list[_Column]:
     if view.columns is not None:
         return [_field_column(name) for name in view.columns]
-    kinds = {type(item) for item in items}
-    columns = _COLUMNS[kinds.pop()] if len(kinds) == 1 and UnknownItem not in kinds else _MIXED
+    shape = _shape(items, query)
+    columns = _mixed_columns(query) if shape is None else _COLUMNS[shape]
     sort_field = view.sort_field
     if sort_field is not None and all(column.field != sort_field for column in columns):
         # Sorted by a field the usual columns leave out: show it, or the order looks random.
@@ -446,13 +457,27 @@ def _columns_for(items: Sequence[Item], view: ItemView) -> list[_Column]:
     return columns
 
 
-def _table(page: Page, items: Sequence[Item], view: ItemView, palette: Palette) -> str:
-    columns = _columns_for(items or page.items, view)
-    header = ["#", *(column.header for column in columns)]
-    rows = [
-        [str(rank), *(column.cell(item) for column in columns)]
-        for rank, item in enumerate(items, start=1)
+def _grouped(items: Sequence[Item], query: Query) -> list[tuple[int, Item]]:
+    """Items of several rankings, each ranking's together (first seen first), with its rank."""
+    groups: dict[str, list[Item]] = {}
+    for item in items:
+        groups.setdefault(ranking_name(item, query), []).append(item)
+    return [
+        (rank, item) for members in groups.values() for rank, item in enumerate(members, start=1)
     ]
+
+
+def _table(page: Page, items: Sequence[Item], view: ItemView, palette: Palette) -> str:
+    columns = _columns_for(items or page.items, view, page.query)
+    header = ["#", *(column.header for column in columns)]
+    # A list spanning sources is several rankings: rank each row within its own, unless
+    # the caller asked for one order across them all.
+    ranked = (
+        _grouped(items, page.query)
+        if view.sort is None and _is_mixed(items or page.items)
+        else list(enumerate(items, start=1))
+    )
+    rows = [[str(rank), *(column.cell(item) for column in columns)] for rank, item in ranked]
     head, *body = _align([header, *rows])
     meta = page.meta
     footer = [f"as of {meta.as_of:%Y-%m-%d %H:%M} UTC, {view.describe(len(items), len(page))}"]

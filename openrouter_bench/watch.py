@@ -27,15 +27,9 @@ from openrouter_bench.errors import (
     RateLimitError,
     is_transient,
 )
-from openrouter_bench.models import (
-    ArtificialAnalysisItem,
-    DesignArenaItem,
-    Item,
-    OpenRouterEvalItem,
-    Page,
-    SearchEvalItem,
-)
-from openrouter_bench.query import Query, TaskType
+from openrouter_bench.models import Item, Page
+from openrouter_bench.query import Query
+from openrouter_bench.ranking import format_score, ranking_name, ranking_score, ranking_variant
 
 __all__ = [
     "RankMove",
@@ -47,12 +41,6 @@ __all__ = [
 ]
 
 logger: Final = logging.getLogger("openrouter_bench.watch")
-
-_TASK_INDEX: Final = {
-    TaskType.CODING: "coding_index",
-    TaskType.INTELLIGENCE: "intelligence_index",
-    TaskType.AGENTIC: "agentic_index",
-}
 
 
 @attrs.frozen
@@ -135,10 +123,12 @@ class SnapshotChange:
             f"{len(self.entered)} entered, {len(self.left)} left"
         ]
         lines += [
-            f"  new #1 in {s.ranking}: {s.label} ({_score(s.score)})" for s in self.new_leaders
+            f"  new #1 in {s.ranking}: {s.label} ({format_score(s.score)})"
+            for s in self.new_leaders
         ]
         lines += [
-            f"  entered {s.ranking}: #{s.rank} {s.label} ({_score(s.score)})" for s in self.entered
+            f"  entered {s.ranking}: #{s.rank} {s.label} ({format_score(s.score)})"
+            for s in self.entered
         ]
         lines += [f"  left {s.ranking}: {s.label} (was #{s.rank})" for s in self.left]
         climbed_or_fell = [move for move in self.moves if move.places]
@@ -150,7 +140,7 @@ class SnapshotChange:
             shift = "" if delta is None or delta == 0 else f", {delta:+.3g}"
             lines.append(
                 f"  {move.ranking}: {name} #{move.old_rank} -> #{move.new_rank} "
-                f"({_score(move.old_score)} -> {_score(move.new_score)}{shift})"
+                f"({format_score(move.old_score)} -> {format_score(move.new_score)}{shift})"
             )
         if score_only := len(self.moves) - len(climbed_or_fell):
             lines.append(f"  {score_only} more kept their rank with a new score")
@@ -176,33 +166,14 @@ def _when(moment: datetime) -> str:
     return f"{moment:%Y-%m-%d %H:%M} UTC"
 
 
-def _score(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
-
-
 def _place(item: Item, query: Query) -> tuple[str, str | None, str | None, float | None]:
     """Ranking, model id, variant and score of an item (model id None: not rankable)."""
-    if isinstance(item, DesignArenaItem):
-        return f"design-arena {item.arena}/{item.category}", item.model_permaslug, None, item.elo
-    if isinstance(item, ArtificialAnalysisItem):
-        index = _TASK_INDEX.get(query.task_type) if isinstance(query.task_type, TaskType) else None
-        if index is None:
-            return "artificial-analysis", item.model_permaslug, None, item.intelligence_index
-        score: float | None = getattr(item, index)
-        return f"artificial-analysis {query.task_type}", item.model_permaslug, None, score
-    if isinstance(item, OpenRouterEvalItem):
-        return f"openrouter {item.benchmark_type}", item.model_permaslug, None, item.accuracy
-    if isinstance(item, SearchEvalItem):
-        variant = f"{item.search_engine}/{item.search_surface}"
-        return (
-            f"openrouter {item.benchmark_type}",
-            item.model_permaslug,
-            variant,
-            item.primary_score,
-        )
-    return item.source, item.model_permaslug, None, None
+    return (
+        ranking_name(item, query),
+        item.model_permaslug,
+        ranking_variant(item),
+        ranking_score(item, query),
+    )
 
 
 def standings(page: Page) -> dict[tuple[str, str, str | None], Standing]:
@@ -287,6 +258,8 @@ async def watch_query(
     *,
     every: float,
     sleep: Callable[[float], Awaitable[None]],
+    polls: int | None = None,
+    on_unchanged: Callable[[int, Page], None] | None = None,
 ) -> AsyncGenerator[SnapshotChange, None]:
     """Poll ``fetch(refresh)`` every ``every`` seconds; yield a change when ``as_of`` moves.
 
@@ -294,11 +267,15 @@ async def watch_query(
     baseline; later polls refresh past the cache. A failed poll that may
     succeed later (transient, rate limit, quota) is logged and the watch goes
     on; any other error ends it. A stale page (a failed refresh the cache
-    masked) is no news.
+    masked) is no news: ``on_unchanged(poll, page)`` hears of each poll that
+    brought none (polls counted from 1 after the baseline). ``polls`` ends the
+    watch after that many polls past the baseline; None polls for ever.
     """
     baseline = await fetch(False)
-    while True:
+    poll = 0
+    while polls is None or poll < polls:
         await sleep(every)
+        poll += 1
         try:
             page = await fetch(True)
         except OpenRouterBenchError as error:
@@ -309,6 +286,8 @@ async def watch_query(
             )
             continue
         if page.stale or page.as_of == baseline.as_of:
+            if on_unchanged is not None:
+                on_unchanged(poll, page)
             continue
         change = diff_snapshots(baseline, page)
         baseline = page

@@ -22,6 +22,7 @@ from openrouter_bench.hooks import (
     RequestSent,
     ResponseReceived,
     RetryScheduled,
+    WaitStarted,
 )
 from tests._cache_fixtures import RedisServer
 
@@ -118,7 +119,7 @@ def on_terminal(argv: list[str], *, stream: str) -> tuple[int, str, str]:
     return code, shown, other.getvalue()
 
 
-HookEvent = RequestSent | ResponseReceived | RetryScheduled | CacheEvent
+HookEvent = RequestSent | ResponseReceived | RetryScheduled | CacheEvent | WaitStarted
 
 
 class Recorder(ClientHooks):
@@ -137,6 +138,9 @@ class Recorder(ClientHooks):
         self.events.append(event)
 
     def cache_event(self, event: CacheEvent) -> None:
+        self.events.append(event)
+
+    def wait_started(self, event: WaitStarted) -> None:
         self.events.append(event)
 
     def of(self, kind: type[HookEvent]) -> list[HookEvent]:

@@ -584,7 +584,7 @@ async def test_describe_names_backend_and_counters(
     text = await cache.describe()
     assert "memory (2/10000 entries)" in text
     assert NAMESPACE in text
-    assert "1 hits, 1 misses, 1 fetches" in text
+    assert "1 hit, 1 miss, 1 fetch" in text
 
 
 def test_default_cli_cache_path_is_in_the_user_cache_dir() -> None:

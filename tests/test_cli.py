@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import os
+import re
 import select
 import signal
 import subprocess
@@ -156,15 +157,28 @@ def test_table_shows_every_row_in_rank_order(api: FakeOpenRouter) -> None:
     assert f"source: {payload['meta']['citation']}" in lines
 
 
-def test_table_of_mixed_sources_ranks_by_each_sources_score(api: FakeOpenRouter) -> None:
-    """An all-sources table shows source, model and score columns for every item."""
+def test_table_of_mixed_sources_places_every_row_in_its_ranking(api: FakeOpenRouter) -> None:
+    """An all-sources table groups the rows by ranking, each ranked within its own."""
     result = run("get")
     items = api.payload({})["data"]
-    rows = result.out.splitlines()[1 : 1 + len(items)]
+    rows = [re.split(r"\s{2,}", line) for line in result.out.splitlines()[1 : 1 + len(items)]]
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for item in items:
+        if item["source"] == "design-arena":
+            ranking = f"design-arena {item['arena']}/{item['category']}"
+        elif item["source"] == "openrouter":
+            ranking = f"openrouter {item['benchmark_type']}"
+        else:
+            ranking = item["source"]
+        groups.setdefault(ranking, []).append(item)
+    expected = [
+        [str(rank), ranking, item["model_permaslug"]]
+        for ranking, members in groups.items()
+        for rank, item in enumerate(members, start=1)
+    ]
     assert result.code == 0
-    assert len(rows) == len(items)
-    assert [row.split()[1] for row in rows] == [item["source"] for item in items]
-    assert [row.split()[2] for row in rows] == [item["model_permaslug"] for item in items]
+    assert [row[:3] for row in rows] == expected
+    assert len(groups) > 3
 
 
 # Exit codes and error output.
@@ -246,13 +260,17 @@ def test_usage_errors_exit_2_with_usage_on_stderr(
     assert api.requests == []
 
 
-def test_missing_key_is_a_usage_error(api: FakeOpenRouter, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without OPENROUTER_API_KEY the command says so in one line and sends nothing."""
+@pytest.mark.parametrize("command", ["get", "grid", "watch"])
+def test_missing_key_exits_3_in_the_command_lines_words(
+    api: FakeOpenRouter, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    """Without OPENROUTER_API_KEY: exit 3 (authentication), one line naming the variable."""
     monkeypatch.delenv("OPENROUTER_API_KEY")
-    result = run("get", "--no-cache")
-    assert result.code == 2
+    result = run(command, "--source", "design-arena", "--no-cache")
+    assert result.code == 3
     assert len(result.err_lines) == 1
-    assert "OPENROUTER_API_KEY" in result.err
+    assert "set OPENROUTER_API_KEY" in result.err
+    assert "api_key=" not in result.err
     assert api.requests == []
 
 
@@ -344,11 +362,11 @@ def test_another_cache_url_is_used_instead(api: FakeOpenRouter, tmp_path: Path) 
 def test_cache_path_names_the_store_in_the_user_cache_dir(
     api: FakeOpenRouter, tmp_path: Path
 ) -> None:
-    """cache path prints the store under XDG_CACHE_HOME, and --cache when given."""
+    """cache path prints the store's file path under XDG_CACHE_HOME, and --cache when given."""
     default = run("cache", "path")
     given = run("cache", "path", "--cache", "redis://127.0.0.1:1/0")
     assert default.code == given.code == 0
-    assert default.out == f"sqlite:///{store_path(tmp_path)}\n"
+    assert default.out == f"{store_path(tmp_path)}\n"
     assert given.out == "redis://127.0.0.1:1/0\n"
 
 
@@ -368,7 +386,11 @@ def test_cache_stats_and_clear_see_what_get_stored(api: FakeOpenRouter, tmp_path
     assert f"backend: sqlite {store_path(tmp_path)}" in stats.out
     assert f"namespace: openrouter-bench:{api.url.split('//', 1)[1]}" in stats.out
     assert "stored: 2 queries, 3 snapshots" in stats.out
-    assert cleared.out == f"cleared 5 entries from sqlite:///{store_path(tmp_path)}\n"
+    # In the words stats uses: 2 queries and 3 snapshots are what it counted.
+    assert cleared.out == (
+        f"cleared 2 queries and 3 snapshots from sqlite:///{store_path(tmp_path)}\n"
+    )
+    assert "this run:" not in stats.out
     assert "stored: 0 queries, 0 snapshots" in after.out
     assert len(api.requests) == 4
 
@@ -378,8 +400,8 @@ def test_cache_commands_keep_each_apis_entries_apart(api: FakeOpenRouter) -> Non
     run("get", *DA_SVG)
     other = run("cache", "clear", "--base-url", "http://127.0.0.1:1/api/v1")
     mine = run("cache", "stats")
-    assert other.out.startswith("cleared 0 entries")
-    assert "stored: 1 queries, 1 snapshots" in mine.out
+    assert other.out.startswith("cleared 0 queries and 0 snapshots")
+    assert "stored: 1 query, 1 snapshot" in mine.out
     assert run("get", *DA_SVG).code == 0
     assert len(api.requests) == 1
 
@@ -487,7 +509,7 @@ def test_demo_runs_and_tells_its_story(api: FakeOpenRouter) -> None:
         "stale=True: served the snapshot of 2026-06-03 instead of failing",
         "history keeps 2 snapshots: 2026-06-04, 2026-06-03",
         "In all: 15 requests reached the server",
-        "for 108 calls; 1 cache hits, 99 coalesced, 1 stale serve",
+        "for 108 calls; 1 cache hit, 99 coalesced, 1 stale serve",
     ):
         assert line in text, line
     assert "Traceback" not in text + result.err

@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from openrouter_bench._text import plural
 from openrouter_bench.cli import main
 from openrouter_bench.fake import FakeOpenRouter
 from openrouter_bench.fake.faults import FaultSpec
@@ -100,7 +101,7 @@ def test_the_exit_code_is_the_worst_failures(
     assert sum(" ok " in line for line in lines) == 4 - len(faults)
     errors = [line for line in result.err.splitlines() if line.startswith("openrouter-bench:")]
     assert len(errors) == len(faults)
-    assert f"4 queries: {4 - len(faults)} pages, {len(faults)} errors" in result.err
+    assert f"4 queries: {4 - len(faults)} pages, {plural(len(faults), 'error')}" in result.err
 
 
 def test_ndjson_gives_each_querys_page_or_error(api: FakeOpenRouter) -> None:

@@ -329,7 +329,7 @@ def test_grid_sorts_and_cuts_each_page(api: FakeOpenRouter) -> None:
             str(item["elo"]) for item in last[:2]
         ]
         [line] = [line for line in table.out.splitlines() if f" {category} " in line]
-        assert line.rstrip().endswith(f"#1 {last[0]['display_name']} ({last[0]['elo']:.0f})")
+        assert line.rstrip().endswith(f"#1 {last[0]['display_name']} ({last[0]['elo']:.1f})")
     assert list(rows[0]) == ["query", "elo"]
     assert len(api.requests) == 2
 

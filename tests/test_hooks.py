@@ -12,14 +12,16 @@ from openrouter_bench import (
     CacheEvent,
     ClientHooks,
     Query,
+    QuotaPolicy,
     RequestSent,
     ResponseReceived,
     RetryPolicy,
     RetryScheduled,
     ServerError,
+    WaitStarted,
 )
 from openrouter_bench.fake import FakeOpenRouter
-from tests.conftest import CANARY_KEY, Recorder
+from tests.conftest import CANARY_KEY, FakeTime, Recorder
 
 
 def client_for(fake: FakeOpenRouter, hooks: ClientHooks, **options: object) -> BenchmarksClient:
@@ -134,3 +136,34 @@ async def test_a_failed_call_still_reports_its_response(fake: FakeOpenRouter) ->
             await client.get()
     assert [event.status for event in recorder.of(ResponseReceived)] == [503, 503, 503]  # type: ignore[union-attr]
     assert len(recorder.of(RetryScheduled)) == 2
+
+
+async def test_a_wait_for_the_quota_is_an_event_naming_the_query(
+    fake: FakeOpenRouter, fake_time: FakeTime
+) -> None:
+    """With the minute's budget spent, the next call's wait is told: its query, why, how long."""
+    recorder = Recorder()
+    async with BenchmarksClient(
+        CANARY_KEY,
+        base_url=fake.url,
+        cache=None,
+        retry=RetryPolicy.no_wait(),
+        quota=QuotaPolicy(per_minute=1, per_day=None),
+        hooks=recorder,
+        clock=fake_time.time,
+        timer=fake_time.monotonic,
+        sleep=fake_time.sleep,
+    ) as client:
+        await client.get(source="openrouter")
+        await client.get(source="design-arena")
+    [wait] = recorder.of(WaitStarted)
+    assert isinstance(wait, WaitStarted)
+    assert (wait.query, wait.reason, wait.seconds) == (
+        Query(source="design-arena"),
+        "quota",
+        fake_time.sleeps[0],
+    )
+    assert 59.0 < wait.seconds <= 60.0
+    # Told before the wait, so the request it holds back comes after it.
+    sent = [event for event in recorder.events if isinstance(event, RequestSent | WaitStarted)]
+    assert [type(event) for event in sent] == [RequestSent, WaitStarted, RequestSent]

@@ -205,6 +205,25 @@ async def test_turns_are_taken_in_order_once_the_minute_is_spent(fake_time: Fake
     assert limiter.admitted == 7
 
 
+async def test_each_timed_wait_is_told_before_it_starts(fake_time: FakeTime) -> None:
+    """on_wait hears why and how long: a spent window ("quota"), a server's pause ("rate_limit")."""
+    limiter = local_limiter(QuotaPolicy(per_minute=1, minute_window=10, per_day=None), fake_time)
+    heard: list[tuple[str, float, int]] = []
+
+    def on_wait(reason: str, seconds: float) -> None:
+        heard.append((reason, seconds, len(fake_time.sleeps)))
+
+    async with limiter.admit(budget=60.0, on_wait=on_wait):
+        pass
+    async with limiter.admit(budget=60.0, on_wait=on_wait):
+        pass
+    await limiter.pause(30.0)
+    async with limiter.admit(budget=60.0, on_wait=on_wait):
+        pass
+    # Told before the sleep: no sleep had happened yet at the first one.
+    assert heard == [("quota", 10.0, 0), ("rate_limit", 30.0, 1)]
+
+
 async def test_a_request_in_flight_holds_its_slot_until_its_answer(fake_time: FakeTime) -> None:
     """A slot counts from the moment it is given back, not from when the request was let through."""
     limiter = local_limiter(QuotaPolicy(per_minute=1, minute_window=10, per_day=None), fake_time)

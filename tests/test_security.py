@@ -212,6 +212,17 @@ async def _surface(fake: FakeOpenRouter, clock: FakeTime) -> list[object]:
             await limited.get(source="openrouter")
         except QuotaExhaustedError as error:
             got += [error, limited.quota]
+    async with BenchmarksClient(
+        CANARY_KEY,
+        base_url=fake.url,
+        cache=None,
+        quota=QuotaPolicy(per_minute=1, per_day=None),
+        hooks=heard,
+        timer=clock.monotonic,
+        sleep=clock.sleep,
+    ) as paced:
+        await paced.get(source="openrouter")
+        await paced.get(source="design-arena")  # waits for the next slot: a WaitStarted
     try:
         decode_page(b'{"data": [{"source": "next-source", "x": 1}], "meta": null}', **_page_args())
     except ResponseFormatError as error:

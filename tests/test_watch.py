@@ -29,6 +29,8 @@ from openrouter_bench import (
     diff_snapshots,
 )
 from openrouter_bench.fake import FakeOpenRouter
+from openrouter_bench.models import Page
+from openrouter_bench.watch import watch_query
 from tests.conftest import CANARY_KEY, FakeTime
 
 QUERIES = [
@@ -161,6 +163,31 @@ async def test_the_first_poll_is_the_baseline_and_quiet_polls_yield_nothing(
     assert change.old_as_of == fake.published[0]
     assert fake_time.sleeps == [60.0, 60.0, 60.0]
     assert len(fake.requests) == 4  # the baseline and three polls, each past the cache
+
+
+async def test_polls_bound_the_watch_and_each_quiet_poll_is_told(
+    fake: FakeOpenRouter, fake_time: FakeTime
+) -> None:
+    """watch_query(polls=3) ends after three polls; on_unchanged hears each one without news."""
+    client = watching_client(fake, fake_time, fake_time.sleep)
+    query = Query(source="design-arena", category="svg")
+    quiet: list[tuple[int, datetime]] = []
+
+    async def fetch(refresh: bool) -> Page:
+        return await client.get(query, refresh=refresh)
+
+    async with client:
+        changes = watch_query(
+            fetch,
+            every=60,
+            sleep=fake_time.sleep,
+            polls=3,
+            on_unchanged=lambda poll, page: quiet.append((poll, page.as_of)),
+        )
+        seen = [change async for change in changes]
+    assert seen == []
+    assert quiet == [(poll, fake.published[0]) for poll in (1, 2, 3)]
+    assert len(fake.requests) == 4  # the baseline and three polls
 
 
 async def test_consecutive_publishes_give_consecutive_changes(
