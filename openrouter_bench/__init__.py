@@ -25,6 +25,7 @@ from openrouter_bench.errors import (
     ResponseFormatError,
     ServerError,
     TransportError,
+    WrongEventLoopError,
 )
 from openrouter_bench.fanout import FanOutResult
 from openrouter_bench.hooks import (
@@ -57,8 +58,9 @@ from openrouter_bench.query import (
     Source,
     TaskType,
 )
-from openrouter_bench.quota import QuotaPolicy
+from openrouter_bench.quota import QuotaPolicy, QuotaStatus
 from openrouter_bench.retry import RetryPolicy
+from openrouter_bench.sync import SyncBenchmarksClient
 from openrouter_bench.watch import RankMove, SnapshotChange, Standing, diff_snapshots
 
 __all__ = [
@@ -92,6 +94,7 @@ __all__ = [
     "Query",
     "QuotaExhaustedError",
     "QuotaPolicy",
+    "QuotaStatus",
     "RankMove",
     "RateLimitError",
     "RequestSent",
@@ -108,10 +111,12 @@ __all__ = [
     "SnapshotChange",
     "Source",
     "Standing",
+    "SyncBenchmarksClient",
     "TaskType",
     "TournamentStats",
     "TransportError",
     "UnknownItem",
+    "WrongEventLoopError",
     "__version__",
     "diff_snapshots",
 ]
