@@ -801,6 +801,61 @@ def test_api_reference_covers_every_export() -> None:
     assert exported <= documented, f"not in the API reference: {sorted(exported - documented)}"
 
 
+def _docstrings() -> Iterator[tuple[str, str]]:
+    """(``file:line name``, docstring) of the package's modules and public definitions."""
+    package = ROOT / "openrouter_bench"
+    for path in sorted(package.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        where = path.relative_to(ROOT)
+        nodes: list[ast.AST] = [tree]
+        while nodes:
+            node = nodes.pop()
+            for child in ast.iter_child_nodes(node):
+                definition = isinstance(
+                    child, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef
+                )
+                if definition and (not child.name.startswith("_") or child.name == "__init__"):
+                    nodes.append(child)
+            docstring = ast.get_docstring(node)
+            if docstring:
+                line = getattr(node, "lineno", 1)
+                yield f"{where}:{line} {getattr(node, 'name', '(module)')}", docstring
+
+
+def _prose_lines(docstring: str) -> Iterator[str]:
+    """The lines of a docstring outside its code: ``::`` literal blocks and fenced blocks."""
+    literal_indent: int | None = None
+    fenced = False
+    for line in docstring.splitlines():
+        stripped = line.strip()
+        indent = len(line) - len(line.lstrip())
+        if stripped.startswith("```"):
+            fenced = not fenced
+            continue
+        if fenced:
+            continue
+        if literal_indent is not None:
+            if not stripped or indent > literal_indent:
+                continue
+            literal_indent = None
+        if stripped.endswith("::"):
+            literal_indent = indent
+        yield stripped
+
+
+def test_no_docstring_line_reads_as_a_heading() -> None:
+    """No public docstring has a prose line starting with #: the API page shows it as a heading."""
+    found = [
+        f"{where}: {line}"
+        for where, docstring in _docstrings()
+        for line in _prose_lines(docstring)
+        if line.startswith("#")
+    ]
+    assert not found, "reword these lines (a Markdown heading on the API page):\n" + "\n".join(
+        found
+    )
+
+
 def _hooks() -> ModuleType:
     spec = importlib.util.spec_from_file_location("docs_hooks", DOCS / "mkdocs" / "hooks.py")
     assert spec is not None
