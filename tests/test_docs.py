@@ -807,14 +807,13 @@ def _docstrings() -> Iterator[tuple[str, str]]:
     for path in sorted(package.rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         where = path.relative_to(ROOT)
-        nodes: list[ast.AST] = [tree]
+        nodes: list[ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef] = [tree]
         while nodes:
             node = nodes.pop()
             for child in ast.iter_child_nodes(node):
-                definition = isinstance(
-                    child, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef
-                )
-                if definition and (not child.name.startswith("_") or child.name == "__init__"):
+                if not isinstance(child, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+                    continue
+                if not child.name.startswith("_") or child.name == "__init__":
                     nodes.append(child)
             docstring = ast.get_docstring(node)
             if docstring:
