@@ -537,6 +537,30 @@ async def test_a_shared_day_is_refused_at_once_everywhere(redis_url: str, scope:
 
 
 @pytest.mark.redis
+async def test_a_shared_status_counts_every_process(redis_url: str, scope: str) -> None:
+    """quota status on Redis counts both limiters' requests, the one in flight, and a pause."""
+    policy = _shared(redis_url, scope, per_day=10, minute_window=60.0)
+    one, two = open_quota(policy, api="test"), open_quota(policy, api="test")
+    try:
+        async with one.admit(budget=60.0):
+            pass
+        async with two.admit(budget=60.0):
+            status = await one.status()
+        assert (status.minute_used, status.minute_left) == (2, 28)
+        assert (status.day_used, status.day_left) == (2, 8)
+        assert status.shared
+        assert status.store.startswith("redis://")
+        assert status.paused_until is None
+        await two.pause(30.0)
+        paused = await one.status()
+        assert paused.paused_until is not None
+        assert 25.0 < (paused.paused_until - paused.at).total_seconds() <= 30.0
+    finally:
+        await one.aclose()
+        await two.aclose()
+
+
+@pytest.mark.redis
 async def test_the_budget_follows_a_redis_cache(redis_url: str, fake: FakeOpenRouter) -> None:
     """A Redis cache makes the default budget shared there; store='memory' keeps it local."""
     async with BenchmarksClient(CANARY_KEY, base_url=fake.url, cache=redis_url) as client:
