@@ -62,6 +62,30 @@ _SCHEMA: Final = (
 
 #: While the file is unusable, it is tried again at most this often (seconds).
 _PROBE_INTERVAL: Final = 1.0
+#: No request holds its slot, and no pause lasts, longer than a day: a row dated further
+#: ahead was not written by a limiter, and would hold a slot (or every call) for ever.
+_FUTURE_LIMIT: Final = 86_400.0
+
+# A row counts only if its time is a number within reach (the last ? of each statement);
+# anything else in the file (someone else's write, a bad restore) is dropped, not trusted.
+_DROP_OLD: Final = (
+    "DELETE FROM quota_log WHERE scope = ? AND (stamp <= ? OR NOT "
+    "(typeof(stamp) IN ('real', 'integer') AND stamp <= ?))"
+)
+_READ_PAUSE: Final = (
+    "SELECT until FROM quota_pause WHERE scope = ? "
+    "AND typeof(until) IN ('real', 'integer') AND until <= ?"
+)
+_WRITE_PAUSE: Final = (
+    "INSERT INTO quota_pause (scope, until) VALUES (?, ?) "
+    "ON CONFLICT (scope) DO UPDATE SET until = CASE "
+    "WHEN typeof(until) IN ('real', 'integer') AND until <= ? "
+    "THEN max(until, excluded.until) ELSE excluded.until END"
+)
+_COUNT: Final = (
+    "SELECT count(*) FROM quota_log WHERE scope = ? AND stamp > ? "
+    "AND typeof(stamp) IN ('real', 'integer') AND stamp <= ?"
+)
 
 
 def default_cli_quota_path() -> Path:
@@ -85,6 +109,7 @@ class SQLiteLedger:
         self._scope = scope
         self._windows = windows
         self._longest = max((window.length for window in windows), default=0.0)
+        self._horizon = max(self._longest, _FUTURE_LIMIT)
         self._clock = clock
         self._busy_timeout = busy_timeout
         self._executor: ThreadPoolExecutor | None = None
@@ -221,8 +246,8 @@ class SQLiteLedger:
         try:
             now = self._clock()
             db.execute(
-                "DELETE FROM quota_log WHERE scope = ? AND stamp <= ?",
-                (self._scope, now - self._longest),
+                _DROP_OLD,
+                (self._scope, now - self._longest, now + self._horizon),
             )
             stamps = [
                 stamp
@@ -269,7 +294,10 @@ class SQLiteLedger:
         return _Verdict(turn, max(0.0, pivot + window.length - now))
 
     def _paused_until(self, db: sqlite3.Connection) -> float:
-        row = db.execute("SELECT until FROM quota_pause WHERE scope = ?", (self._scope,)).fetchone()
+        row = db.execute(
+            _READ_PAUSE,
+            (self._scope, self._clock() + self._horizon),
+        ).fetchone()
         return -math.inf if row is None else float(row[0])
 
     def _db_finish(self, token: str) -> None:
@@ -279,10 +307,10 @@ class SQLiteLedger:
         )
 
     def _db_pause(self, seconds: float) -> None:
+        now = self._clock()
         self._db().execute(
-            "INSERT INTO quota_pause (scope, until) VALUES (?, ?) "
-            "ON CONFLICT (scope) DO UPDATE SET until = max(until, excluded.until)",
-            (self._scope, self._clock() + seconds),
+            _WRITE_PAUSE,
+            (self._scope, now + seconds, now + self._horizon),
         )
 
     def _db_usage(self) -> _Usage:
@@ -291,8 +319,8 @@ class SQLiteLedger:
         used = tuple(
             int(
                 db.execute(
-                    "SELECT count(*) FROM quota_log WHERE scope = ? AND stamp > ?",
-                    (self._scope, now - window.length),
+                    _COUNT,
+                    (self._scope, now - window.length, now + self._horizon),
                 ).fetchone()[0]
             )
             for window in self._windows
