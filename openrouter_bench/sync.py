@@ -96,7 +96,7 @@ class SyncBenchmarksClient:
         refresh: bool = False,
         **params: Any,
     ) -> Page:
-        """:meth:`BenchmarksClient.get <openrouter_bench.client.BenchmarksClient.get>`."""
+        """The page for a query, as :meth:`BenchmarksClient.get` answers it; blocks until then."""
         return self._run(self._client.get(query, max_age=max_age, refresh=refresh, **params))
 
     def fan_out(
@@ -107,7 +107,7 @@ class SyncBenchmarksClient:
         max_age: float | timedelta | None = None,
         refresh: bool = False,
     ) -> FanOutResult:
-        """:meth:`BenchmarksClient.fan_out <openrouter_bench.client.BenchmarksClient.fan_out>`."""
+        """Every query's page or error, as :meth:`BenchmarksClient.fan_out` gives them."""
         return self._run(
             self._client.fan_out(queries, concurrency=concurrency, max_age=max_age, refresh=refresh)
         )
@@ -115,22 +115,20 @@ class SyncBenchmarksClient:
     def categories(
         self, arena: Arena | str = Arena.MODELS, *, refresh: bool = False
     ) -> tuple[str, ...]:
-        """:meth:`BenchmarksClient.categories
-        <openrouter_bench.client.BenchmarksClient.categories>`."""
+        """The Design Arena categories of an arena (:meth:`BenchmarksClient.categories`)."""
         return self._run(self._client.categories(arena, refresh=refresh))
 
     def history(self, query: Query | None = None, /, **params: Any) -> list[Page]:
-        """:meth:`BenchmarksClient.history <openrouter_bench.client.BenchmarksClient.history>`."""
+        """The stored snapshots of a query, newest first (:meth:`BenchmarksClient.history`)."""
         return self._run(self._client.history(query, **params))
 
     def quota_status(self) -> QuotaStatus:
-        """:meth:`BenchmarksClient.quota_status
-        <openrouter_bench.client.BenchmarksClient.quota_status>`."""
+        """What the quota spent and has left (:meth:`BenchmarksClient.quota_status`)."""
         return self._run(self._client.quota_status())
 
     @property
     def stats(self) -> ClientStats:
-        """:attr:`BenchmarksClient.stats <openrouter_bench.client.BenchmarksClient.stats>`."""
+        """Blocking :attr:`BenchmarksClient.stats`: the client's counters, read on its loop."""
         return self._run(_stats_of(self._client))
 
     def close(self) -> None:
