@@ -4,6 +4,8 @@ A full run rewrites ``docs/performance.md`` and adds
 ``benchmarks/results/<UTC time>.json``. ``--quick`` takes a handful of samples
 (seconds, for CI) and by default writes ``benchmarks/results/quick.json`` and
 ``benchmarks/results/quick.md``, leaving the published page alone.
+``--render FILE`` writes the page again from a run's JSON, measuring nothing
+(after a change to the page's layout).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from benchmarks import (
 )
 from benchmarks._context import RunContext
 from benchmarks._redis import redis_server
-from benchmarks._report import ScenarioResult, environment, render_markdown
+from benchmarks._report import ScenarioResult, environment, render_markdown, results_from_json
 from benchmarks._server import bench_server
 
 ROOT: Final = Path(__file__).resolve().parent.parent
@@ -74,7 +76,37 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--doc", type=Path, help="where to write the Markdown page")
     parser.add_argument("--json", type=Path, help="where to write the raw results")
+    parser.add_argument(
+        "--render",
+        type=Path,
+        metavar="FILE",
+        help="write the page from a run's JSON file instead of running (measures nothing)",
+    )
     return parser.parse_args(argv)
+
+
+def _shown(path: Path) -> str:
+    resolved = path.resolve()
+    return str(resolved.relative_to(ROOT)) if resolved.is_relative_to(ROOT) else str(resolved)
+
+
+def render_again(source: Path, doc_path: Path | None) -> Path:
+    """Write the page of the run ``source`` holds; where it was written."""
+    document: dict[str, Any] = orjson.loads(source.read_bytes())
+    quick = bool(document["quick"])
+    target = doc_path or (RESULTS / "quick.md" if quick else ROOT / "docs" / "performance.md")
+    target.write_text(
+        render_markdown(
+            results_from_json(document),
+            document["environment"],
+            command=document["command"],
+            json_path=_shown(source),
+            quick=quick,
+            elapsed=document["elapsed_seconds"],
+        ),
+        encoding="utf-8",
+    )
+    return target
 
 
 async def _run(arguments: argparse.Namespace, started: datetime) -> list[ScenarioResult]:
@@ -111,6 +143,9 @@ def _table(results: Sequence[ScenarioResult]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmarks; 0 when every scenario ran (a missed goal is reported, not failed)."""
     arguments = _arguments(argv)
+    if arguments.render is not None:
+        print(f"wrote {render_again(arguments.render, arguments.doc)}")
+        return 0
     started = datetime.now(UTC)
     env = environment(started)
     clock = time.perf_counter()
@@ -133,8 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_bytes(orjson.dumps(document))
-    shown = json_path.resolve()
-    shown_path = str(shown.relative_to(ROOT)) if shown.is_relative_to(ROOT) else str(shown)
+    shown_path = _shown(json_path)
     doc_path.parent.mkdir(parents=True, exist_ok=True)
     doc_path.write_text(
         render_markdown(

@@ -3,7 +3,9 @@
 A scenario hands back a :class:`ScenarioResult`: table rows (one per
 contender, ratios against the scenario's baseline from the same run, the goal
 and whether it was met), notes on how it was measured, and its raw samples for
-the JSON file. :func:`render_markdown` turns a run into ``docs/performance.md``.
+the JSON file. :func:`render_markdown` turns a run into ``docs/performance.md``; the JSON
+file holds everything it needs, so :func:`results_from_json` can render a
+past run again (``python -m benchmarks --render FILE``) without measuring.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ __all__ = [
     "format_value",
     "plural",
     "render_markdown",
+    "results_from_json",
     "timed_row",
 ]
 
@@ -99,6 +102,22 @@ class Row:
             "detail": self.detail,
         }
 
+    @classmethod
+    def from_json(cls, row: dict[str, Any]) -> Row:
+        """The row :meth:`to_json` wrote."""
+        stats = None
+        if row["median"] is not None:
+            stats = Stats(median=row["median"], p99=row["p99"], count=row["count"])
+        return cls(
+            contender=row["contender"],
+            stats=stats,
+            unit=row["unit"],
+            ratio=row["ratio"],
+            goal=row["goal"],
+            verdict=Verdict(row["verdict"]),
+            detail=row["detail"],
+        )
+
 
 @attrs.frozen
 class ScenarioResult:
@@ -119,6 +138,22 @@ class ScenarioResult:
             "notes": list(self.notes),
             "raw": self.raw,
         }
+
+    @classmethod
+    def from_json(cls, scenario: dict[str, Any]) -> ScenarioResult:
+        """The scenario :meth:`to_json` wrote."""
+        return cls(
+            number=scenario["number"],
+            title=scenario["title"],
+            rows=tuple(Row.from_json(row) for row in scenario["rows"]),
+            notes=tuple(scenario["notes"]),
+            raw=scenario["raw"],
+        )
+
+
+def results_from_json(document: dict[str, Any]) -> list[ScenarioResult]:
+    """The scenarios of a run's JSON file, as the run had them."""
+    return [ScenarioResult.from_json(scenario) for scenario in document["scenarios"]]
 
 
 def timed_row(
@@ -221,6 +256,10 @@ def _ratio_cell(row: Row) -> str:
     return f"{row.ratio:.2f}x" if row.ratio >= 0.1 else f"{row.ratio:.2g}x"
 
 
+def _label(result: ScenarioResult) -> str:
+    return f"{result.number}. {result.title}"
+
+
 def render_markdown(
     results: Sequence[ScenarioResult],
     env: dict[str, str],
@@ -251,29 +290,41 @@ def render_markdown(
         "call (per burst in scenarios 5 and 6); *ratio* is the median over the scenario's "
         "baseline median from this run; *n* is the number of samples (a p99 of fewer than "
         "100 samples is their maximum).",
-        "",
-        "| # | scenario | contender | n | median | p99 | ratio | goal | result |",
-        "|---|---|---|---:|---:|---:|---:|---|---|",
     ]
+    # A table per scenario, and the goals in a table of their own: one table of every figure
+    # and verdict was ten columns wide, and its verdicts were off the page at 1280 px.
     for result in results:
+        lines += [
+            "",
+            f"**{_label(result)}**",
+            "",
+            "| contender | n | median | p99 | ratio |",
+            "|---|---:|---:|---:|---:|",
+        ]
         for row in result.rows:
             stats = row.stats
             lines.append(
-                f"| {result.number} | {result.title} | {row.contender} | "
-                f"{0 if stats is None else stats.count} | "
+                f"| {row.contender} | {0 if stats is None else stats.count} | "
                 f"{format_value(None if stats is None else stats.median, row.unit)} | "
-                f"{format_value(_p99(stats), row.unit)} | "
-                f"{_ratio_cell(row)} | {row.goal} | {_result_cell(row)} |"
+                f"{format_value(_p99(stats), row.unit)} | {_ratio_cell(row)} |"
             )
-    lines += ["", "## Goals", ""]
-    for result in results:
-        for row in result.rows:
-            if row.verdict in (Verdict.MET, Verdict.MISSED):
-                mark = "met" if row.verdict is Verdict.MET else "MISSED"
-                lines.append(
-                    f"- {result.number}. {result.title}, {row.contender}: {mark} "
-                    f"({row.goal}; {row.detail})"
-                )
+    lines += [
+        "",
+        "## Goals",
+        "",
+        "Each goal, and what the run above says about it; then the notes of rows without one.",
+        "",
+        "| scenario | contender | goal | result |",
+        "|---|---|---|---|",
+    ]
+    judged = [(result, row) for result in results for row in result.rows if row.goal]
+    noted = [
+        (result, row) for result in results for row in result.rows if row.detail and not row.goal
+    ]
+    for result, row in [*judged, *noted]:
+        lines.append(
+            f"| {_label(result)} | {row.contender} | {row.goal or '-'} | {_result_cell(row)} |"
+        )
     lines += ["", "## How each scenario is measured", ""]
     for result in results:
         lines.append(f"### {result.number}. {result.title}")

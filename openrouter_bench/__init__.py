@@ -25,6 +25,7 @@ from openrouter_bench.errors import (
     ResponseFormatError,
     ServerError,
     TransportError,
+    WrongEventLoopError,
 )
 from openrouter_bench.fanout import FanOutResult
 from openrouter_bench.hooks import (
@@ -58,8 +59,9 @@ from openrouter_bench.query import (
     Source,
     TaskType,
 )
-from openrouter_bench.quota import QuotaPolicy
+from openrouter_bench.quota import QuotaPolicy, QuotaStatus
 from openrouter_bench.retry import RetryPolicy
+from openrouter_bench.sync import SyncBenchmarksClient
 from openrouter_bench.watch import RankMove, SnapshotChange, Standing, diff_snapshots
 
 __all__ = [
@@ -93,6 +95,7 @@ __all__ = [
     "Query",
     "QuotaExhaustedError",
     "QuotaPolicy",
+    "QuotaStatus",
     "RankMove",
     "RateLimitError",
     "RequestSent",
@@ -109,11 +112,13 @@ __all__ = [
     "SnapshotChange",
     "Source",
     "Standing",
+    "SyncBenchmarksClient",
     "TaskType",
     "TournamentStats",
     "TransportError",
     "UnknownItem",
     "WaitStarted",
+    "WrongEventLoopError",
     "__version__",
     "diff_snapshots",
 ]

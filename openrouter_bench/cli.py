@@ -1,4 +1,4 @@
-"""The ``openrouter-bench`` command: get, grid, watch, cache, demo, fake-server and fake.
+"""The ``openrouter-bench`` command: get, grid, watch, cache, quota, demo, fake-server and fake.
 
 Exit codes: 0 ok; 2 invalid usage or query (caught locally with nothing sent,
 or a 400 from the server); 3 authentication (a missing key too); 4 rate
@@ -70,6 +70,7 @@ from openrouter_bench.query import (
     Source,
     TaskType,
 )
+from openrouter_bench.quota import QuotaStatus
 from openrouter_bench.ranking import format_score, ranking_score
 from openrouter_bench.render import (
     AS_SENT,
@@ -97,6 +98,7 @@ __all__ = [
     "exit_code_for",
     "main",
     "render_grid",
+    "render_quota",
 ]
 
 EXIT_OK: Final = 0
@@ -256,8 +258,10 @@ def _add_client_options(parser: argparse.ArgumentParser) -> None:
         type=_quota_spec,
         metavar="SPEC",
         help="the request budget (30 a minute, 500 a day): memory (this process), "
-        "redis://... (shared by every process using it), or off for a local test server "
-        "(default: shared on the cache's Redis if it is one, else this process)",
+        "sqlite:///file or redis://... (shared by every process using it), or off for a "
+        "local test server (default: shared on the cache's Redis if it is one, else kept "
+        "in a file beside the persistent cache, so that separate runs share the day's "
+        "budget; 'openrouter-bench quota' shows it)",
     )
     group.add_argument(
         "-q",
@@ -407,6 +411,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_logging_options(options)
 
+    _add_quota_command(commands)
+
     demo = _command(
         commands,
         "demo",
@@ -538,6 +544,39 @@ def _fault(text: str) -> int | str:
         f"unknown fault {text!r}; {hint}expected a status from 400 to 599 or one of "
         f"{', '.join(FAULT_NAMES)}"
     )
+
+
+def _add_quota_command(commands: Any) -> None:
+    quota = _command(
+        commands,
+        "quota",
+        summary="show what the request budget has spent and has left",
+        description="Show the request budget the other commands use: how many requests were\n"
+        "sent in the last minute and the last day (by every process sharing the budget),\n"
+        "what is left of each, and any pause a 429 asked for. Sends nothing.",
+        examples=(
+            "openrouter-bench quota",
+            "openrouter-bench quota --format json",
+            "openrouter-bench quota --quota redis://127.0.0.1:6379/0",
+        ),
+    )
+    group = quota.add_argument_group("quota")
+    group.add_argument(
+        "--format", choices=FORMATS, default="table", help="output format (default table)"
+    )
+    group.add_argument(
+        "--base-url",
+        help="the API whose budget to show (default: $OPENROUTER_BASE_URL or OpenRouter)",
+    )
+    group.add_argument(
+        "--cache", metavar="URL", help="the cache the commands use, if not the default one"
+    )
+    group.add_argument(
+        "--quota",
+        metavar="SPEC",
+        help="the budget to show, as the commands' --quota takes it (default: theirs)",
+    )
+    _add_logging_options(group)
 
 
 def _add_fanout_commands(commands: Any) -> None:
@@ -751,7 +790,13 @@ def _quota_from(args: argparse.Namespace) -> Any:
 
     spec = args.quota
     if spec is None:
-        return DEFAULT_QUOTA
+        if _redis_cache(args) is not None:
+            return DEFAULT_QUOTA  # shared on the cache's Redis
+        from openrouter_bench._sqlite_quota import default_cli_quota_path
+        from openrouter_bench.quota import QuotaPolicy
+
+        # Beside the persistent cache: each run is a new process, and the day's 500 is one.
+        return QuotaPolicy(store=f"sqlite:///{default_cli_quota_path()}")
     return None if spec == "off" else spec
 
 
@@ -790,6 +835,13 @@ class _WaitNotices(ClientHooks):
 
 def _no_key() -> bool:
     return not os.environ.get("OPENROUTER_API_KEY", "").strip()
+
+
+def _redis_cache(args: argparse.Namespace) -> str | None:
+    spec = _cache_spec(args)
+    if isinstance(spec, str) and urlsplit(spec).scheme.lower() in ("redis", "rediss"):
+        return spec
+    return None
 
 
 def _client_for(args: argparse.Namespace) -> BenchmarksClient:
@@ -910,6 +962,107 @@ async def _cache_command(args: argparse.Namespace, out: TextIO) -> int:
     finally:
         await cache.close()
     return EXIT_OK
+
+
+async def _quota_command(args: argparse.Namespace, out: TextIO) -> int:
+    from openrouter_bench.quota import QuotaPolicy, open_quota
+
+    policy = _quota_from(args)
+    if isinstance(policy, str):
+        policy = QuotaPolicy(store=policy)
+    redis_cache = _redis_cache(args)
+    if policy is not None and policy.store is None and redis_cache is not None:
+        policy = attrs.evolve(policy, store=redis_cache)
+    base_url = check_base_url(
+        args.base_url or os.environ.get("OPENROUTER_BASE_URL") or DEFAULT_BASE_URL,
+        allow_insecure_http=False,
+    )
+    parts = urlsplit(base_url)
+    # The name BenchmarksClient gives the budget of this API, so both count the same one.
+    limiter = open_quota(policy, api=f"{parts.netloc}{parts.path}")
+    try:
+        status = await limiter.status()
+    finally:
+        await limiter.aclose()
+    out.write(render_quota(status, args.format))
+    return EXIT_OK
+
+
+def _quota_rows(status: QuotaStatus) -> list[dict[str, Any]]:
+    paused = None if status.paused_until is None else status.paused_until.isoformat()
+    return [
+        {
+            "window": name,
+            "window_seconds": length,
+            "limit": limit,
+            "used": used,
+            "left": left,
+            "paused_until": paused,
+            "store": status.store,
+        }
+        for name, length, limit, used, left in (
+            (
+                "minute",
+                status.minute_window,
+                status.minute_limit,
+                status.minute_used,
+                status.minute_left,
+            ),
+            ("day", status.day_window, status.day_limit, status.day_used, status.day_left),
+        )
+    ]
+
+
+def render_quota(status: QuotaStatus, fmt: str) -> str:
+    """The budget's state as text in one of :data:`FORMATS`."""
+    rows = _quota_rows(status)
+    if fmt == "json":
+        document = {
+            "at": status.at.isoformat(),
+            "store": status.store,
+            "shared": status.shared,
+            "paused_until": rows[0]["paused_until"],
+            **{
+                row["window"]: {
+                    key: row[key] for key in ("limit", "used", "left", "window_seconds")
+                }
+                for row in rows
+            },
+        }
+        return orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n"
+    if fmt == "ndjson":
+        return "".join(orjson.dumps(row).decode() + "\n" for row in rows)
+    if fmt == "csv":
+        return _csv(rows)
+    shown = [["window", "limit", "used", "left"]]
+    for row in rows:
+        unlimited = row["limit"] is None
+        shown.append(
+            [
+                f"last {row['window']}"
+                if row["window_seconds"] in (60.0, 86_400.0)
+                else f"last {row['window_seconds']:g} s",
+                "none" if unlimited else str(row["limit"]),
+                str(row["used"]),
+                "-" if unlimited else str(row["left"]),
+            ]
+        )
+    kept = f"{status.store}, shared with other processes" if status.shared else status.store
+    if status.store == "off":
+        kept = "no ledger: the quota is off, nothing is counted"
+    if status.paused_until is None:
+        pause = "no pause"
+    else:
+        left = max(0.0, (status.paused_until - status.at).total_seconds())
+        pause = (
+            f"paused by the server until {status.paused_until:%Y-%m-%d %H:%M:%S} UTC ({left:.0f} s)"
+        )
+    lines = [
+        f"quota: {kept}" if status.store == "off" else f"quota kept in {kept}",
+        *_align(shown),
+        pause,
+    ]
+    return "\n".join(lines) + "\n"
 
 
 async def _fake_server(args: argparse.Namespace, out: TextIO) -> int:
@@ -1344,6 +1497,7 @@ _COMMANDS: Final = {
     "grid": _grid,
     "watch": _watch,
     "cache": _cache_command,
+    "quota": _quota_command,
     "fake-server": _fake_server,
     "fake": _fake,
     "demo": _demo,

@@ -45,6 +45,7 @@ from openrouter_bench.errors import (
     InvalidQueryError,
     NotFoundError,
     OpenRouterBenchError,
+    WrongEventLoopError,
 )
 from openrouter_bench.fanout import FanOutResult, Outcome
 from openrouter_bench.hooks import (
@@ -58,7 +59,7 @@ from openrouter_bench.hooks import (
 )
 from openrouter_bench.models import DesignArenaItem, Page
 from openrouter_bench.query import Arena, Query, Source
-from openrouter_bench.quota import QuotaLimiter, QuotaPolicy, WaitObserver, open_quota
+from openrouter_bench.quota import QuotaLimiter, QuotaPolicy, QuotaStatus, WaitObserver, open_quota
 from openrouter_bench.retry import RetryPolicy, SendGate, call_with_retries
 from openrouter_bench.transport import DEFAULT_MAX_RESPONSE_BYTES
 from openrouter_bench.watch import SnapshotChange, watch_query
@@ -277,6 +278,8 @@ class BenchmarksClient:
         self._session = session
         self._owns_session = session is None
         self._state = _State.UNOPENED
+        # The event loop the client was opened on: its session and locks belong to it.
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._requests = 0
         self._retries = 0
 
@@ -284,7 +287,7 @@ class BenchmarksClient:
         return f"<BenchmarksClient {self.base_url} state={self._state.value}>"
 
     async def __aenter__(self) -> Self:
-        self._open()
+        await self._open(entered=True)
         return self
 
     async def __aexit__(
@@ -295,20 +298,52 @@ class BenchmarksClient:
     ) -> None:
         await self.aclose()
 
-    def _open(self) -> None:
+    async def _open(self, *, entered: bool = False) -> None:
+        running = asyncio.get_running_loop()
+        if self._loop is not None and running is not self._loop:
+            await self._release_orphaned()
+            raise self._wrong_loop()
         if self._state is _State.CLOSED:
             raise ClientClosedError("this client is closed; make a new one")
         if self._state is _State.OPEN:
             return
+        self._loop = running
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=64, ttl_dns_cache=300),
+                # Opened by a call rather than by ``async with``, nothing says when the loop
+                # ends (asyncio.run in a script): keep no connection open past a request.
+                connector=aiohttp.TCPConnector(
+                    limit=64, ttl_dns_cache=300, force_close=not entered
+                ),
                 raise_for_status=False,
             )
         self._state = _State.OPEN
 
+    def _wrong_loop(self) -> WrongEventLoopError:
+        gone = self._loop is not None and self._loop.is_closed()
+        return WrongEventLoopError(
+            "this client was opened on another event loop"
+            + (" (now closed: each asyncio.run makes a new one)" if gone else "")
+            + "; make the client inside the loop that uses it, or use "
+            "SyncBenchmarksClient from synchronous code"
+        )
+
+    async def _release_orphaned(self) -> None:
+        # The loop the client was opened on is gone, and its connections with it: close the
+        # session from here (aiohttp skips transports of a closed loop) so nothing is left
+        # to warn of an unclosed session. The client stays unusable: the loop is its own.
+        if self._loop is None or not self._loop.is_closed() or self._state is not _State.OPEN:
+            return
+        self._state = _State.CLOSED
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+
     async def aclose(self) -> None:
         """Close the session (if the client made it) and the cache backend. Idempotent."""
+        if self._loop is not None and asyncio.get_running_loop() is not self._loop:
+            if not self._loop.is_closed():
+                raise self._wrong_loop()
+            await self._release_orphaned()
         if self._state is _State.CLOSED:
             return
         self._state = _State.CLOSED
@@ -369,7 +404,7 @@ class BenchmarksClient:
 
     async def _cached(self, query: Query, max_age: float | None, refresh: bool) -> Page:
         # The one road to a page: the cache, and upstream on a miss.
-        self._open()
+        await self._open()
         return await self.cache.get(
             query, lambda: self._fetch(query), max_age=max_age, refresh=refresh
         )
@@ -393,7 +428,7 @@ class BenchmarksClient:
         unique = fanout.unique_queries(queries)
         width = fanout.check_concurrency(concurrency)
         age = None if max_age is None else _max_age(max_age)
-        self._open()
+        await self._open()
         return await fanout.fan_out(self._getter(age, refresh), unique, width)
 
     def stream(
@@ -450,7 +485,7 @@ class BenchmarksClient:
         refresh past the cache, through the quota like any request. Each
         :class:`~openrouter_bench.watch.SnapshotChange` says which models
         entered and left, whose rank and score moved, which rankings have a new
-        #1, and the citation to show. A poll that fails transiently is logged
+        leader, and the citation to show. A poll that fails transiently is logged
         and the watch goes on. Close it (or leave an ``aclosing`` block) to stop.
         """
         if query is None:
@@ -467,12 +502,27 @@ class BenchmarksClient:
         return watch_query(fetch, every=interval, sleep=self._sleep)
 
     def _check_usable(self) -> None:
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:  # called outside a loop: the first await checks
+            running = self._loop
+        if self._loop is not None and running is not self._loop:
+            raise self._wrong_loop()
         if self._state is _State.CLOSED:
             raise ClientClosedError("this client is closed; make a new one")
 
+    async def quota_status(self) -> QuotaStatus:
+        """What the quota has spent this minute and today, what is left, and any pause.
+
+        Read from wherever the budget is kept (this process, the SQLite file,
+        Redis), so a shared budget shows every process's requests. Sends nothing.
+        """
+        await self._open()
+        return await self.quota.status()
+
     async def history(self, query: Query | None = None, /, **params: Any) -> list[Page]:
         """The stored snapshots of a query, newest first (no request is sent)."""
-        self._open()
+        await self._open()
         return await self.cache.history(query if query is not None else Query(**params))
 
     def request_for(self, query: Query) -> Request:

@@ -6,6 +6,7 @@
     ├── InvalidQueryError (also ValueError)     nothing was sent
     ├── ConfigurationError (also ValueError)    the client cannot be built as asked: no key, bad URL
     ├── ClientClosedError (also RuntimeError)   the client was used after close
+    ├── WrongEventLoopError (also RuntimeError) the client was used from another event loop
     ├── APIError                                the server answered with an error status
     │   ├── BadRequestError         400
     │   ├── AuthenticationError     401, 403
@@ -45,6 +46,7 @@ __all__ = [
     "ResponseFormatError",
     "ServerError",
     "TransportError",
+    "WrongEventLoopError",
     "error_for_status",
     "is_transient",
 ]
@@ -83,6 +85,16 @@ class ConfigurationError(OpenRouterBenchError, ValueError):
 
 class ClientClosedError(OpenRouterBenchError, RuntimeError):
     """The client was used outside ``async with`` or after ``aclose()``."""
+
+
+class WrongEventLoopError(OpenRouterBenchError, RuntimeError):
+    """The client was used from an event loop other than the one it was opened on.
+
+    A client's connections, cache and quota live on one event loop; each
+    ``asyncio.run`` makes a new one. Make the client inside the loop that uses
+    it, or use :class:`~openrouter_bench.sync.SyncBenchmarksClient` from
+    synchronous code.
+    """
 
 
 class APIError(OpenRouterBenchError):

@@ -19,10 +19,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any, ClassVar, TypeAlias
+from typing import Any, ClassVar, TypeAlias, TypeVar
 
 import attrs
 
+from openrouter_bench.errors import InvalidQueryError
 from openrouter_bench.query import Query
 
 __all__ = [
@@ -197,6 +198,18 @@ class Meta:
     extra: Mapping[str, Any] = _extra_field()
 
 
+_ItemT = TypeVar("_ItemT", bound=Item)
+
+#: The classes ``Page.items_of`` can filter by: every item shape, and the one for unknown ones.
+_ITEM_CLASSES: tuple[type[Item], ...] = (
+    ArtificialAnalysisItem,
+    DesignArenaItem,
+    OpenRouterEvalItem,
+    SearchEvalItem,
+    UnknownItem,
+)
+
+
 @attrs.frozen
 class Page:
     """One answer of the endpoint for one query, and how it reached the caller.
@@ -221,6 +234,28 @@ class Page:
     def as_of(self) -> datetime:
         """When the data set behind this page was last updated."""
         return self.meta.as_of
+
+    def items_of(self, kind: type[_ItemT]) -> tuple[_ItemT, ...]:
+        """The items of one shape, in the server's order, typed as that shape.
+
+        ``page.items`` holds the :data:`Item` union, so strictly typed code
+        would need a check per item before reading ``elo``; this filter is
+        that check, once::
+
+            for item in page.items_of(DesignArenaItem):
+                print(item.model_permaslug, item.elo)
+
+        Items of other shapes (an :class:`UnknownItem` a newer server sent,
+        say) are left out. ``kind`` must be one of the item classes.
+        """
+        if kind not in _ITEM_CLASSES:
+            shown = kind.__name__ if isinstance(kind, type) else repr(kind)
+            raise InvalidQueryError(
+                f"items_of takes an item class ({', '.join(c.__name__ for c in _ITEM_CLASSES)}), "
+                f"not {shown}",
+                parameter="kind",
+            )
+        return tuple(item for item in self.items if isinstance(item, kind))
 
     def served(self, *, from_cache: bool, stale: bool = False) -> Page:
         """The same page, flagged as served from the cache (and maybe stale)."""

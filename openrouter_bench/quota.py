@@ -63,7 +63,7 @@ from openrouter_bench.hooks import WaitReason
 from openrouter_bench.retry import PauseCeiling
 from openrouter_bench.wire import DEFAULT_MAX_RETRY_AFTER
 
-__all__ = ["QuotaLimiter", "QuotaPolicy", "open_quota"]
+__all__ = ["QuotaLimiter", "QuotaPolicy", "QuotaStatus", "open_quota"]
 
 logger: Final = logging.getLogger("openrouter_bench.quota")
 
@@ -106,11 +106,14 @@ def _day_window(value: float | timedelta) -> float:
 def _store(instance: object, attribute: attrs.Attribute[str | None], value: str | None) -> None:
     if value is None or value == "memory":
         return
+    if isinstance(value, str) and _sqlite_path(value) is not None:
+        return
     wrong = ConfigurationError(
-        "the quota store is None (follow the cache), 'memory' or a redis://host:port/db URL, "
-        f"not {value.split(':', 1)[0][:20]!r}"
+        "the quota store is None (follow the cache), 'memory', a redis://host:port/db URL or a "
+        f"sqlite:///path file, not {value.split(':', 1)[0][:20]!r}"
         if isinstance(value, str)
-        else f"the quota store is None, 'memory' or a redis:// URL, not {type(value).__name__}"
+        else "the quota store is None, 'memory', a redis:// URL or a sqlite:///path file, "
+        f"not {type(value).__name__}"
     )
     if not isinstance(value, str):
         raise wrong
@@ -123,6 +126,14 @@ def _store(instance: object, attribute: attrs.Attribute[str | None], value: str 
         usable = False
     if not usable:
         raise wrong
+
+
+def _sqlite_path(store: str) -> str | None:
+    """The file of a ``sqlite:///path`` store (``sqlite:////abs`` on POSIX), else None."""
+    prefix = "sqlite:///"
+    if store[: len(prefix)].lower() != prefix or len(store) == len(prefix):
+        return None
+    return store[len(prefix) :]
 
 
 def _scope(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
@@ -147,7 +158,9 @@ class QuotaPolicy:
     - ``per_day`` requests in any ``day_window`` seconds (None: no limit);
     - ``store``: None follows the cache (a Redis cache means a budget shared on
       that Redis server), ``"memory"`` keeps it in this process, a
-      ``redis://`` URL shares it there;
+      ``redis://`` URL shares it there, a ``sqlite:///path`` file shares it
+      with the processes of this machine that use the file (the command line's
+      default, so that separate runs share the day's budget);
     - ``scope``: processes with the same store and scope share one budget. The
       key's own budget is per key: give each key its own scope. (The scope is
       a name you choose: nothing derived from the key is ever stored.)
@@ -176,7 +189,7 @@ class QuotaPolicy:
     def __repr__(self) -> str:
         # A redis URL may carry a password: show the scheme and host only.
         store = self.store
-        if store is not None and store != "memory":
+        if store is not None and store != "memory" and _sqlite_path(store) is None:
             parts = urlsplit(store)
             store = f"{parts.scheme}://{parts.hostname}:{parts.port or 6379}"
         return (
@@ -217,7 +230,17 @@ class _Ledger(Protocol):
 
     async def pause(self, seconds: float) -> None: ...
 
+    async def usage(self) -> _Usage: ...
+
     async def aclose(self) -> None: ...
+
+
+@attrs.frozen
+class _Usage:
+    # Requests counted in each window (in flight included), in the policy's window order,
+    # and the seconds left of a pause.
+    used: tuple[int, ...]
+    paused_for: float
 
 
 class _LocalLedger:
@@ -272,6 +295,15 @@ class _LocalLedger:
 
     async def pause(self, seconds: float) -> None:
         self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+    async def usage(self) -> _Usage:
+        now = self._clock()
+        stamps = self._stamps
+        used = tuple(
+            len(stamps) - bisect.bisect_right(stamps, now - window.length) + len(self._held)
+            for window in self._windows
+        )
+        return _Usage(used, max(0.0, self._paused_until - now))
 
     async def aclose(self) -> None:
         return None
@@ -362,6 +394,19 @@ end
 return 1
 """
 
+_USAGE: Final = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local counts = {}
+for i = 1, #ARGV do
+    local floor = string.format('(%.0f', now - tonumber(ARGV[i]))
+    counts[i] = redis.call('ZCOUNT', KEYS[1], floor, '+inf')
+end
+local paused = tonumber(redis.call('GET', KEYS[2]) or '0')
+counts[#ARGV + 1] = math.max(0, math.ceil(paused - now))
+return counts
+"""
+
 _TURNS: Final = {
     0: _Turn.GRANTED,
     1: _Turn.WINDOW,
@@ -390,6 +435,8 @@ class _RedisLedger:
         self._take = client.register_script(_TAKE)
         self._finish = client.register_script(_FINISH)
         self._pause = client.register_script(_PAUSE)
+        self._usage = client.register_script(_USAGE)
+        self._lengths = [str(math.ceil(window.length * _MICROS)) for window in windows]
         longest = max((window.length for window in windows), default=0.0)
         self._retain = math.ceil(longest * _MICROS)
         self._limits: list[str] = [str(len(windows))]
@@ -450,6 +497,18 @@ class _RedisLedger:
         except Exception as error:  # noqa: BLE001  # the local pause still holds this process back
             self._failed(error)
 
+    async def usage(self) -> _Usage:
+        if not self._usable():
+            return await self._fallback.usage()
+        try:
+            async with asyncio.timeout(_REDIS_TIMEOUT):
+                *counts, paused = await self._usage(keys=self._keys, args=self._lengths)
+        except Exception as error:  # noqa: BLE001  # Redis trouble: report what this process counts
+            self._failed(error)
+            return await self._fallback.usage()
+        self._recovered()
+        return _Usage(tuple(int(count) for count in counts), int(paused) / _MICROS)
+
     async def aclose(self) -> None:
         if not self._owns_client:
             return
@@ -478,6 +537,41 @@ class _RedisLedger:
         if self._down:
             self._down = False
             logger.info("quota: Redis is back; the budget is shared again")
+
+
+@attrs.frozen
+class QuotaStatus:
+    """What a request budget has spent and has left, read at ``at``.
+
+    ``minute_used`` and ``day_used`` count the requests in the last minute
+    window and the last day window (requests in flight included); the limits
+    and what is left are None where the policy sets no limit (or no policy at
+    all: ``store == "off"``). ``paused_until`` is when a server's 429 pause
+    ends, or None. ``store`` says where the ledger is kept (``"memory"``,
+    ``"sqlite:///path"``, ``"redis://host:port"``, ``"off"``) and ``shared``
+    whether other processes count in it too.
+    """
+
+    at: datetime
+    store: str
+    shared: bool
+    minute_used: int
+    minute_limit: int | None
+    day_used: int
+    day_limit: int | None
+    paused_until: datetime | None
+    minute_window: float = 60.0
+    day_window: float = 86_400.0
+
+    @property
+    def minute_left(self) -> int | None:
+        """Requests still allowed in the current minute window (None: no limit)."""
+        return None if self.minute_limit is None else max(0, self.minute_limit - self.minute_used)
+
+    @property
+    def day_left(self) -> int | None:
+        """Requests still allowed in the current day window (None: no limit)."""
+        return None if self.day_limit is None else max(0, self.day_limit - self.day_used)
 
 
 class _Ticket:
@@ -533,8 +627,10 @@ class QuotaLimiter:
 
     @property
     def shared(self) -> bool:
-        """True when the budget is kept in Redis, shared with other processes."""
-        return isinstance(self._ledger, _RedisLedger)
+        """True when the budget is kept in Redis or a SQLite file, shared with other processes."""
+        from openrouter_bench._sqlite_quota import SQLiteLedger
+
+        return isinstance(self._ledger, _RedisLedger | SQLiteLedger)
 
     @property
     def waiting(self) -> int:
@@ -586,8 +682,46 @@ class QuotaLimiter:
             await self._ledger.pause(wait)
 
     async def aclose(self) -> None:
-        """Release the Redis connection, if the limiter made one. Idempotent."""
+        """Release the Redis connection or the SQLite file the limiter opened. Idempotent."""
         await self._ledger.aclose()
+
+    async def status(self) -> QuotaStatus:
+        """What the budget has spent this minute and today, what is left, and any pause."""
+        policy = self.policy
+        usage = await self._ledger.usage()
+        windows = policy.windows if policy is not None else ()
+        by_kind = {w.daily: (w, count) for w, count in zip(windows, usage.used, strict=True)}
+        now = self._wall_clock()
+        day = by_kind.get(True)
+        minute = by_kind.get(False)
+        return QuotaStatus(
+            at=datetime.fromtimestamp(now, UTC),
+            store=self._store_name(),
+            shared=self.shared,
+            minute_used=0 if minute is None else minute[1],
+            minute_limit=None if minute is None else minute[0].limit,
+            day_used=0 if day is None else day[1],
+            day_limit=None if day is None else day[0].limit,
+            paused_until=(
+                datetime.fromtimestamp(now + usage.paused_for, UTC) if usage.paused_for else None
+            ),
+            minute_window=60.0 if policy is None else policy.minute_window,
+            day_window=86_400.0 if policy is None else policy.day_window,
+        )
+
+    def _store_name(self) -> str:
+        policy = self.policy
+        if policy is None:
+            return "off"
+        if self.shared and policy.store is None:
+            return "redis (the cache's)"
+        store = policy.store
+        if store is None:
+            return "memory"
+        if store == "memory" or _sqlite_path(store) is not None:
+            return store
+        parts = urlsplit(store)  # never the credentials a Redis URL may carry
+        return f"{parts.scheme}://{parts.hostname}:{parts.port or 6379}"
 
     async def _turn(
         self, budget: float, *, retry: bool, on_wait: WaitObserver | None
@@ -705,6 +839,22 @@ def open_quota(
             max_pause=max_pause,
         )
     windows = policy.windows
+    sqlite_path = None if policy.store is None else _sqlite_path(policy.store)
+    if sqlite_path is not None:
+        from openrouter_bench._sqlite_quota import SQLiteLedger
+
+        shortest = min((window.length for window in windows), default=1.0)
+        return QuotaLimiter(
+            SQLiteLedger(
+                sqlite_path, scope=f"{api}|{policy.scope}", windows=windows, clock=wall_clock
+            ),
+            policy=policy,
+            lease=lease,
+            poll=min(_MAX_POLL, shortest / 40),
+            timer=timer,
+            sleep=sleep,
+            wall_clock=wall_clock,
+        )
     client, owns = None, False
     if policy.store is not None and policy.store != "memory":
         client, owns = _redis_from_url(policy.store), True

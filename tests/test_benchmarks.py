@@ -8,6 +8,7 @@ and the Markdown table say the same thing.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from typing import Any
 import orjson
 import pytest
 
+from benchmarks.__main__ import render_again
 from benchmarks._contenders import client_options, sdk_arguments
 from benchmarks._documents import PAGE_50, fan_out_queries, mixed_document
 from benchmarks._measure import percentile, stats_of
@@ -164,10 +166,13 @@ def test_quick_run_writes_the_table(quick_run: tuple[dict[str, Any], str, str]) 
     """The Markdown page has a table line for every row of the JSON, and the machine."""
     document, markdown, stdout = quick_run
     assert "This is a `--quick` run" in markdown
-    table = [line for line in markdown.splitlines() if line.startswith("| ") and " | " in line]
     for scenario in document["scenarios"]:
+        label = f"**{scenario['number']}. {scenario['title']}**"
+        assert label in markdown
+        table = markdown.split(label, 1)[1].split("\n\n", 2)[1].splitlines()
+        assert table[0] == "| contender | n | median | p99 | ratio |"
         for row in scenario["rows"]:
-            prefix = f"| {scenario['number']} | {scenario['title']} | {row['contender']} |"
+            prefix = f"| {row['contender']} | {row['count']} |"
             assert any(line.startswith(prefix) for line in table), prefix
     for fact in ("| cpu |", "| cores |", "| python |", "| openrouter |", "| date |"):
         assert fact in markdown
@@ -252,3 +257,38 @@ def test_documents_are_valid_and_distinct() -> None:
     queries = fan_out_queries(1000)
     assert len(set(queries)) == 1000
     assert max(query.max_results or 0 for query in queries) <= 13
+
+
+def test_the_published_page_is_its_json_rendered_again(tmp_path: Path) -> None:
+    """docs/performance.md is what --render makes of the JSON it names: no hand edits, no drift."""
+    page = (ROOT / "docs" / "performance.md").read_text(encoding="utf-8")
+    named = re.search(r"Raw samples: `(?P<path>[^`]+)`", page)
+    assert named is not None
+    written = render_again(ROOT / named.group("path"), tmp_path / "performance.md")
+    assert written.read_text(encoding="utf-8") == page
+
+
+def test_verdicts_have_a_table_of_their_own() -> None:
+    """Each scenario's figures are a narrow table; every goal's verdict is in the goals table."""
+    page = (ROOT / "docs" / "performance.md").read_text(encoding="utf-8")
+    figures, goals = page.split("\n## Goals\n", 1)
+    widest = max(line.count(" | ") for line in figures.splitlines() if line.startswith("| "))
+    assert widest <= 4, "a figures table has more than five columns"
+    goal_rows = [line for line in goals.split("\n## ", 1)[0].splitlines() if line.startswith("| ")]
+    assert goal_rows[0] == "| scenario | contender | goal | result |"
+    named = re.search(r"Raw samples: `(?P<path>[^`]+)`", page)
+    assert named is not None
+    document = orjson.loads((ROOT / named.group("path")).read_bytes())
+    judged = [
+        (f"{scenario['number']}. {scenario['title']}", row["contender"], row["goal"])
+        for scenario in document["scenarios"]
+        for row in scenario["rows"]
+        if row["goal"]
+    ]
+    assert judged
+    for label, contender, goal in judged:
+        assert any(
+            line.startswith(f"| {label} | {contender} | {goal} | ")
+            and ("met" in line or "missed" in line)
+            for line in goal_rows
+        ), (label, contender)

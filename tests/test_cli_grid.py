@@ -153,7 +153,7 @@ def test_an_empty_grid_is_a_usage_error(api: FakeOpenRouter) -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", [("--concurrency", "0"), ("--source", "openrouter,"), ("--quota", "sqlite:///x")]
+    "bad", [("--concurrency", "0"), ("--source", "openrouter,"), ("--quota", "memcached://x")]
 )
 def test_bad_grid_options_are_usage_errors(api: FakeOpenRouter, bad: tuple[str, str]) -> None:
     """A bad option value exits 2 before anything is sent."""

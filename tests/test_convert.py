@@ -27,7 +27,7 @@ from openrouter_bench._convert import (
     unstructure_meta,
     unstructure_page,
 )
-from openrouter_bench.errors import ResponseFormatError
+from openrouter_bench.errors import InvalidQueryError, ResponseFormatError
 from openrouter_bench.models import (
     ArtificialAnalysisItem,
     DesignArenaItem,
@@ -811,3 +811,31 @@ def test_python_payload_with_aware_datetime_values_is_refused() -> None:
         ResponseFormatError, match="expected an ISO-8601 timestamp string, got datetime"
     ):
         structure_item(raw)
+
+
+# --- typed views of a page --------------------------------------------------------------------
+
+
+def test_items_of_keeps_one_shape_in_order_typed_as_it() -> None:
+    """items_of(cls) gives the items of that class only, in the server's order."""
+    doc = document()
+    doc["data"] = [da_item(), aa_item(), {**da_item(), "model_permaslug": "b/two"}]
+    doc["data"].append({"source": "someday", "model_permaslug": "x/y"})
+    page = read(doc)
+    arena = page.items_of(DesignArenaItem)
+    assert [item.model_permaslug for item in arena] == [
+        doc["data"][0]["model_permaslug"],
+        "b/two",
+    ]
+    assert sum(item.elo for item in arena) == 2 * doc["data"][0]["elo"]
+    assert page.items_of(ArtificialAnalysisItem) == (page.items[1],)
+    assert page.items_of(UnknownItem) == (page.items[3],)
+    assert page.items_of(SearchEvalItem) == ()
+
+
+@pytest.mark.parametrize("kind", [dict, Page, "DesignArenaItem"])
+def test_items_of_refuses_what_is_not_an_item_class(kind: Any) -> None:
+    """A class that is no item shape is a typed error naming the valid ones, not an empty tuple."""
+    with pytest.raises(InvalidQueryError, match="items_of takes an item class") as refused:
+        read(document()).items_of(kind)
+    assert "DesignArenaItem" in str(refused.value)

@@ -15,6 +15,12 @@ own, against the bundled fake server (``OPENROUTER_BASE_URL`` and
 - A block that cannot run here (it installs packages, or serves until stopped)
   follows a ``<!-- skip: next "why" -->`` comment (sybil's syntax), and is
   reported as skipped with that reason.
+- Every ``python`` block, skipped or not, also passes ``mypy --strict`` with the
+  project's configuration: each is written out as a module of its own and mypy
+  checks them all in one run. A block must therefore be complete code (a fragment
+  such as an ``async for`` loop goes inside the ``async def`` it would live in); a
+  block that only includes a recipe is left to the project's own mypy run, which
+  covers ``docs/examples``. There is no exemption: what a reader copies type-checks.
 
 Any other language, a fence without one, or a skip comment with no block after it fails.
 The pages that other tools generate (``performance.md``, ``reliability.md``) are theirs.
@@ -56,7 +62,7 @@ from sybil import Document, Region
 from sybil.parsers.markdown.lexers import DirectiveInHTMLCommentLexer, RawFencedCodeBlockLexer
 
 import openrouter_bench
-from openrouter_bench import cli
+from openrouter_bench import BenchmarksClient, RetryPolicy, cli
 from openrouter_bench.errors import OpenRouterBenchError
 from openrouter_bench.fake import FakeOpenRouter
 from tests.conftest import CANARY_KEY
@@ -343,6 +349,47 @@ def test_docs_have_code_blocks_to_run() -> None:
     assert sum(block.skip is None for block in runnable) >= 30
 
 
+# --- types ------------------------------------------------------------------------------------
+
+#: The blocks mypy checks: every Python block but those that only include a recipe.
+TYPED_BLOCKS: Final = [
+    block for block in ALL_BLOCKS if block.language == "python" and not block.includes
+]
+
+
+def test_python_blocks_pass_mypy_strict(tmp_path: Path) -> None:
+    """Every Python block of README.md and docs/ passes mypy --strict as a module of its own."""
+    assert len(TYPED_BLOCKS) >= 30
+    modules = tmp_path / "blocks"
+    modules.mkdir()
+    names: dict[str, CodeBlock] = {}
+    for index, block in enumerate(TYPED_BLOCKS):
+        name = f"docs_block_{index:03d}.py"
+        # Blank lines in front keep the Markdown file's line numbers in mypy's report.
+        (modules / name).write_text("\n" * block.line + block.source, encoding="utf-8")
+        names[name] = block
+    done = subprocess.run(  # noqa: S603 - mypy of this interpreter on files written here
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--config-file",
+            str(ROOT / "pyproject.toml"),
+            "--no-error-summary",
+            *sorted(str(modules / name) for name in names),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+        check=False,
+    )
+    report = done.stdout
+    for name, block in names.items():
+        report = report.replace(str(modules / name), str(block.path.relative_to(ROOT)))
+    assert done.returncode == 0, f"mypy --strict fails on the docs' code:\n{report}{done.stderr}"
+
+
 # --- recipes ----------------------------------------------------------------------------------
 
 
@@ -567,39 +614,110 @@ def test_recipe_new_leader(openrouter_fake: FakeOpenRouter, tmp_path: Path) -> N
     assert rest.splitlines() == [*expected, f"  source: {citation}"]
 
 
-def exposition_samples(text: str) -> dict[str, float]:
-    """``name{labels}`` -> value, for each sample line of Prometheus' text format."""
-    samples: dict[str, float] = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, value = line.rsplit(" ", 1)
-            samples[name] = float(value)
-    return samples
+def recipe_module(name: str) -> ModuleType:
+    """``docs/examples/<name>`` imported as a module, so a test can use its parts."""
+    spec = importlib.util.spec_from_file_location(f"recipe_{Path(name).stem}", EXAMPLES / name)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def test_recipe_metrics_hooks(openrouter_fake: FakeOpenRouter, tmp_path: Path) -> None:
-    """The hooks count each request, answer, retry and cache outcome the workload caused."""
+async def test_recipe_prometheus_hooks(openrouter_fake: FakeOpenRouter, tmp_path: Path) -> None:
+    """The hooks count each request, answer, retry and cache outcome into prometheus_client."""
+    from prometheus_client import CollectorRegistry
+
+    recipe = recipe_module("prometheus_hooks.py")
+    registry = CollectorRegistry()
     openrouter_fake.script(503)
-    done = run_recipe("metrics_hooks.py", openrouter_fake, tmp_path)
-    samples = exposition_samples(done.stdout)
+    async with BenchmarksClient(
+        CANARY_KEY,
+        base_url=openrouter_fake.url,
+        retry=RetryPolicy.no_wait(),
+        hooks=recipe.PrometheusHooks(registry),
+    ) as client:
+        calls = await recipe.workload(client)
     assert [record.status for record in openrouter_fake.requests] == [503, 200, 200, 200, 200]
-    prefix = "openrouter_bench_"
-    assert samples == {
-        f'{prefix}requests_total{{source="artificial-analysis"}}': 2,
-        f'{prefix}requests_total{{source="design-arena"}}': 3,
-        f'{prefix}responses_total{{error="ServerError",status="503"}}': 1,
-        f'{prefix}responses_total{{status="200"}}': 4,
-        f"{prefix}request_seconds_count": 5,
-        f"{prefix}request_seconds_sum": samples[f"{prefix}request_seconds_sum"],
-        f'{prefix}retries_total{{error="ServerError"}}': 1,
-        f'{prefix}calls_total{{outcome="coalesced"}}': 9,
-        f'{prefix}calls_total{{outcome="hit"}}': 1,
-        f'{prefix}calls_total{{outcome="miss"}}': 4,
+
+    def value(name: str, **labels: str) -> float | None:
+        return registry.get_sample_value(f"openrouter_bench_{name}", labels)
+
+    assert value("requests_total", source="artificial-analysis") == 2
+    assert value("requests_total", source="design-arena") == 3
+    assert value("responses_total", status="503", error="ServerError") == 1
+    assert value("responses_total", status="200", error="none") == 4
+    assert value("request_seconds_count") == 5
+    seconds = value("request_seconds_sum")
+    assert seconds is not None
+    assert seconds > 0
+    assert value("retries_total", error="ServerError") == 1
+    outcomes = {"coalesced": 9, "hit": 1, "miss": 4}
+    assert {name: value("calls_total", outcome=name) for name in outcomes} == outcomes
+    assert sum(outcomes.values()) == calls
+    # And as a script: it prints the registry in the text format a scraper reads.
+    openrouter_fake.reset()
+    done = run_recipe("prometheus_hooks.py", openrouter_fake, tmp_path)
+    assert 'openrouter_bench_requests_total{source="design-arena"} 3.0' in done.stdout
+    assert "# TYPE openrouter_bench_request_seconds histogram" in done.stdout
+    assert "# 14 calls, 4 requests (0 of them retries)" in done.stdout
+
+
+def _otel_points(reader: Any) -> dict[tuple[str, tuple[tuple[str, Any], ...]], float]:
+    """(instrument, sorted attributes) -> a counter's value or a histogram's count."""
+    from opentelemetry.sdk.metrics.export import NumberDataPoint
+
+    points: dict[tuple[str, tuple[tuple[str, Any], ...]], float] = {}
+    data = reader.get_metrics_data()
+    for resource in data.resource_metrics:
+        for scope in resource.scope_metrics:
+            for metric in scope.metrics:
+                for point in metric.data.data_points:
+                    key = (metric.name, tuple(sorted((point.attributes or {}).items())))
+                    number = isinstance(point, NumberDataPoint)
+                    points[key] = point.value if number else point.count
+    return points
+
+
+async def test_recipe_otel_hooks(openrouter_fake: FakeOpenRouter, tmp_path: Path) -> None:
+    """The hooks record requests, attempt times, retries and cache outcomes on an OTel meter."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    recipe = recipe_module("otel_hooks.py")
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    openrouter_fake.script(503)
+    try:
+        async with BenchmarksClient(
+            CANARY_KEY,
+            base_url=openrouter_fake.url,
+            retry=RetryPolicy.no_wait(),
+            hooks=recipe.OpenTelemetryHooks(provider.get_meter("test")),
+        ) as client:
+            assert await recipe.workload(client) == 7
+        points = _otel_points(reader)
+    finally:
+        provider.shutdown()
+    source = "openrouter_bench.source"
+    outcome = "openrouter_bench.outcome"
+    assert points == {
+        ("openrouter_bench.requests", ((source, "artificial-analysis"),)): 2,
+        ("openrouter_bench.requests", ((source, "design-arena"),)): 1,
+        (
+            "openrouter_bench.request.duration",
+            (("error.type", "ServerError"), ("http.response.status_code", 503)),
+        ): 1,
+        ("openrouter_bench.request.duration", (("http.response.status_code", 200),)): 2,
+        ("openrouter_bench.retries", (("error.type", "ServerError"),)): 1,
+        ("openrouter_bench.calls", ((outcome, "miss"),)): 2,
+        ("openrouter_bench.calls", ((outcome, "hit"),)): 1,
+        ("openrouter_bench.calls", ((outcome, "coalesced"),)): 4,
     }
-    assert samples[f"{prefix}request_seconds_sum"] > 0
-    for family in ("requests_total", "responses_total", "request_seconds", "calls_total"):
-        assert f"# TYPE {prefix}{family} " in done.stdout
-    assert "# 14 calls, 5 requests (1 of them retries)" in done.stdout
+    openrouter_fake.reset()
+    done = run_recipe("otel_hooks.py", openrouter_fake, tmp_path)
+    assert "openrouter_bench.calls {'openrouter_bench.outcome': 'coalesced'} 4" in done.stdout
+    assert done.stdout.endswith("# 7 calls\n")
 
 
 RECIPE_TESTS: Final = {
@@ -607,7 +725,8 @@ RECIPE_TESTS: Final = {
     (EXAMPLES / "arena_csv.py").resolve(): test_recipe_arena_csv,
     (EXAMPLES / "best_model_service.py").resolve(): test_recipe_best_model_service,
     (EXAMPLES / "new_leader.py").resolve(): test_recipe_new_leader,
-    (EXAMPLES / "metrics_hooks.py").resolve(): test_recipe_metrics_hooks,
+    (EXAMPLES / "prometheus_hooks.py").resolve(): test_recipe_prometheus_hooks,
+    (EXAMPLES / "otel_hooks.py").resolve(): test_recipe_otel_hooks,
 }
 
 
@@ -680,6 +799,60 @@ def test_api_reference_covers_every_export() -> None:
     if error_module:
         documented |= set(_exported_errors())
     assert exported <= documented, f"not in the API reference: {sorted(exported - documented)}"
+
+
+def _docstrings() -> Iterator[tuple[str, str]]:
+    """(``file:line name``, docstring) of the package's modules and public definitions."""
+    package = ROOT / "openrouter_bench"
+    for path in sorted(package.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        where = path.relative_to(ROOT)
+        nodes: list[ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef] = [tree]
+        while nodes:
+            node = nodes.pop()
+            for child in ast.iter_child_nodes(node):
+                if not isinstance(child, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+                    continue
+                if not child.name.startswith("_") or child.name == "__init__":
+                    nodes.append(child)
+            docstring = ast.get_docstring(node)
+            if docstring:
+                line = getattr(node, "lineno", 1)
+                yield f"{where}:{line} {getattr(node, 'name', '(module)')}", docstring
+
+
+def _prose_lines(docstring: str) -> Iterator[str]:
+    """The lines of a docstring outside its code: ``::`` literal blocks and fenced blocks."""
+    literal_indent: int | None = None
+    fenced = False
+    for line in docstring.splitlines():
+        stripped = line.strip()
+        indent = len(line) - len(line.lstrip())
+        if stripped.startswith("```"):
+            fenced = not fenced
+            continue
+        if fenced:
+            continue
+        if literal_indent is not None:
+            if not stripped or indent > literal_indent:
+                continue
+            literal_indent = None
+        if stripped.endswith("::"):
+            literal_indent = indent
+        yield stripped
+
+
+def test_no_docstring_line_reads_as_a_heading() -> None:
+    """No public docstring has a prose line starting with #: the API page shows it as a heading."""
+    found = [
+        f"{where}: {line}"
+        for where, docstring in _docstrings()
+        for line in _prose_lines(docstring)
+        if line.startswith("#")
+    ]
+    assert not found, "reword these lines (a Markdown heading on the API page):\n" + "\n".join(
+        found
+    )
 
 
 def _hooks() -> ModuleType:

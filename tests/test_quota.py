@@ -109,11 +109,12 @@ def test_policy_defaults_are_the_published_limits() -> None:
         {"day_window": float("inf")},
         {"minute_window": "60"},
         {"store": "memcached://localhost"},
-        {"store": "sqlite:///x"},
         {"store": "redis://[::1"},
         {"store": "redis://host:notaport/0"},
         {"store": "redis://"},
         {"store": b"redis://localhost"},
+        {"store": "sqlite:///"},
+        {"store": "sqlite://relative"},
         {"scope": ""},
         {"scope": "two words"},
         {"scope": "a{b}"},
@@ -634,6 +635,30 @@ async def test_a_shared_day_is_refused_at_once_everywhere(redis_url: str, scope:
 
 
 @pytest.mark.redis
+async def test_a_shared_status_counts_every_process(redis_url: str, scope: str) -> None:
+    """quota status on Redis counts both limiters' requests, the one in flight, and a pause."""
+    policy = _shared(redis_url, scope, per_day=10, minute_window=60.0)
+    one, two = open_quota(policy, api="test"), open_quota(policy, api="test")
+    try:
+        async with one.admit(budget=60.0):
+            pass
+        async with two.admit(budget=60.0):
+            status = await one.status()
+        assert (status.minute_used, status.minute_left) == (2, 28)
+        assert (status.day_used, status.day_left) == (2, 8)
+        assert status.shared
+        assert status.store.startswith("redis://")
+        assert status.paused_until is None
+        await two.pause(30.0)
+        paused = await one.status()
+        assert paused.paused_until is not None
+        assert 25.0 < (paused.paused_until - paused.at).total_seconds() <= 30.0
+    finally:
+        await one.aclose()
+        await two.aclose()
+
+
+@pytest.mark.redis
 async def test_the_budget_follows_a_redis_cache(redis_url: str, fake: FakeOpenRouter) -> None:
     """A Redis cache makes the default budget shared there; store='memory' keeps it local."""
     async with BenchmarksClient(CANARY_KEY, base_url=fake.url, cache=redis_url) as client:
@@ -719,6 +744,178 @@ async def test_a_poisoned_shared_pause_key_is_cut_to_the_ceiling(
         await control.aclose()
 
 
+# --- the SQLite ledger: one budget for the processes of one machine ---------------------------
+
+
+def _sqlite(path: Path, **options: object) -> QuotaPolicy:
+    settings: dict[str, object] = {
+        "per_minute": 30,
+        "minute_window": WINDOW,
+        "per_day": None,
+        "store": f"sqlite:///{path}",
+    }
+    settings.update(options)
+    return QuotaPolicy(**settings)  # type: ignore[arg-type]
+
+
+def sqlite_limiter(policy: QuotaPolicy, clock: FakeTime) -> QuotaLimiter:
+    """A limiter on the SQLite ledger, on the injected clock (the ledger reads wall time)."""
+    return open_quota(
+        policy, api="test", timer=clock.monotonic, sleep=clock.sleep, wall_clock=clock.time
+    )
+
+
+async def test_a_sqlite_day_remembers_across_limiters(tmp_path: Path, fake_time: FakeTime) -> None:
+    """A day of 3 spent by one limiter refuses the next at once in a later one on the file."""
+    policy = _sqlite(tmp_path / "quota.sqlite3", per_minute=None, per_day=3)
+    first = sqlite_limiter(policy, fake_time)
+    assert first.shared
+    for _ in range(3):
+        async with first.admit(budget=60.0):
+            fake_time.advance(1.0)
+    await first.aclose()
+    later = sqlite_limiter(policy, fake_time)
+    try:
+        with pytest.raises(QuotaExhaustedError) as caught:
+            async with later.admit(budget=60.0):
+                pytest.fail("the fourth request of a day of three was let through")
+        assert caught.value.available_at == datetime.fromtimestamp(
+            fake_time.now - 3.0 + 1.0 + 86_400.0, UTC
+        )
+        fake_time.advance(86_400.0)
+        async with later.admit(budget=60.0):
+            pass
+    finally:
+        await later.aclose()
+
+
+async def test_a_sqlite_minute_waits_in_order_and_counts_in_flight(
+    tmp_path: Path, fake_time: FakeTime
+) -> None:
+    """Past the minute's 2 the third waits for the first slot's window; in flight counts."""
+    policy = _sqlite(tmp_path / "q.sqlite3", per_minute=2, minute_window=60.0)
+    limiter = sqlite_limiter(policy, fake_time)
+    try:
+        async with limiter.admit(budget=60.0):
+            status = await limiter.status()
+            assert (status.minute_used, status.minute_left) == (1, 1)
+        fake_time.advance(10.0)
+        async with limiter.admit(budget=60.0):
+            pass
+        async with limiter.admit(budget=60.0):
+            pass
+        assert fake_time.sleeps == [pytest.approx(50.0)]
+    finally:
+        await limiter.aclose()
+
+
+async def test_a_sqlite_pause_holds_back_another_limiter(
+    tmp_path: Path, fake_time: FakeTime
+) -> None:
+    """A 429 pause written by one limiter makes another on the file wait it out."""
+    policy = _sqlite(tmp_path / "q.sqlite3")
+    one, two = sqlite_limiter(policy, fake_time), sqlite_limiter(policy, fake_time)
+    try:
+        await one.pause(5.0)
+        status = await two.status()
+        assert status.paused_until == datetime.fromtimestamp(fake_time.now + 5.0, UTC)
+        async with two.admit(budget=60.0):
+            pass
+        assert fake_time.sleeps == [pytest.approx(5.0)]
+    finally:
+        await one.aclose()
+        await two.aclose()
+
+
+async def test_an_unusable_sqlite_file_falls_back_to_counting_here(
+    tmp_path: Path, fake_time: FakeTime, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A ledger path that cannot be a file: calls go on, counted in-process, logged once."""
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the ledger's directory should be")
+    limiter = sqlite_limiter(_sqlite(blocker / "q.sqlite3", per_minute=2), fake_time)
+    try:
+        with caplog.at_level(logging.WARNING, logger="openrouter_bench.quota"):
+            for _ in range(2):
+                async with limiter.admit(budget=60.0):
+                    pass
+        status = await limiter.status()
+    finally:
+        await limiter.aclose()
+    assert status.minute_used == 2
+    warned = [record for record in caplog.records if "unavailable" in record.getMessage()]
+    assert len(warned) == 1
+
+
+async def test_quota_status_reports_the_client_budget(tmp_path: Path, fake: FakeOpenRouter) -> None:
+    """client.quota_status(): spent and left per window, the store, no pause; hits are free."""
+    policy = QuotaPolicy(per_minute=30, per_day=500, store=f"sqlite:///{tmp_path / 'q.sqlite3'}")
+    async with BenchmarksClient(CANARY_KEY, base_url=fake.url, quota=policy) as client:
+        await client.get(source="design-arena", category="svg")
+        await client.get(source="design-arena", category="svg")
+        await client.get(source="openrouter")
+        status = await client.quota_status()
+    assert (status.minute_used, status.minute_limit, status.minute_left) == (2, 30, 28)
+    assert (status.day_used, status.day_limit, status.day_left) == (2, 500, 498)
+    assert status.paused_until is None
+    assert status.store == f"sqlite:///{tmp_path / 'q.sqlite3'}"
+    assert status.shared
+
+
+async def test_quota_status_without_a_policy_says_off(fake: FakeOpenRouter) -> None:
+    """quota=None: the status says off, with no limits and nothing left to count."""
+    async with BenchmarksClient(CANARY_KEY, base_url=fake.url, quota=None) as client:
+        await client.get(source="openrouter")
+        status = await client.quota_status()
+    assert status.store == "off"
+    assert (status.minute_limit, status.minute_left, status.day_left) == (None, None, None)
+
+
+async def test_two_processes_share_one_sqlite_budget(tmp_path: Path) -> None:
+    """2 processes x 40 queries on one ledger file: zero 429s, at most 30 in any 2 s."""
+    ledger = tmp_path / "shared.sqlite3"
+    async with scaled_fake(clock=time.time) as fake:
+        workers = [
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "tests.test_quota",
+                f"sqlite:///{ledger}",
+                fake.url,
+                "sqlite",
+                "2",
+                str(index),
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                cwd=ROOT,
+            )
+            for index in range(2)
+        ]
+        outputs = await asyncio.wait_for(
+            asyncio.gather(*(worker.communicate() for worker in workers)), timeout=120
+        )
+    for worker, (out, err) in zip(workers, outputs, strict=True):
+        assert worker.returncode == 0, err.decode()
+        assert out.decode().split() == ["40", "0"]
+    log = fake.requests
+    assert len(log) == 80
+    assert {record.status for record in log} == {200}
+    assert most_in_any_window(log, WINDOW) <= 30
+
+
+async def _sqlite_worker(store: str, fake_url: str, index: int) -> None:
+    """One process of the shared-file test: 40 distinct queries on the ledger file."""
+    async with BenchmarksClient(
+        CANARY_KEY,
+        base_url=fake_url,
+        cache=None,
+        retry=RetryPolicy.never(),
+        quota=QuotaPolicy(per_minute=30, minute_window=WINDOW, per_day=None, store=store),
+    ) as client:
+        result = await client.fan_out(distinct_queries(40, offset=40 * index), concurrency=8)
+    print(len(result.pages), len(result.errors), flush=True)
+
+
 # --- the cross-process worker ----------------------------------------------------------------
 
 
@@ -747,4 +944,7 @@ async def _worker(redis_url: str, fake_url: str, scope: str, processes: int, ind
 
 if __name__ == "__main__":
     url, base, name, count, number = sys.argv[1:]
-    asyncio.run(_worker(url, base, name, int(count), int(number)))
+    if url.startswith("sqlite:"):
+        asyncio.run(_sqlite_worker(url, base, int(number)))
+    else:
+        asyncio.run(_worker(url, base, name, int(count), int(number)))

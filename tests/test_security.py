@@ -53,7 +53,9 @@ from openrouter_bench import (
     RetryBudget,
     RetryPolicy,
     ServerError,
+    SyncBenchmarksClient,
     TransportError,
+    WrongEventLoopError,
     diff_snapshots,
 )
 from openrouter_bench._convert import decode_page
@@ -212,6 +214,7 @@ async def _surface(fake: FakeOpenRouter, clock: FakeTime) -> list[object]:
             await limited.get(source="openrouter")
         except QuotaExhaustedError as error:
             got += [error, limited.quota]
+        got.append(await limited.quota_status())
     async with BenchmarksClient(
         CANARY_KEY,
         base_url=fake.url,
@@ -223,6 +226,10 @@ async def _surface(fake: FakeOpenRouter, clock: FakeTime) -> list[object]:
     ) as paced:
         await paced.get(source="openrouter")
         await paced.get(source="design-arena")  # waits for the next slot: a WaitStarted
+    async with BenchmarksClient(CANARY_KEY, base_url=fake.url, **UNLIMITED) as home:
+        await home.get(source="openrouter", max_results=2)
+        # Synchronous code runs in a thread; the fake keeps serving on this loop meanwhile.
+        got += await asyncio.to_thread(_from_sync_code, fake.url, home)
     try:
         decode_page(b'{"data": [{"source": "next-source", "x": 1}], "meta": null}', **_page_args())
     except ResponseFormatError as error:
@@ -237,6 +244,18 @@ async def _surface(fake: FakeOpenRouter, clock: FakeTime) -> list[object]:
     ledger = budget.ledger()
     ledger.can_retry(ServerError("x", status=503))
     got += [unknown, budget, ledger, fake, *fake.requests, NO_WAIT]
+    return got
+
+
+def _from_sync_code(url: str, home: BenchmarksClient) -> list[object]:
+    """The synchronous facade, and the async client used from another loop, off this loop."""
+    got: list[object] = []
+    with SyncBenchmarksClient(CANARY_KEY, base_url=url, **UNLIMITED) as client:
+        got += [client, client.get(source="design-arena", max_results=2), client.quota_status()]
+    try:
+        asyncio.run(home.get(source="openrouter", max_results=2))
+    except WrongEventLoopError as error:
+        got.append(error)
     return got
 
 
@@ -405,7 +424,8 @@ def test_no_file_or_row_of_the_cli_store_holds_the_key(
     files = [path for path in (tmp_path / "xdg").rglob("*") if path.is_file()]
     assert any(path.suffix == ".sqlite3" for path in files)
     assert [path for path in files if any(s.encode() in path.read_bytes() for s in SECRETS)] == []
-    store = next(path for path in files if path.suffix == ".sqlite3")
+    # The quota ledger beside it holds random tokens and times only; the bytes check covers it.
+    store = next(path for path in files if path.name == "snapshots.sqlite3")
     with sqlite3.connect(store) as db:
         rows = db.execute("SELECT key, value FROM entries").fetchall()
     db.close()
