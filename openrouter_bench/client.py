@@ -372,8 +372,15 @@ class BenchmarksClient:
     async def _cached(self, query: Query, max_age: float | None, refresh: bool) -> Page:
         # The one road to a page: the cache, and upstream on a miss.
         self._open()
+        # The deadline covers the whole call: time the cache spends (waiting for another
+        # process's fetch) is charged to it as well as the fetch's own.
+        started = self._timer()
         return await self.cache.get(
-            query, lambda: self._fetch(query), max_age=max_age, refresh=refresh
+            query,
+            lambda: self._fetch(query, started),
+            max_age=max_age,
+            refresh=refresh,
+            deadline=self._retry.deadline,
         )
 
     async def fan_out(
@@ -488,7 +495,7 @@ class BenchmarksClient:
             app_categories=self._app_categories,
         )
 
-    async def _fetch(self, query: Query) -> Page:
+    async def _fetch(self, query: Query, started: float) -> Page:
         request = self.request_for(query)
         # Counted per call: the client's request counter also moves with overlapping calls.
         attempts = 0
@@ -517,6 +524,7 @@ class BenchmarksClient:
                 describe=f"GET benchmarks {query.key}",
                 budget=self._retry_budget,
                 on_retry=retried,
+                started=started,
             )
         finally:
             self._retries += max(0, attempts - 1)

@@ -18,6 +18,7 @@ import pytest
 from aiocache import SimpleMemoryCache
 from aiocache.base import BaseCache
 
+from openrouter_bench._snapshot_codec import FORMAT
 from openrouter_bench.cache import (
     BoundedMemoryCache,
     CachePolicy,
@@ -145,7 +146,7 @@ async def test_history_is_bounded_and_older_pages_are_deleted(clock: Clock) -> N
         make_page(QUERY, AS_OF_3).as_of,
         make_page(QUERY, AS_OF_2).as_of,
     ]
-    page_keys = backend.keys_with_prefix(f"{NAMESPACE}:v1:page:")
+    page_keys = backend.keys_with_prefix(f"{NAMESPACE}:v{FORMAT}:page:")
     assert len(page_keys) == 2
     assert not any(key.endswith(AS_OF_1) for key in page_keys)
 
@@ -640,8 +641,8 @@ async def test_sqlite_corrupt_rows_are_misses_and_get_overwritten(
     upstream = Upstream(clock)
     cache = open_cache(f"sqlite:///{path}", namespace=NAMESPACE, clock=clock)
     await cache.get(QUERY, upstream.fetcher(QUERY))
-    pointer_key = f"{NAMESPACE}:v1:pointer:{QUERY.key}"
-    page_key = f"{NAMESPACE}:v1:page:{QUERY.key}:{AS_OF_1}"
+    pointer_key = f"{NAMESPACE}:v{FORMAT}:pointer:{QUERY.key}"
+    page_key = f"{NAMESPACE}:v{FORMAT}:page:{QUERY.key}:{AS_OF_1}"
     with sqlite3.connect(path) as db:
         keys = {row[0] for row in db.execute("SELECT key FROM entries")}
     assert keys == {pointer_key, page_key}
