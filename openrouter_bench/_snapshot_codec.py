@@ -22,6 +22,7 @@ code in a reader. A value that fails any check raises
 
 from __future__ import annotations
 
+import functools
 import math
 import reprlib
 from datetime import UTC, datetime
@@ -160,14 +161,19 @@ def _envelope(raw: object, query: Query, kind: str) -> dict[str, Any]:
 
 def _as_of(value: object) -> str:
     """``value`` if it is an ``as_of`` in canonical form (as :func:`as_of_text` writes it)."""
-    if isinstance(value, str) and len(value) <= 40:
-        try:
-            moment = datetime.fromisoformat(value)
-            if moment.utcoffset() is not None and as_of_text(moment) == value:
-                return value
-        except (ValueError, OverflowError):
-            pass
+    if isinstance(value, str) and len(value) <= 40 and _canonical(value):
+        return value
     raise UnreadableEntry(f"a pointer naming an as_of that does not read: {_shown(value)}")
+
+
+@functools.lru_cache(maxsize=1024)
+def _canonical(text: str) -> bool:
+    # Bounded memo: every hit reads the same few as_of texts, and parsing costs a few µs.
+    try:
+        moment = datetime.fromisoformat(text)
+        return moment.utcoffset() is not None and as_of_text(moment) == text
+    except (ValueError, OverflowError):
+        return False
 
 
 def _moment(value: object, now: float) -> float:

@@ -459,8 +459,9 @@ class BenchmarksClient:
         refresh past the cache, through the quota like any request. Each
         :class:`~openrouter_bench.watch.SnapshotChange` says which models
         entered and left, whose rank and score moved, which rankings have a new
-        #1, and the citation to show. A poll that fails transiently is logged
-        and the watch goes on. Close it (or leave an ``aclosing`` block) to stop.
+        #1, and the citation to show. A poll that fails transiently (or with a
+        malformed answer) is logged and the watch goes on. Close it (or leave
+        an ``aclosing`` block) to stop.
         """
         if query is None:
             query = Query(**params)

@@ -22,7 +22,7 @@ import pytest
 import redis.asyncio as aioredis
 from aiocache import RedisCache
 
-from openrouter_bench._snapshot_codec import FORMAT
+from openrouter_bench._snapshot_codec import FORMAT, MAX_POINTER_BYTES
 from openrouter_bench.cache import CachePolicy, SnapshotCache, open_cache
 from openrouter_bench.errors import ServerError
 from openrouter_bench.models import Page
@@ -505,3 +505,64 @@ async def test_a_lost_lease_is_not_renewed(
     slow.gate.set()
     await asyncio.wait_for(holding, timeout=5)
     assert await control.get(lease_key) == b"another-process"
+
+
+async def test_the_lease_wait_takes_at_most_half_the_calls_deadline(
+    make_cache: Callable[..., SnapshotCache],
+    redis_url: str,
+    namespace: str,
+    control: aioredis.Redis,
+) -> None:
+    """A lease that will not come free holds a call for half its deadline, not lease_wait."""
+    lease_key = f"{namespace}:v{FORMAT}:lease:{QUERY.key}"
+    await control.set(lease_key, b"someone-else", px=30_000)
+    upstream = Upstream()
+    cache = make_cache(redis_url, namespace=namespace, policy=CachePolicy(lease_wait=15.0))
+    start = time.monotonic()
+    page = await cache.get(QUERY, upstream.fetcher(QUERY), deadline=1.0)
+    waited = time.monotonic() - start
+    assert not page.from_cache
+    assert upstream.calls == 1
+    assert 0.45 <= waited < 1.5
+
+
+async def test_a_lease_that_never_expires_is_not_waited_for(
+    make_cache: Callable[..., SnapshotCache],
+    redis_url: str,
+    namespace: str,
+    control: aioredis.Redis,
+) -> None:
+    """A lease key without expiry is no holder's of ours: the call fetches at once, leaves it."""
+    lease_key = f"{namespace}:v{FORMAT}:lease:{QUERY.key}"
+    await control.set(lease_key, b"planted")
+    upstream = Upstream()
+    cache = make_cache(redis_url, namespace=namespace, policy=CachePolicy(lease_wait=5.0))
+    start = time.monotonic()
+    page = await cache.get(QUERY, upstream.fetcher(QUERY))
+    assert time.monotonic() - start < 0.5
+    assert not page.from_cache
+    assert upstream.calls == 1
+    assert await control.get(lease_key) == b"planted"
+
+
+async def test_a_huge_value_at_the_pointer_key_is_read_only_up_to_the_cap(
+    make_cache: Callable[..., SnapshotCache],
+    redis_url: str,
+    namespace: str,
+    clock: Clock,
+    control: aioredis.Redis,
+) -> None:
+    """16 MiB at the pointer key: Redis sends only the cap's worth, the call misses, no outage."""
+    upstream = Upstream(clock)
+    cache = make_cache(redis_url, namespace=namespace, clock=clock)
+    await cache.get(QUERY, upstream.fetcher(QUERY))
+    pointer_key = f"{namespace}:v{FORMAT}:pointer:{QUERY.key}"
+    await control.set(pointer_key, b"[" * (16 * 1024 * 1024))
+    sent_before = (await control.info("stats"))["total_net_output_bytes"]
+    page = await cache.get(QUERY, upstream.fetcher(QUERY))
+    sent = (await control.info("stats"))["total_net_output_bytes"] - sent_before
+    assert sent < 4 * MAX_POINTER_BYTES  # the pointer's head, a page write's replies, INFO
+    assert not page.from_cache
+    assert (await cache.get(QUERY, upstream.fetcher(QUERY))).from_cache
+    assert await control.strlen(pointer_key) < MAX_POINTER_BYTES
+    assert cache.stats.backend_errors == 0
