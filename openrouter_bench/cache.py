@@ -448,6 +448,14 @@ class _RedisEntries(_ByteEntries):
         await self.client.delete(self._name(key))
 
 
+class _SQLiteEntries(_ByteEntries):
+    """Byte entries over :class:`SQLiteCache`, whose pointers are read only up to the cap."""
+
+    async def _load_head(self, key: str, limit: int) -> object:
+        backend = cast(SQLiteCache, self.backend)
+        return await backend.get_head(cast(str, backend.build_key(key)), limit)
+
+
 class _Source(enum.Enum):
     """Where a call's page came from."""
 
@@ -570,7 +578,8 @@ class SnapshotCache:
                 self._entries = _ObjectEntries(backend, self._keys, policy.retain)
                 self._lru = self._entries.lru
             else:
-                self._entries = _ByteEntries(
+                kind = _SQLiteEntries if isinstance(backend, SQLiteCache) else _ByteEntries
+                self._entries = kind(
                     backend,
                     self._keys,
                     policy.retain,

@@ -818,3 +818,26 @@ async def test_an_unreadable_entry_is_logged_once_per_key_and_cleaned(
     assert "another query" in unreadable[0].getMessage()
     assert not any(c in unreadable[0].getMessage() for c in "\n\x1b")
     await cache.close()
+
+
+async def test_sqlite_reads_a_pointer_no_further_than_the_cap(tmp_path: Path, clock: Clock) -> None:
+    """A 16 MiB row at the pointer key is read as its first bytes: a miss, then overwritten."""
+    path = tmp_path / "cache.db"
+    upstream = Upstream(clock)
+    cache = open_cache(f"sqlite:///{path}", namespace=NAMESPACE, clock=clock)
+    await cache.get(QUERY, upstream.fetcher(QUERY))
+    pointer_key = f"{NAMESPACE}:v{FORMAT}:pointer:{QUERY.key}"
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "UPDATE entries SET value = ? WHERE key = ?", (b"[" * (16 * 1024 * 1024), pointer_key)
+        )
+    backend = cache.backend
+    assert isinstance(backend, SQLiteCache)
+    head = await backend.get_head(pointer_key, MAX_POINTER_BYTES)
+    assert len(head) == MAX_POINTER_BYTES + 1
+    assert await backend.get_head("absent", MAX_POINTER_BYTES) is None
+    assert not (await cache.get(QUERY, upstream.fetcher(QUERY))).from_cache
+    assert (await cache.get(QUERY, upstream.fetcher(QUERY))).from_cache
+    assert upstream.calls == 2
+    assert cache.stats.backend_errors == 0
+    await cache.close()
