@@ -408,6 +408,7 @@ class _RedisEntries(_ByteEntries):
     ) -> None:
         super().__init__(backend, keys, retain, logger, clock=clock, history=history)
         self.client = client
+        # Imported here: redis is optional, and this class exists only when it is installed.
         from redis.exceptions import ResponseError
 
         self._refused = ResponseError

@@ -92,6 +92,16 @@ class Backend:
             row = db.execute("SELECT value FROM entries WHERE key = ?", (_text(key),)).fetchone()
         return None if row is None else bytes(row[0])
 
+    async def empty(self, namespace: str) -> None:
+        """Remove what the store holds under ``namespace`` (memcached: everything)."""
+        if self._redis is not None:
+            keys = [key async for key in self._redis.scan_iter(match=f"{namespace}:*")]
+            if keys:
+                await self._redis.delete(*keys)
+        elif self._memcached is not None:
+            await self._memcached.flush_all()
+        # A SQLite file is the test's own (tmp_path): nothing was left in it.
+
     @property
     def _sqlite_path(self) -> Path:
         assert self._path is not None
@@ -137,20 +147,28 @@ async def redis_backend() -> AsyncIterator[Backend]:
 
 
 @pytest.fixture
-async def make_client(fake: FakeOpenRouter) -> AsyncIterator[Callable[..., BenchmarksClient]]:
-    """Clients on the fake with a DEADLINE-second retry policy; each cleared and closed after."""
-    made: list[BenchmarksClient] = []
+async def make_client(
+    fake: FakeOpenRouter,
+) -> AsyncIterator[Callable[..., Awaitable[BenchmarksClient]]]:
+    """Clients on the fake with a DEADLINE-second retry policy, their cache emptied first.
 
-    def make(spec: str, **options: Any) -> BenchmarksClient:
+    The namespace comes from the fake's port, which the system reuses: a shared
+    backend may still hold entries another test left under it.
+    """
+    made: list[tuple[BenchmarksClient, Backend]] = []
+
+    async def make(backend: Backend, **options: Any) -> BenchmarksClient:
         options.setdefault("retry", RetryPolicy.no_wait(attempts=2, deadline=DEADLINE))
-        client = BenchmarksClient(CANARY_KEY, base_url=fake.url, cache=spec, quota=None, **options)
-        made.append(client)
+        client = BenchmarksClient(
+            CANARY_KEY, base_url=fake.url, cache=backend.spec, quota=None, **options
+        )
+        made.append((client, backend))
+        await backend.empty(client.cache.namespace)
         return client
 
     yield make
-    for client in made:
-        with contextlib.suppress(Exception):
-            await client.cache.clear()
+    for client, backend in made:
+        await backend.empty(client.cache.namespace)
         await client.aclose()
 
 
@@ -202,12 +220,12 @@ async def timed(call: Awaitable[Page]) -> tuple[Page, float]:
 async def test_a_page_under_another_querys_key_is_a_miss(
     backend: Backend,
     fake: FakeOpenRouter,
-    make_client: Callable[..., BenchmarksClient],
+    make_client: Callable[..., Awaitable[BenchmarksClient]],
     caplog: pytest.LogCaptureFixture,
     observe: Observe,
 ) -> None:
     """A page whose stored key names another query is not served for this one."""
-    client = make_client(backend.spec)
+    client = await make_client(backend)
     first = await client.get(QUERY)
     await client.get(OTHER)
     as_of = as_of_text(first.meta.as_of)
@@ -237,11 +255,11 @@ async def test_a_page_under_another_querys_key_is_a_miss(
 async def test_a_pointer_from_the_future_is_a_miss(
     backend: Backend,
     fake: FakeOpenRouter,
-    make_client: Callable[..., BenchmarksClient],
+    make_client: Callable[..., Awaitable[BenchmarksClient]],
     observe: Observe,
 ) -> None:
     """A pointer whose fetched_at is far past now (beyond the clock skew) is not fresh."""
-    client = make_client(backend.spec, ttl=600)
+    client = await make_client(backend, ttl=600)
     first = await client.get(QUERY)
     as_of = as_of_text(first.meta.as_of)
     future = time.time() + 10 * 365 * 86400
@@ -275,12 +293,12 @@ FETCHED_AT: Final = {
 async def test_a_pointer_with_an_unreadable_fetched_at_is_a_miss(
     backend: Backend,
     fake: FakeOpenRouter,
-    make_client: Callable[..., BenchmarksClient],
+    make_client: Callable[..., Awaitable[BenchmarksClient]],
     label: str,
     observe: Observe,
 ) -> None:
     """A fetched_at that is not a moment makes the pointer a miss, not a ValueError."""
-    client = make_client(backend.spec)
+    client = await make_client(backend)
     first = await client.get(QUERY)
     as_of = as_of_text(first.meta.as_of)
     # Raw text: NaN and Infinity are not JSON, and orjson would not write them.
@@ -306,12 +324,12 @@ async def test_a_pointer_with_an_unreadable_fetched_at_is_a_miss(
 async def test_a_pointer_with_an_unreadable_as_of_is_a_miss(
     backend: Backend,
     fake: FakeOpenRouter,
-    make_client: Callable[..., BenchmarksClient],
+    make_client: Callable[..., Awaitable[BenchmarksClient]],
     as_of: str,
     observe: Observe,
 ) -> None:
     """A pointer's as_of must be one the cache could have written, or the pointer is a miss."""
-    client = make_client(backend.spec)
+    client = await make_client(backend)
     await client.get(QUERY)
     await backend.write(stored_key(client, "pointer", QUERY), pointer(QUERY, as_of, time.time()))
     page, wall = await timed(client.get(QUERY))
@@ -329,11 +347,11 @@ async def test_a_pointer_with_an_unreadable_as_of_is_a_miss(
 async def test_a_page_whose_as_of_is_not_the_pointers_is_a_miss(
     backend: Backend,
     fake: FakeOpenRouter,
-    make_client: Callable[..., BenchmarksClient],
+    make_client: Callable[..., Awaitable[BenchmarksClient]],
     observe: Observe,
 ) -> None:
     """The page a pointer leads to must carry the pointer's as_of in its own meta."""
-    client = make_client(backend.spec)
+    client = await make_client(backend)
     first = await client.get(QUERY)
     real = as_of_text(first.meta.as_of)
     planted = "2020-01-01T00:00:00Z"
@@ -358,11 +376,11 @@ async def test_a_page_whose_as_of_is_not_the_pointers_is_a_miss(
 async def test_a_pointer_with_a_huge_history_is_a_bounded_miss(
     backend: Backend,
     fake: FakeOpenRouter,
-    make_client: Callable[..., BenchmarksClient],
+    make_client: Callable[..., Awaitable[BenchmarksClient]],
     observe: Observe,
 ) -> None:
     """A pointer with an enormous history drives no work per entry: it is refused whole."""
-    client = make_client(backend.spec)
+    client = await make_client(backend)
     first = await client.get(QUERY)
     real = as_of_text(first.meta.as_of)
     stale_as_of = "2020-01-01T00:00:00Z"
@@ -394,11 +412,11 @@ async def test_a_pointer_with_a_huge_history_is_a_bounded_miss(
 async def test_only_the_policys_history_is_read(
     backend: Backend,
     fake: FakeOpenRouter,
-    make_client: Callable[..., BenchmarksClient],
+    make_client: Callable[..., Awaitable[BenchmarksClient]],
     observe: Observe,
 ) -> None:
     """A pointer under the size cap is read, but no further than ``history`` entries."""
-    client = make_client(backend.spec, history=2)
+    client = await make_client(backend, history=2)
     first = await client.get(QUERY)
     real = as_of_text(first.meta.as_of)
     old = [as_of_text(first.meta.as_of - timedelta(days=n)) for n in range(1, 2000)]
@@ -435,12 +453,12 @@ GARBAGE: Final = {
 async def test_garbage_at_the_keys_is_a_miss(
     backend: Backend,
     fake: FakeOpenRouter,
-    make_client: Callable[..., BenchmarksClient],
+    make_client: Callable[..., Awaitable[BenchmarksClient]],
     label: str,
     observe: Observe,
 ) -> None:
     """Bytes that are no entry of ours are misses, never errors, and get replaced."""
-    client = make_client(backend.spec)
+    client = await make_client(backend)
     first = await client.get(QUERY)
     as_of = as_of_text(first.meta.as_of)
     walls = []
@@ -464,11 +482,11 @@ async def test_garbage_at_the_keys_is_a_miss(
 async def test_a_value_of_another_redis_type_is_a_miss_not_an_outage(
     redis_backend: Backend,
     fake: FakeOpenRouter,
-    make_client: Callable[..., BenchmarksClient],
+    make_client: Callable[..., Awaitable[BenchmarksClient]],
     observe: Observe,
 ) -> None:
     """WRONGTYPE from Redis is an unreadable entry, so the cache keeps working for the rest."""
-    client = make_client(redis_backend.spec)
+    client = await make_client(redis_backend)
     await client.get(QUERY)
     key = stored_key(client, "pointer", QUERY)
     raw = aioredis.Redis.from_url(redis_backend.spec)
@@ -495,11 +513,11 @@ async def test_a_value_of_another_redis_type_is_a_miss_not_an_outage(
 async def test_a_lease_without_expiry_is_not_waited_for(
     redis_backend: Backend,
     fake: FakeOpenRouter,
-    make_client: Callable[..., BenchmarksClient],
+    make_client: Callable[..., Awaitable[BenchmarksClient]],
     observe: Observe,
 ) -> None:
     """No holder of ours sets a lease without expiry: a cold call does not wait on one."""
-    client = make_client(redis_backend.spec)
+    client = await make_client(redis_backend)
     lease = stored_key(client, "lease", QUERY)
     await redis_backend.write(lease, b"planted")
     page, wall = await timed(client.get(QUERY))
@@ -517,11 +535,11 @@ async def test_a_lease_without_expiry_is_not_waited_for(
 async def test_a_dead_holders_long_lease_is_outwaited_within_the_deadline(
     redis_backend: Backend,
     fake: FakeOpenRouter,
-    make_client: Callable[..., BenchmarksClient],
+    make_client: Callable[..., Awaitable[BenchmarksClient]],
     observe: Observe,
 ) -> None:
     """A lease that will not lapse for an hour holds a call for half its deadline at most."""
-    client = make_client(redis_backend.spec)  # lease_wait is 15 s by default
+    client = await make_client(redis_backend)  # lease_wait is 15 s by default
     lease = stored_key(client, "lease", QUERY)
     raw = aioredis.Redis.from_url(redis_backend.spec)
     try:
