@@ -33,6 +33,7 @@ from openrouter_bench import (
     BenchmarksClient,
     Page,
     Query,
+    RequestTimeoutError,
     ResponseFormatError,
     RetryPolicy,
 )
@@ -553,6 +554,40 @@ async def test_a_dead_holders_long_lease_is_outwaited_within_the_deadline(
     assert len(fake.requests) == 1
     assert DEADLINE / 2 - 0.1 <= wall < DEADLINE + MARGIN
     observe(f"waited and fetched: 1 request, {wall:.2f} s against a {DEADLINE:g} s deadline")
+
+
+@pytest.mark.hostile(
+    case="Redis holds a dead holder's hour-long lease and the server never answers",
+    expected="a RequestTimeoutError within the deadline: the wait is charged to it",
+)
+async def test_the_lease_wait_counts_against_the_calls_deadline(
+    redis_backend: Backend,
+    fake: FakeOpenRouter,
+    make_client: Callable[..., Awaitable[BenchmarksClient]],
+    observe: Observe,
+) -> None:
+    """Waiting on a lease and then a silent server together take no more than the deadline."""
+    deadline = 6.0  # long enough that wait + a fresh deadline (9 s) is past the bound
+    client = await make_client(
+        redis_backend, retry=RetryPolicy.no_wait(attempts=2, deadline=deadline)
+    )
+    lease = stored_key(client, "lease", QUERY)
+    raw = aioredis.Redis.from_url(redis_backend.spec)
+    fake.script({"fault": "timeout", "delay": 30})
+    started = time.perf_counter()
+    try:
+        await raw.set(lease, b"dead-holder", px=3_600_000)
+        with pytest.raises(RequestTimeoutError):
+            await client.get(QUERY)
+    finally:
+        wall = time.perf_counter() - started
+        await raw.delete(lease)
+        await raw.aclose()
+    assert len(fake.requests) == 1
+    assert wall < deadline + MARGIN
+    observe(
+        f"RequestTimeoutError after {wall:.2f} s (half waiting) against a {deadline:g} s deadline"
+    )
 
 
 # Out-of-range timestamps from a hostile server, through fan_out and watch.
