@@ -28,7 +28,7 @@ import re
 import types
 import typing
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import Any, Final
@@ -148,12 +148,12 @@ def _want_timestamp(value: object, key: str, nullable: bool) -> datetime:
     if parsed is not None:
         return parsed
     try:
-        naive = datetime.fromisoformat(text).utcoffset() is None
+        offset = datetime.fromisoformat(text).utcoffset()
     except ValueError:
-        naive = False
-    if naive:
+        raise _Invalid(key, f"not an ISO-8601 timestamp: {_excerpt(text)}") from None
+    if offset is None:
         raise _Invalid(key, f"not an aware ISO-8601 timestamp (no UTC offset): {_excerpt(text)}")
-    raise _Invalid(key, f"not an ISO-8601 timestamp: {_excerpt(text)}")
+    raise _Invalid(key, f"a timestamp outside the calendar once in UTC: {_excerpt(text)}")
 
 
 def _want_decimal(value: object, key: str, nullable: bool) -> Decimal:
@@ -190,6 +190,12 @@ def _parse_timestamp(text: str) -> datetime | None:
     except ValueError:
         return None
     if value.utcoffset() is None:
+        return None
+    try:
+        # Year 1 at +05:00 or 9999-12-31 at -05:00 is not a moment datetime can hold in UTC:
+        # everything downstream (cache keys, ages, comparisons) would raise OverflowError.
+        value.astimezone(UTC)
+    except OverflowError:
         return None
     return value
 

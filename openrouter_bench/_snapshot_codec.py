@@ -2,20 +2,29 @@
 
 Two kinds of entry, both small versioned JSON documents (orjson):
 
-- a **page**: ``{"format": 1, "kind": "page", "query": {...params}, "as_of": ...,
+- a **page**: ``{"format": 2, "kind": "page", "key": query.key, "as_of": ...,
   "fetched_at": ..., "page": {"data": [...], "meta": {...}}}`` where ``page`` is
   the endpoint's own JSON shape, so any later version of this package can read it;
-- a **pointer**: ``{"format": 1, "kind": "pointer", "query": {...}, "as_of": ...,
+- a **pointer**: ``{"format": 2, "kind": "pointer", "key": query.key, "as_of": ...,
   "fetched_at": <seconds>, "history": [as_of, ...]}`` naming the newest snapshot
   of a query and the older ones still kept, newest first.
 
-Nothing is pickled: a shared Redis must never be a way to run code in a reader.
-A value that is not one of ours (corrupt, foreign, another format) raises
+A stored value is untrusted: anyone who can write to a shared Redis,
+memcached or SQLite file can put anything under any key. So a value is only
+read as an answer to the query it names (``key``), a page only as the
+snapshot its key and its own ``meta.as_of`` both say, a pointer only if it is
+small, dated no later than now (give or take :data:`CLOCK_SKEW`) and names
+well-formed ``as_of`` values, and no more of its history is read than the
+cache keeps. Nothing is pickled: a shared Redis must never be a way to run
+code in a reader. A value that fails any check raises
 :class:`UnreadableEntry`, which the cache counts as a miss.
 """
 
 from __future__ import annotations
 
+import functools
+import math
+import reprlib
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -28,7 +37,9 @@ from openrouter_bench.models import Page
 from openrouter_bench.query import Query
 
 __all__ = [
+    "CLOCK_SKEW",
     "FORMAT",
+    "MAX_POINTER_BYTES",
     "BytesSerializer",
     "Pointer",
     "UnreadableEntry",
@@ -40,7 +51,15 @@ __all__ = [
 ]
 
 #: Bumped whenever the layout of an entry changes; part of every key too.
-FORMAT: Final = 1
+#: 2: entries name their query by ``query.key`` (1 held its parameters).
+FORMAT: Final = 2
+
+#: Seconds a pointer may be dated ahead of this cache's clock (clocks of hosts sharing a
+#: backend disagree a little); one dated later is a miss, or it would stay fresh for ever.
+CLOCK_SKEW: Final = 60.0
+
+#: The largest stored pointer decoded at all: a real one is a few hundred bytes.
+MAX_POINTER_BYTES: Final = 64 * 1024
 
 
 class UnreadableEntry(Exception):
@@ -93,7 +112,7 @@ def encode_pointer(query: Query, pointer: Pointer) -> bytes:
         {
             "format": FORMAT,
             "kind": "pointer",
-            "query": query.params,
+            "key": query.key,
             "as_of": pointer.as_of,
             "fetched_at": pointer.fetched_at,
             "history": list(pointer.history),
@@ -107,12 +126,17 @@ def encode_page(query: Query, as_of: str, page: Page) -> bytes:
         {
             "format": FORMAT,
             "kind": "page",
-            "query": query.params,
+            "key": query.key,
             "as_of": as_of,
             "fetched_at": page.fetched_at.isoformat(),
             "page": unstructure_page(page),
         }
     )
+
+
+def _shown(value: object) -> str:
+    # A stored value can be megabytes: name it in a few dozen characters, never build it whole.
+    return reprlib.repr(value)
 
 
 def _envelope(raw: object, query: Query, kind: str) -> dict[str, Any]:
@@ -125,31 +149,66 @@ def _envelope(raw: object, query: Query, kind: str) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise UnreadableEntry("not a JSON object")
     if document.get("format") != FORMAT:
-        raise UnreadableEntry(f"format {document.get('format')!r}, this version reads {FORMAT}")
+        raise UnreadableEntry(
+            f"format {_shown(document.get('format'))}, this version reads {FORMAT}"
+        )
     if document.get("kind") != kind:
-        raise UnreadableEntry(f"a {document.get('kind')!r} entry where a {kind} was expected")
-    if document.get("query") != query.params:
-        raise UnreadableEntry("an entry of another query")
+        raise UnreadableEntry(f"a {_shown(document.get('kind'))} entry where a {kind} was expected")
+    if document.get("key") != query.key:
+        raise UnreadableEntry(f"an entry of another query ({_shown(document.get('key'))})")
     return document
 
 
-def decode_pointer(raw: object, query: Query) -> Pointer:
-    """The pointer in ``raw``; :class:`UnreadableEntry` if it is not one of ``query``'s."""
+def _as_of(value: object) -> str:
+    """``value`` if it is an ``as_of`` in canonical form (as :func:`as_of_text` writes it)."""
+    if isinstance(value, str) and len(value) <= 40 and _canonical(value):
+        return value
+    raise UnreadableEntry(f"a pointer naming an as_of that does not read: {_shown(value)}")
+
+
+@functools.lru_cache(maxsize=1024)
+def _canonical(text: str) -> bool:
+    # Bounded memo: every hit reads the same few as_of texts, and parsing costs a few µs.
+    try:
+        moment = datetime.fromisoformat(text)
+        return moment.utcoffset() is not None and as_of_text(moment) == text
+    except (ValueError, OverflowError):
+        return False
+
+
+def _moment(value: object, now: float) -> float:
+    """``value`` if it is a moment a pointer can have been confirmed at, seen at ``now``."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise UnreadableEntry(f"a pointer whose fetched_at is not a number: {_shown(value)}")
+    moment = float(value)
+    if not math.isfinite(moment) or moment < 0:
+        raise UnreadableEntry(f"a pointer whose fetched_at is not a moment: {value!r}")
+    if moment > now + CLOCK_SKEW:
+        raise UnreadableEntry(f"a pointer dated {moment - now:.0f} s in the future")
+    try:
+        datetime.fromtimestamp(moment, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise UnreadableEntry(f"a pointer whose fetched_at is out of range: {value!r}") from None
+    return moment
+
+
+def decode_pointer(raw: object, query: Query, *, now: float, history: int) -> Pointer:
+    """The pointer in ``raw``; :class:`UnreadableEntry` if it is not one of ``query``'s.
+
+    ``now`` is the cache clock (a pointer dated past it by more than
+    :data:`CLOCK_SKEW` is refused); at most ``history`` entries of its history
+    are read, however many it lists.
+    """
+    if isinstance(raw, bytes | str) and len(raw) > MAX_POINTER_BYTES:
+        raise UnreadableEntry(f"a pointer of {len(raw)} bytes, over {MAX_POINTER_BYTES}")
     document = _envelope(raw, query, "pointer")
-    as_of = document.get("as_of")
-    fetched_at = document.get("fetched_at")
-    history = document.get("history")
-    if (
-        not isinstance(as_of, str)
-        or isinstance(fetched_at, bool)
-        or not isinstance(fetched_at, int | float)
-        or not isinstance(history, list)
-        or not history
-        or history[0] != as_of
-        or not all(isinstance(item, str) for item in history)
-    ):
-        raise UnreadableEntry("a pointer with missing or ill-typed fields")
-    return Pointer(as_of=as_of, fetched_at=float(fetched_at), history=tuple(history))
+    as_of = _as_of(document.get("as_of"))
+    fetched_at = _moment(document.get("fetched_at"), now)
+    listed = document.get("history")
+    if not isinstance(listed, list) or not listed or listed[0] != as_of:
+        raise UnreadableEntry("a pointer whose history does not start at its as_of")
+    kept = tuple(dict.fromkeys(_as_of(item) for item in listed[:history]))
+    return Pointer(as_of=as_of, fetched_at=fetched_at, history=kept)
 
 
 def decode_page(raw: object, query: Query, as_of: str) -> Page:
@@ -159,7 +218,9 @@ def decode_page(raw: object, query: Query, as_of: str) -> Page:
         raise UnreadableEntry("a page of another as_of")
     try:
         fetched_at = datetime.fromisoformat(document["fetched_at"])
-    except (KeyError, TypeError, ValueError):
+        if fetched_at.tzinfo is not None:
+            fetched_at.astimezone(UTC)
+    except (KeyError, TypeError, ValueError, OverflowError):
         raise UnreadableEntry("a page without a readable fetched_at") from None
     if fetched_at.tzinfo is None:
         raise UnreadableEntry("a page whose fetched_at has no time zone")

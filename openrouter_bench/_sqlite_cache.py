@@ -136,6 +136,23 @@ class SQLiteCache(BaseCache):  # type: ignore[misc]  # aiocache ships no type hi
             return None
         return value
 
+    def _db_get_head(self, key: str, limit: int) -> Any:
+        # substr counts bytes in a BLOB (characters in TEXT): either way, a bounded read.
+        row = (
+            self._db()
+            .execute(
+                "SELECT substr(value, 1, ?), expires_at FROM entries WHERE key = ?",
+                (limit + 1, key),
+            )
+            .fetchone()
+        )
+        if row is None:
+            return None
+        value, expires_at = row
+        if expires_at is not None and expires_at <= self._clock():
+            return None
+        return value
+
     def _db_set(self, pairs: list[tuple[str, Any]], ttl: float | None) -> None:
         deadline = self._deadline(ttl)
         db = self._db()
@@ -236,6 +253,15 @@ class SQLiteCache(BaseCache):  # type: ignore[misc]  # aiocache ships no type hi
     async def keys_with_prefix(self, prefix: str) -> list[str]:
         """Every live key that starts with ``prefix``."""
         return await self._run(self._db_keys_with_prefix, prefix)
+
+    async def get_head(self, key: str, limit: int) -> Any:
+        """At most the first ``limit + 1`` bytes of the value at ``key`` (None if absent).
+
+        For values that must be small: anyone who can write the file can put a
+        gigabyte under any key, and a bounded read tells "too large" from a
+        whole one without loading it. ``key`` is taken as it is (no namespace).
+        """
+        return await self._run(self._db_get_head, key, limit)
 
     # The aiocache backend hooks.
 

@@ -47,6 +47,7 @@ from openrouter_bench._lru import BoundedMemoryCache
 from openrouter_bench._singleflight import SingleFlight
 from openrouter_bench._snapshot_codec import (
     FORMAT,
+    MAX_POINTER_BYTES,
     BytesSerializer,
     Pointer,
     UnreadableEntry,
@@ -57,7 +58,7 @@ from openrouter_bench._snapshot_codec import (
     encode_pointer,
 )
 from openrouter_bench._sqlite_cache import SQLiteCache, default_cli_cache_path
-from openrouter_bench._text import plural
+from openrouter_bench._text import plural, untrusted_text
 from openrouter_bench.errors import (
     ClientClosedError,
     ConfigurationError,
@@ -93,6 +94,9 @@ _PROBE_INTERVAL: Final = 1.0
 _LEASE_POLL: Final = 0.05
 #: Entries live at least this long in the backend, whatever the policy.
 _MIN_RETAIN: Final = 60.0
+#: Keys whose unreadable value was already logged at warning level (then at debug): a
+#: poisoned key read on every call must not flood the log.
+_WARNED_KEYS: Final = 1024
 
 _RELEASE_LEASE: Final = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
@@ -147,7 +151,9 @@ class CachePolicy:
     - ``lease_ttl``: lifetime of a Redis lease. Its holder renews it every third of
       that while its fetch runs (a fetch with retries can outlast it many times),
       so a holder that dies frees it within ``lease_ttl``.
-    - ``lease_wait``: how long a process waits for another's fetch before fetching itself.
+    - ``lease_wait``: how long a process waits for another's fetch before fetching itself;
+      never more than half of what is left of the call's deadline, so the call can
+      still fetch in time if the other process never delivers.
 
     Durations are seconds, as a number or a :class:`~datetime.timedelta`.
     """
@@ -278,12 +284,24 @@ class _ByteEntries:
     holds_objects: Final = False
 
     def __init__(
-        self, backend: BaseCache, keys: _Keys, retain: int, logger: logging.Logger
+        self,
+        backend: BaseCache,
+        keys: _Keys,
+        retain: int,
+        logger: logging.Logger,
+        *,
+        clock: Callable[[], float],
+        history: int,
     ) -> None:
         self.backend = backend
         self.keys = keys
         self.retain = retain
         self.logger = logger
+        # What a stored pointer is checked against: it may not be dated past now, nor
+        # make this cache read more history than it keeps.
+        self.clock = clock
+        self.history = history
+        self._warned: dict[str, None] = {}
 
     # The four primitives, through aiocache's API.
 
@@ -299,26 +317,42 @@ class _ByteEntries:
     async def _remove(self, key: str) -> None:
         await self.backend.delete(key, timeout=None)
 
+    async def _load_head(self, key: str, limit: int) -> object:
+        """The value at ``key``, or at least its first ``limit + 1`` bytes (more is a miss)."""
+        return await self._load(key)
+
     # The entries, on top of them.
 
-    async def _read(self, key: str) -> object:
+    async def _read(self, key: str, limit: int | None = None) -> object:
         try:
-            return await self._load(key)
+            return await (self._load(key) if limit is None else self._load_head(key, limit))
         except UnicodeDecodeError:
             # A backend set up to decode text met bytes that are not text: not ours.
             return b"\xff"
 
     async def _discard_unreadable(self, key: str, error: UnreadableEntry) -> None:
-        self.logger.debug("snapshot cache: ignoring unreadable entry %s: %s", key, error)
+        # Corrupt, foreign or planted by someone who can write to the backend: a miss, said
+        # once per key at warning level, then at debug.
+        level = logging.DEBUG if key in self._warned else logging.WARNING
+        if level == logging.WARNING:
+            if len(self._warned) >= _WARNED_KEYS:
+                self._warned.pop(next(iter(self._warned)))
+            self._warned[key] = None
+        self.logger.log(
+            level,
+            "snapshot cache: ignoring unreadable entry %s: %s",
+            untrusted_text(key),
+            untrusted_text(error),
+        )
         await self._remove(key)
 
     async def read_pointer(self, query: Query) -> Pointer | None:
         key = self.keys.pointer(query)
-        raw = await self._read(key)
+        raw = await self._read(key, MAX_POINTER_BYTES)
         if raw is None:
             return None
         try:
-            return decode_pointer(raw, query)
+            return decode_pointer(raw, query, now=self.clock(), history=self.history)
         except UnreadableEntry as error:
             await self._discard_unreadable(key, error)
             return None
@@ -368,15 +402,42 @@ class _RedisEntries(_ByteEntries):
         keys: _Keys,
         retain: int,
         logger: logging.Logger,
+        *,
+        clock: Callable[[], float],
+        history: int,
     ) -> None:
-        super().__init__(backend, keys, retain, logger)
+        super().__init__(backend, keys, retain, logger, clock=clock, history=history)
         self.client = client
+        # Imported here: redis is optional, and this class exists only when it is installed.
+        from redis.exceptions import ResponseError
+
+        self._refused = ResponseError
 
     def _name(self, key: str) -> str:
         return cast(str, self.backend.build_key(key))
 
     async def _load(self, key: str) -> object:
-        return await self.client.get(self._name(key))
+        try:
+            return await self.client.get(self._name(key))
+        except self._refused as error:
+            return self._not_a_string(error)
+
+    async def _load_head(self, key: str, limit: int) -> object:
+        # A pointer is read only so far: a planted value of hundreds of megabytes costs
+        # one small read, not a transfer that times out and takes the backend for down.
+        try:
+            head = await self.client.getrange(self._name(key), 0, limit)
+        except self._refused as error:
+            return self._not_a_string(error)
+        return head or None  # GETRANGE reads a missing key as empty
+
+    @staticmethod
+    def _not_a_string(error: Exception) -> object:
+        # Someone stored a list or a hash under our key: an unreadable entry, not a
+        # backend failure (which would turn the cache off for every query).
+        if str(error).startswith("WRONGTYPE"):
+            return b"\xff"
+        raise error
 
     async def _save(self, key: str, data: bytes) -> None:
         await self.client.set(self._name(key), data, ex=self.retain)
@@ -386,6 +447,14 @@ class _RedisEntries(_ByteEntries):
 
     async def _remove(self, key: str) -> None:
         await self.client.delete(self._name(key))
+
+
+class _SQLiteEntries(_ByteEntries):
+    """Byte entries over :class:`SQLiteCache`, whose pointers are read only up to the cap."""
+
+    async def _load_head(self, key: str, limit: int) -> object:
+        backend = cast(SQLiteCache, self.backend)
+        return await backend.get_head(cast(str, backend.build_key(key)), limit)
 
 
 class _Source(enum.Enum):
@@ -425,6 +494,10 @@ class _RedisLeases:
         token = secrets.token_hex(16)
         taken = await self._client.set(self._key(key), token, nx=True, px=_lease_ms(ttl))
         return token if taken else _Lease.BUSY
+
+    async def expires(self, key: str) -> bool:
+        """False if ``key`` exists and never expires: not a lease any holder of ours took."""
+        return int(await self._client.pttl(self._key(key))) != -1
 
     async def release(self, key: str, token: str) -> None:
         await self._release(keys=[self._key(key)], args=[token])
@@ -489,7 +562,15 @@ class SnapshotCache:
         self._leases: _RedisLeases | None = None
         client = None if backend is None else _redis_client(backend)
         if client is not None:
-            self._entries = _RedisEntries(backend, client, self._keys, policy.retain, self._logger)
+            self._entries = _RedisEntries(
+                backend,
+                client,
+                self._keys,
+                policy.retain,
+                self._logger,
+                clock=clock,
+                history=policy.history,
+            )
             self._leases = _RedisLeases(client, backend)
         elif backend is not None:
             if isinstance(backend, BoundedMemoryCache) or isinstance(
@@ -498,7 +579,15 @@ class SnapshotCache:
                 self._entries = _ObjectEntries(backend, self._keys, policy.retain)
                 self._lru = self._entries.lru
             else:
-                self._entries = _ByteEntries(backend, self._keys, policy.retain, self._logger)
+                kind = _SQLiteEntries if isinstance(backend, SQLiteCache) else _ByteEntries
+                self._entries = kind(
+                    backend,
+                    self._keys,
+                    policy.retain,
+                    self._logger,
+                    clock=clock,
+                    history=policy.history,
+                )
         self._owns_backend = False
         self._flights: SingleFlight[tuple[Page, _Source]] = SingleFlight()
         self._closed = False
@@ -536,13 +625,17 @@ class SnapshotCache:
         *,
         max_age: float | None = None,
         refresh: bool = False,
+        deadline: float | None = None,
     ) -> Page:
         """The page for ``query``: from the cache while fresh, else from ``fetch()``.
 
         ``max_age`` replaces the policy's ``ttl`` for this call; ``refresh``
         skips the cache (the call still shares a fetch already under way).
         ``fetch`` raises a typed error on failure; it reaches the caller unless
-        a stale snapshot may stand in for it.
+        a stale snapshot may stand in for it. ``deadline`` is the seconds the
+        whole call may take (the client passes its retry deadline, and counts
+        the time spent here against it): waiting for another process's fetch
+        takes at most half of it, whatever the lease in the backend says.
         """
         if self._closed:
             raise ClientClosedError("this snapshot cache is closed")
@@ -560,7 +653,8 @@ class SnapshotCache:
                 if self.on_event is not None:
                     self.on_event(query, "hit")
                 return pointer.served
-        return await self._get(query, fetch, max_age, refresh)
+        until = None if deadline is None else asyncio.get_running_loop().time() + deadline
+        return await self._get(query, fetch, max_age, refresh, until)
 
     async def _get(
         self,
@@ -568,11 +662,12 @@ class SnapshotCache:
         fetch: Callable[[], Awaitable[Page]],
         max_age: float | None,
         refresh: bool,
+        until: float | None,
     ) -> Page:
         # Identical concurrent calls share the backend reads as well as the fetch:
         # a burst of 100 gets costs one pointer read, not 100 connections' worth.
         (page, source), joined = await self._flights.run(
-            (query, max_age, refresh), lambda: self._load(query, fetch, max_age, refresh)
+            (query, max_age, refresh), lambda: self._load(query, fetch, max_age, refresh, until)
         )
         outcome: CacheOutcome
         if source is _Source.CACHE:
@@ -597,6 +692,7 @@ class SnapshotCache:
         fetch: Callable[[], Awaitable[Page]],
         max_age: float | None,
         refresh: bool,
+        until: float | None,
     ) -> tuple[Page, _Source]:
         entries = self._entries
         pointer = None
@@ -607,7 +703,7 @@ class SnapshotCache:
                 page = await self._read_served(query, pointer)
                 if page is not None:
                     return page, _Source.CACHE
-        return await self._refresh(query, fetch, pointer)
+        return await self._refresh(query, fetch, pointer, until)
 
     async def history(self, query: Query) -> list[Page]:
         """Every stored snapshot of ``query``, newest first (no fetch)."""
@@ -747,7 +843,11 @@ class SnapshotCache:
     # The refresh path, run once per query at a time (single-flight).
 
     async def _refresh(
-        self, query: Query, fetch: Callable[[], Awaitable[Page]], pointer: Pointer | None
+        self,
+        query: Query,
+        fetch: Callable[[], Awaitable[Page]],
+        pointer: Pointer | None,
+        until: float | None,
     ) -> tuple[Page, _Source]:
         leases = self._leases
         if leases is None:
@@ -757,7 +857,7 @@ class SnapshotCache:
             lambda: leases.acquire(lease_key, self.policy.lease_ttl), _Lease.UNAVAILABLE
         )
         if lease is _Lease.BUSY:
-            outcome = await self._wait_for_holder(query, pointer, leases, lease_key)
+            outcome = await self._wait_for_holder(query, pointer, leases, lease_key, until)
             if isinstance(outcome, Page):
                 return outcome, _Source.PEER
             lease = outcome
@@ -806,17 +906,33 @@ class SnapshotCache:
             self._logger.debug("snapshot cache: could not release a lease: %r", error)
 
     async def _wait_for_holder(
-        self, query: Query, seen: Pointer | None, leases: _RedisLeases, lease_key: str
+        self,
+        query: Query,
+        seen: Pointer | None,
+        leases: _RedisLeases,
+        lease_key: str,
+        until: float | None,
     ) -> Page | str | _Lease:
         """What another process's fetch left: its page, or the lease once free, or give up.
 
         Returns the page when the pointer moved (someone confirmed the query
         after this call began); the lease token when the lease came free
         without that (its holder failed or died); ``_Lease.UNAVAILABLE`` when
-        ``lease_wait`` ran out or the backend went away.
+        the wait ran out (``lease_wait``, or half of what is left before
+        ``until``), the backend went away, or the lease never expires (no
+        holder of ours sets one like that: someone wrote it by hand).
         """
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.policy.lease_wait
+        wait = self.policy.lease_wait
+        if until is not None:
+            # Half of what is left: a holder that never delivers must leave this call
+            # time to fetch on its own within its deadline.
+            wait = min(wait, max(0.0, until - loop.time()) / 2)
+        deadline = loop.time() + wait
+        expires = await self._guard(lambda: leases.expires(lease_key), True)
+        if not expires:
+            self._logger.debug("snapshot cache: the lease %s never expires; not waiting", lease_key)
+            return _Lease.UNAVAILABLE
         while loop.time() < deadline:
             await asyncio.sleep(min(_LEASE_POLL, max(0.0, deadline - loop.time())))
             page = await self._moved_page(query, seen)

@@ -405,8 +405,15 @@ class BenchmarksClient:
     async def _cached(self, query: Query, max_age: float | None, refresh: bool) -> Page:
         # The one road to a page: the cache, and upstream on a miss.
         await self._open()
+        # The deadline covers the whole call: time the cache spends (waiting for another
+        # process's fetch) is charged to it as well as the fetch's own.
+        started = self._timer()
         return await self.cache.get(
-            query, lambda: self._fetch(query), max_age=max_age, refresh=refresh
+            query,
+            lambda: self._fetch(query, started),
+            max_age=max_age,
+            refresh=refresh,
+            deadline=self._retry.deadline,
         )
 
     async def fan_out(
@@ -485,8 +492,9 @@ class BenchmarksClient:
         refresh past the cache, through the quota like any request. Each
         :class:`~openrouter_bench.watch.SnapshotChange` says which models
         entered and left, whose rank and score moved, which rankings have a new
-        leader, and the citation to show. A poll that fails transiently is logged
-        and the watch goes on. Close it (or leave an ``aclosing`` block) to stop.
+        leader, and the citation to show. A poll that fails transiently (or with a
+        malformed answer) is logged and the watch goes on. Close it (or leave an
+        ``aclosing`` block) to stop.
         """
         if query is None:
             query = Query(**params)
@@ -536,7 +544,7 @@ class BenchmarksClient:
             app_categories=self._app_categories,
         )
 
-    async def _fetch(self, query: Query) -> Page:
+    async def _fetch(self, query: Query, started: float) -> Page:
         request = self.request_for(query)
         # Counted per call: the client's request counter also moves with overlapping calls.
         attempts = 0
@@ -571,6 +579,7 @@ class BenchmarksClient:
                 describe=f"GET benchmarks {query.key}",
                 budget=self._retry_budget,
                 on_retry=retried,
+                started=started,
             )
         finally:
             self._retries += max(0, attempts - 1)

@@ -285,6 +285,7 @@ async def call_with_retries(
     describe: str = "request",
     budget: RetryBudget | None = None,
     on_retry: RetryObserver | None = None,
+    started: float | None = None,
 ) -> T:
     """Run ``attempt(budget)`` until it succeeds or ``policy`` gives up.
 
@@ -294,9 +295,11 @@ async def call_with_retries(
     the client's :class:`~openrouter_bench._budget.RetryBudget` (when given),
     so an outage does not multiply the load. ``on_retry(error, attempt,
     wait)`` hears of each retry before its wait. The error that ends the call
-    carries ``attempts``.
+    carries ``attempts``. ``started`` (by ``clock``) is when the call began, if
+    before this: time it already spent (waiting on a cache) counts against the
+    deadline.
     """
-    started = clock()
+    started = clock() if started is None else started
     attempts = 0
     ledger = None if budget is None else budget.ledger()
 

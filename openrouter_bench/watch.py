@@ -25,6 +25,7 @@ from openrouter_bench.errors import (
     OpenRouterBenchError,
     QuotaExhaustedError,
     RateLimitError,
+    ResponseFormatError,
     is_transient,
 )
 from openrouter_bench.models import Item, Page
@@ -249,8 +250,14 @@ def diff_snapshots(old: Page, new: Page) -> SnapshotChange:
 
 
 def _keeps_watching(error: OpenRouterBenchError) -> bool:
-    """Failures worth waiting out: the next poll may well succeed."""
-    return is_transient(error) or isinstance(error, RateLimitError | QuotaExhaustedError)
+    """Failures worth waiting out: the next poll may well succeed.
+
+    A malformed answer is one of them: a watch runs for days, and one bad
+    answer (a proxy's, or a timestamp out of range) must not end it.
+    """
+    return is_transient(error) or isinstance(
+        error, RateLimitError | QuotaExhaustedError | ResponseFormatError
+    )
 
 
 async def watch_query(
@@ -265,11 +272,12 @@ async def watch_query(
 
     The first poll (``refresh=False``: a cached page will do) is the
     baseline; later polls refresh past the cache. A failed poll that may
-    succeed later (transient, rate limit, quota) is logged and the watch goes
-    on; any other error ends it. A stale page (a failed refresh the cache
-    masked) is no news: ``on_unchanged(poll, page)`` hears of each poll that
-    brought none (polls counted from 1 after the baseline). ``polls`` ends the
-    watch after that many polls past the baseline; None polls for ever.
+    succeed later (transient, rate limit, quota, a malformed answer) is logged
+    and the watch goes on; any other error ends it. A stale page (a failed
+    refresh the cache masked) is no news: ``on_unchanged(poll, page)`` hears of
+    each poll that brought none (polls counted from 1 after the baseline).
+    ``polls`` ends the watch after that many polls past the baseline; None
+    polls for ever.
     """
     baseline = await fetch(False)
     poll = 0

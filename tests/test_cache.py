@@ -1,4 +1,5 @@
-"""The snapshot cache over memory and SQLite: freshness, history, single-flight, stale-if-error."""
+"""The snapshot cache over memory and SQLite: freshness, history, single-flight, stale-if-error,
+and the checks a stored value passes before it is trusted."""
 
 from __future__ import annotations
 
@@ -14,10 +15,23 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from aiocache import SimpleMemoryCache
 from aiocache.base import BaseCache
 
+from openrouter_bench._snapshot_codec import (
+    CLOCK_SKEW,
+    FORMAT,
+    MAX_POINTER_BYTES,
+    BytesSerializer,
+    Pointer,
+    UnreadableEntry,
+    decode_page,
+    decode_pointer,
+    encode_page,
+    encode_pointer,
+)
 from openrouter_bench.cache import (
     BoundedMemoryCache,
     CachePolicy,
@@ -145,7 +159,7 @@ async def test_history_is_bounded_and_older_pages_are_deleted(clock: Clock) -> N
         make_page(QUERY, AS_OF_3).as_of,
         make_page(QUERY, AS_OF_2).as_of,
     ]
-    page_keys = backend.keys_with_prefix(f"{NAMESPACE}:v1:page:")
+    page_keys = backend.keys_with_prefix(f"{NAMESPACE}:v{FORMAT}:page:")
     assert len(page_keys) == 2
     assert not any(key.endswith(AS_OF_1) for key in page_keys)
 
@@ -640,8 +654,8 @@ async def test_sqlite_corrupt_rows_are_misses_and_get_overwritten(
     upstream = Upstream(clock)
     cache = open_cache(f"sqlite:///{path}", namespace=NAMESPACE, clock=clock)
     await cache.get(QUERY, upstream.fetcher(QUERY))
-    pointer_key = f"{NAMESPACE}:v1:pointer:{QUERY.key}"
-    page_key = f"{NAMESPACE}:v1:page:{QUERY.key}:{AS_OF_1}"
+    pointer_key = f"{NAMESPACE}:v{FORMAT}:pointer:{QUERY.key}"
+    page_key = f"{NAMESPACE}:v{FORMAT}:page:{QUERY.key}:{AS_OF_1}"
     with sqlite3.connect(path) as db:
         keys = {row[0] for row in db.execute("SELECT key FROM entries")}
     assert keys == {pointer_key, page_key}
@@ -678,3 +692,152 @@ async def test_sqlite_backend_expires_entries(tmp_path: Path, clock: Clock) -> N
     await backend.add("n", b"1")
     assert await backend.increment("n", 2) == 3
     await backend.close()
+
+
+# Stored values are untrusted: the codec reads only what the cache could have written.
+
+NOW = 1_780_000_000.0
+
+
+def _pointer_bytes(**fields: Any) -> bytes:
+    document = {
+        "format": FORMAT,
+        "kind": "pointer",
+        "key": QUERY.key,
+        "as_of": AS_OF_1,
+        "fetched_at": NOW,
+        "history": [AS_OF_1],
+    } | fields
+    return orjson.dumps(document)
+
+
+def test_a_stored_pointer_reads_back() -> None:
+    """A pointer as the cache writes it decodes to the same pointer."""
+    pointer = Pointer(as_of=AS_OF_2, fetched_at=NOW - 5, history=(AS_OF_2, AS_OF_1))
+    assert decode_pointer(encode_pointer(QUERY, pointer), QUERY, now=NOW, history=2) == pointer
+
+
+def test_an_entry_is_read_only_for_the_query_it_names() -> None:
+    """A page or pointer stored for one query is unreadable as another's."""
+    other = Query(source="design-arena", arena="models")
+    page = encode_page(QUERY, AS_OF_1, make_page(QUERY))
+    with pytest.raises(UnreadableEntry, match="another query"):
+        decode_page(page, other, AS_OF_1)
+    with pytest.raises(UnreadableEntry, match="another query"):
+        decode_pointer(_pointer_bytes(), other, now=NOW, history=2)
+
+
+def test_a_pointer_within_the_clock_skew_reads_and_one_past_it_does_not() -> None:
+    """fetched_at may lead the clock by CLOCK_SKEW seconds (hosts disagree), no more."""
+    within = decode_pointer(
+        _pointer_bytes(fetched_at=NOW + CLOCK_SKEW - 1), QUERY, now=NOW, history=2
+    )
+    assert within.fetched_at == NOW + CLOCK_SKEW - 1
+    with pytest.raises(UnreadableEntry, match="in the future"):
+        decode_pointer(_pointer_bytes(fetched_at=NOW + CLOCK_SKEW + 1), QUERY, now=NOW, history=2)
+
+
+@pytest.mark.parametrize("fetched_at", [1e300, -1, "yesterday", True, None, [NOW], {"s": 1}])
+def test_a_pointer_whose_fetched_at_is_no_moment_is_unreadable(fetched_at: object) -> None:
+    """Out of range, negative or not a number: UnreadableEntry, never ValueError."""
+    with pytest.raises(UnreadableEntry, match="fetched_at"):
+        decode_pointer(_pointer_bytes(fetched_at=fetched_at), QUERY, now=1e301, history=2)
+
+
+@pytest.mark.parametrize(
+    "as_of",
+    [
+        "soon",
+        "2026-06-03T12:00:00",  # no offset
+        "2026-06-03T17:30:00+05:30",  # not the canonical text the cache writes
+        "0001-01-01T00:00:00+05:00",  # outside the calendar once in UTC
+        "2026-06-03T12:00:00Z" + " " * 100,
+        7,
+    ],
+)
+def test_a_pointer_whose_as_of_does_not_read_is_unreadable(as_of: object) -> None:
+    """A pointer must name an as_of in the form the cache writes it, or it is a miss."""
+    with pytest.raises(UnreadableEntry):
+        decode_pointer(_pointer_bytes(as_of=as_of, history=[as_of]), QUERY, now=NOW, history=2)
+
+
+def test_a_pointer_reads_no_more_history_than_the_policy_keeps() -> None:
+    """A long history (even of bad values past the kept ones) is cut to ``history`` entries."""
+    listed = [AS_OF_3, AS_OF_2, AS_OF_1, *(["not an as_of"] * 500)]
+    pointer = decode_pointer(
+        _pointer_bytes(as_of=AS_OF_3, history=listed), QUERY, now=NOW, history=2
+    )
+    assert pointer.history == (AS_OF_3, AS_OF_2)
+
+
+def test_a_pointer_over_the_size_cap_is_refused_before_it_is_parsed() -> None:
+    """A stored pointer larger than MAX_POINTER_BYTES is unreadable whatever it holds."""
+    huge = _pointer_bytes(history=[AS_OF_1] * (MAX_POINTER_BYTES // 10))
+    assert len(huge) > MAX_POINTER_BYTES
+    with pytest.raises(UnreadableEntry, match="bytes"):
+        decode_pointer(huge, QUERY, now=NOW, history=2)
+
+
+def test_a_page_whose_meta_as_of_is_not_its_keys_is_unreadable() -> None:
+    """A page stored under one as_of whose own meta says another is a miss."""
+    stored = encode_page(QUERY, AS_OF_2, make_page(QUERY, AS_OF_1))
+    with pytest.raises(UnreadableEntry, match=r"meta\.as_of"):
+        decode_page(stored, QUERY, AS_OF_2)
+
+
+async def test_a_pointer_from_the_future_is_a_miss(clock: Clock, upstream: Upstream) -> None:
+    """A byte backend's pointer dated past the skew is refetched, then rewritten to now."""
+    backend = SimpleMemoryCache(serializer=BytesSerializer())
+    cache = SnapshotCache(backend, namespace=NAMESPACE, clock=clock)
+    await cache.get(QUERY, upstream.fetcher(QUERY))
+    key = f"{NAMESPACE}:v{FORMAT}:pointer:{QUERY.key}"
+    await backend.set(key, _pointer_bytes(fetched_at=clock() + 30))
+    assert (await cache.get(QUERY, upstream.fetcher(QUERY))).from_cache  # within the skew
+    await backend.set(key, _pointer_bytes(fetched_at=clock() + 86400 * 365))
+    page = await cache.get(QUERY, upstream.fetcher(QUERY))
+    assert not page.from_cache
+    assert upstream.calls == 2
+    assert orjson.loads(await backend.get(key))["fetched_at"] == clock()
+    await cache.close()
+
+
+async def test_an_unreadable_entry_is_logged_once_per_key_and_cleaned(
+    clock: Clock, upstream: Upstream, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The first unreadable value at a key is a warning, its text cleaned; later ones are debug."""
+    backend = SimpleMemoryCache(serializer=BytesSerializer())
+    cache = SnapshotCache(backend, namespace=NAMESPACE, clock=clock)
+    key = f"{NAMESPACE}:v{FORMAT}:pointer:{QUERY.key}"
+    planted = _pointer_bytes(key="all\n2026-06-03 ERROR forged line\x1b[31m")
+    with caplog.at_level(logging.DEBUG, logger="openrouter_bench.cache"):
+        for _ in range(3):
+            await backend.set(key, planted)
+            await cache.get(QUERY, upstream.fetcher(QUERY), refresh=True)
+    unreadable = [r for r in caplog.records if "unreadable" in r.getMessage()]
+    assert [r.levelno for r in unreadable] == [logging.WARNING, logging.DEBUG, logging.DEBUG]
+    assert "another query" in unreadable[0].getMessage()
+    assert not any(c in unreadable[0].getMessage() for c in "\n\x1b")
+    await cache.close()
+
+
+async def test_sqlite_reads_a_pointer_no_further_than_the_cap(tmp_path: Path, clock: Clock) -> None:
+    """A 16 MiB row at the pointer key is read as its first bytes: a miss, then overwritten."""
+    path = tmp_path / "cache.db"
+    upstream = Upstream(clock)
+    cache = open_cache(f"sqlite:///{path}", namespace=NAMESPACE, clock=clock)
+    await cache.get(QUERY, upstream.fetcher(QUERY))
+    pointer_key = f"{NAMESPACE}:v{FORMAT}:pointer:{QUERY.key}"
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "UPDATE entries SET value = ? WHERE key = ?", (b"[" * (16 * 1024 * 1024), pointer_key)
+        )
+    backend = cache.backend
+    assert isinstance(backend, SQLiteCache)
+    head = await backend.get_head(pointer_key, MAX_POINTER_BYTES)
+    assert len(head) == MAX_POINTER_BYTES + 1
+    assert await backend.get_head("absent", MAX_POINTER_BYTES) is None
+    assert not (await cache.get(QUERY, upstream.fetcher(QUERY))).from_cache
+    assert (await cache.get(QUERY, upstream.fetcher(QUERY))).from_cache
+    assert upstream.calls == 2
+    assert cache.stats.backend_errors == 0
+    await cache.close()

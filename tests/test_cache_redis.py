@@ -22,6 +22,7 @@ import pytest
 import redis.asyncio as aioredis
 from aiocache import RedisCache
 
+from openrouter_bench._snapshot_codec import FORMAT, MAX_POINTER_BYTES
 from openrouter_bench.cache import CachePolicy, SnapshotCache, open_cache
 from openrouter_bench.errors import ServerError
 from openrouter_bench.models import Page
@@ -111,7 +112,7 @@ async def test_round_trip_through_redis(
         make_page(QUERY, AS_OF_2).as_of,
         make_page(QUERY, AS_OF_1).as_of,
     ]
-    ttl = await control.ttl(f"{namespace}:v1:pointer:{QUERY.key}")
+    ttl = await control.ttl(f"{namespace}:v{FORMAT}:pointer:{QUERY.key}")
     assert 0 < ttl <= 86400
 
 
@@ -155,8 +156,8 @@ async def test_corrupt_values_are_misses_and_get_overwritten(
     upstream = Upstream(clock)
     cache = make_cache(redis_url, namespace=namespace, clock=clock)
     await cache.get(QUERY, upstream.fetcher(QUERY))
-    pointer_key = f"{namespace}:v1:pointer:{QUERY.key}"
-    page_key = f"{namespace}:v1:page:{QUERY.key}:{AS_OF_1}"
+    pointer_key = f"{namespace}:v{FORMAT}:pointer:{QUERY.key}"
+    page_key = f"{namespace}:v{FORMAT}:page:{QUERY.key}:{AS_OF_1}"
     for key in (pointer_key, page_key):
         await control.set(key, garbage)
         with caplog.at_level(logging.DEBUG, logger="openrouter_bench.cache"):
@@ -187,8 +188,8 @@ async def test_a_user_configured_redis_cache_instance_works(
     assert hit.from_cache
     assert upstream.calls == 1
     assert keys == {
-        f"{namespace}:inner:v1:pointer:{QUERY.key}",
-        f"{namespace}:inner:v1:page:{QUERY.key}:{AS_OF_1}",
+        f"{namespace}:inner:v{FORMAT}:pointer:{QUERY.key}",
+        f"{namespace}:inner:v{FORMAT}:page:{QUERY.key}:{AS_OF_1}",
     }
 
 
@@ -212,7 +213,7 @@ async def test_no_trace_of_the_api_key_in_redis(
     for query in queries:
         assert (await cache.get(query, upstream.fetcher(query))).stale
     allowed = re.compile(
-        rf"^{re.escape(namespace)}:v1:(pointer|page):"
+        rf"^{re.escape(namespace)}:v{FORMAT}:(pointer|page):"
         rf"({'|'.join(re.escape(q.key) for q in queries)})"
         r"(:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)?$"
     )
@@ -318,7 +319,7 @@ async def test_a_dead_lease_holder_is_outwaited(
     finally:
         holder.kill()
         await holder.wait()
-    lease_key = f"{namespace}:v1:lease:{Query(source='artificial-analysis').key}"
+    lease_key = f"{namespace}:v{FORMAT}:lease:{Query(source='artificial-analysis').key}"
     assert await control.exists(lease_key)
     upstream = Upstream()
     cache = make_cache(
@@ -342,7 +343,7 @@ async def test_waiting_is_bounded_by_lease_wait(
     control: aioredis.Redis,
 ) -> None:
     """A lease that never comes free holds a caller back only for lease_wait, then it fetches."""
-    lease_key = f"{namespace}:v1:lease:{QUERY.key}"
+    lease_key = f"{namespace}:v{FORMAT}:lease:{QUERY.key}"
     await control.set(lease_key, b"someone-else", px=30_000)
     upstream = Upstream()
     cache = make_cache(
@@ -442,7 +443,7 @@ async def test_a_fetch_longer_than_the_lease_keeps_it(
     slow = Upstream()
     slow.gate = asyncio.Event()
     fast = Upstream()
-    lease_key = f"{namespace}:v1:lease:{QUERY.key}"
+    lease_key = f"{namespace}:v{FORMAT}:lease:{QUERY.key}"
     holding = asyncio.create_task(holder.get(QUERY, slow.fetcher(QUERY)))
     await slow.started.wait()
     waiting = asyncio.create_task(waiter.get(QUERY, fast.fetcher(QUERY)))
@@ -467,7 +468,7 @@ async def test_renewal_stops_when_the_fetch_is_cancelled(
     cache = make_cache(redis_url, namespace=namespace, policy=CachePolicy(lease_ttl=0.3))
     slow = Upstream()
     slow.gate = asyncio.Event()
-    lease_key = f"{namespace}:v1:lease:{QUERY.key}"
+    lease_key = f"{namespace}:v{FORMAT}:lease:{QUERY.key}"
     holding = asyncio.create_task(cache.get(QUERY, slow.fetcher(QUERY)))
     await slow.started.wait()
     await asyncio.sleep(0.25)
@@ -494,7 +495,7 @@ async def test_a_lost_lease_is_not_renewed(
     cache = make_cache(redis_url, namespace=namespace, policy=CachePolicy(lease_ttl=0.3))
     slow = Upstream()
     slow.gate = asyncio.Event()
-    lease_key = f"{namespace}:v1:lease:{QUERY.key}"
+    lease_key = f"{namespace}:v{FORMAT}:lease:{QUERY.key}"
     holding = asyncio.create_task(cache.get(QUERY, slow.fetcher(QUERY)))
     await slow.started.wait()
     await control.set(lease_key, b"another-process", px=5_000)
@@ -504,3 +505,64 @@ async def test_a_lost_lease_is_not_renewed(
     slow.gate.set()
     await asyncio.wait_for(holding, timeout=5)
     assert await control.get(lease_key) == b"another-process"
+
+
+async def test_the_lease_wait_takes_at_most_half_the_calls_deadline(
+    make_cache: Callable[..., SnapshotCache],
+    redis_url: str,
+    namespace: str,
+    control: aioredis.Redis,
+) -> None:
+    """A lease that will not come free holds a call for half its deadline, not lease_wait."""
+    lease_key = f"{namespace}:v{FORMAT}:lease:{QUERY.key}"
+    await control.set(lease_key, b"someone-else", px=30_000)
+    upstream = Upstream()
+    cache = make_cache(redis_url, namespace=namespace, policy=CachePolicy(lease_wait=15.0))
+    start = time.monotonic()
+    page = await cache.get(QUERY, upstream.fetcher(QUERY), deadline=1.0)
+    waited = time.monotonic() - start
+    assert not page.from_cache
+    assert upstream.calls == 1
+    assert 0.45 <= waited < 1.5
+
+
+async def test_a_lease_that_never_expires_is_not_waited_for(
+    make_cache: Callable[..., SnapshotCache],
+    redis_url: str,
+    namespace: str,
+    control: aioredis.Redis,
+) -> None:
+    """A lease key without expiry is no holder's of ours: the call fetches at once, leaves it."""
+    lease_key = f"{namespace}:v{FORMAT}:lease:{QUERY.key}"
+    await control.set(lease_key, b"planted")
+    upstream = Upstream()
+    cache = make_cache(redis_url, namespace=namespace, policy=CachePolicy(lease_wait=5.0))
+    start = time.monotonic()
+    page = await cache.get(QUERY, upstream.fetcher(QUERY))
+    assert time.monotonic() - start < 0.5
+    assert not page.from_cache
+    assert upstream.calls == 1
+    assert await control.get(lease_key) == b"planted"
+
+
+async def test_a_huge_value_at_the_pointer_key_is_read_only_up_to_the_cap(
+    make_cache: Callable[..., SnapshotCache],
+    redis_url: str,
+    namespace: str,
+    clock: Clock,
+    control: aioredis.Redis,
+) -> None:
+    """16 MiB at the pointer key: Redis sends only the cap's worth, the call misses, no outage."""
+    upstream = Upstream(clock)
+    cache = make_cache(redis_url, namespace=namespace, clock=clock)
+    await cache.get(QUERY, upstream.fetcher(QUERY))
+    pointer_key = f"{namespace}:v{FORMAT}:pointer:{QUERY.key}"
+    await control.set(pointer_key, b"[" * (16 * 1024 * 1024))
+    sent_before = (await control.info("stats"))["total_net_output_bytes"]
+    page = await cache.get(QUERY, upstream.fetcher(QUERY))
+    sent = (await control.info("stats"))["total_net_output_bytes"] - sent_before
+    assert sent < 4 * MAX_POINTER_BYTES  # the pointer's head, a page write's replies, INFO
+    assert not page.from_cache
+    assert (await cache.get(QUERY, upstream.fetcher(QUERY))).from_cache
+    assert await control.strlen(pointer_key) < MAX_POINTER_BYTES
+    assert cache.stats.backend_errors == 0

@@ -286,6 +286,14 @@ def test_encode_then_decode_gives_an_equal_page() -> None:
     assert decode_page(encode_page(page), query=QUERY, fetched_at=FETCHED_AT) == page
 
 
+@pytest.mark.parametrize("text", ["0001-01-01T05:00:00+05:00", "9999-12-31T23:59:59Z"])
+def test_the_calendars_edges_that_fit_in_utc_are_kept(text: str) -> None:
+    """A timestamp at the edge of the calendar reads as long as it has a UTC form."""
+    item = structure_item(eval_item() | {"last_run_timestamp": text})
+    assert isinstance(item, OpenRouterEvalItem)
+    assert item.last_run_timestamp == datetime.fromisoformat(text)
+
+
 @pytest.mark.parametrize(
     ("text", "written"),
     [
@@ -480,6 +488,21 @@ MALFORMED = [
     (_delete(("meta",)), "meta", "required key is missing"),
     (_set(("meta",), []), "meta", "expected an object, got list"),
     (_set(("meta", "as_of"), "soon"), "meta.as_of", "not an ISO-8601 timestamp"),
+    (
+        _set(("meta", "as_of"), "0001-01-01T00:00:00+05:00"),
+        "meta.as_of",
+        "outside the calendar once in UTC",
+    ),
+    (
+        _set(("meta", "as_of"), "9999-12-31T23:59:59-05:00"),
+        "meta.as_of",
+        "outside the calendar once in UTC",
+    ),
+    (
+        _set(("data", 2, "last_run_timestamp"), "9999-12-31T22:00:00-02:00"),
+        "data[2].last_run_timestamp",
+        "outside the calendar once in UTC",
+    ),
     (_set(("meta", "as_of"), "2026-06-03"), "meta.as_of", "not an aware ISO-8601 timestamp"),
     (_set(("meta", "model_count"), 4.0), "meta.model_count", "expected an integer, got float"),
     (_set(("meta", "source"), 1), "meta.source", "expected a string or null, got int"),

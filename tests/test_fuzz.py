@@ -47,6 +47,7 @@ from openrouter_bench import (
 )
 from openrouter_bench._convert import decode_page, encode_page
 from openrouter_bench._snapshot_codec import (
+    FORMAT,
     Pointer,
     UnreadableEntry,
     as_of_text,
@@ -406,7 +407,7 @@ cache_values = st.binary(max_size=200) | json_values.map(orjson.dumps) | mutated
 def test_the_codec_reads_an_entry_or_refuses_it(raw: bytes) -> None:
     """decode_pointer and decode_page on any bytes: the entry, or UnreadableEntry; nothing else."""
     for decode in (
-        lambda: decode_cached_pointer(raw, QUERY),
+        lambda: decode_cached_pointer(raw, QUERY, now=2.0, history=2),
         lambda: decode_cached_page(raw, QUERY, AS_OF),
     ):
         try:
@@ -430,7 +431,7 @@ async def _get_after_tampering(
         return make_page(QUERY, AS_OF, fetched_at=clock())
 
     await cache.get(QUERY, fetch)
-    prefix = f"{cache.namespace}:v1:"
+    prefix = f"{cache.namespace}:v{FORMAT}:"
     await tamper(f"{prefix}pointer:{QUERY.key}", f"{prefix}page:{QUERY.key}:{AS_OF}")
     page = await cache.get(QUERY, fetch)
     assert fetches == 2

@@ -446,6 +446,21 @@ async def test_budget_shrinks_with_elapsed_time() -> None:
     assert attempt.budgets == [60.0, 57.5, 54.5]
 
 
+async def test_time_spent_before_the_call_counts_against_the_deadline() -> None:
+    """With ``started`` in the past (the cache waited), the first attempt gets only the rest."""
+    clock = FakeClock()
+    attempt = ScriptedAttempt(["page"])
+    await call_with_retries(
+        attempt,
+        policy=RetryPolicy.no_wait(deadline=10.0),
+        gate=RateLimitGate(clock=clock, sleep=clock.sleep),
+        clock=clock,
+        sleep=clock.sleep,
+        started=clock() - 4.0,
+    )
+    assert attempt.budgets == [6.0]
+
+
 async def test_non_transient_error_is_raised_at_once() -> None:
     """A non-transient error ends the call after one attempt, with attempts=1."""
     clock = FakeClock()
