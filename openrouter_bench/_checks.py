@@ -18,7 +18,7 @@ from typing import Final
 
 from openrouter_bench.errors import ConfigurationError
 
-__all__ = ["MAX_SECONDS", "count", "header_value", "seconds"]
+__all__ = ["MAX_SECONDS", "count", "header_value", "seconds", "to_seconds"]
 
 #: No configured duration may be longer than this: 100 years, far past any real use,
 #: well inside what ``datetime`` and ``asyncio`` timers can represent.
@@ -58,6 +58,20 @@ def seconds(
     if as_float > maximum:
         raise ConfigurationError(f"{name} must be at most {maximum:g} s, got {_shown(value)}")
     return as_float
+
+
+def to_seconds(value: float | timedelta) -> float:
+    """Float seconds from a number or a ``timedelta``; anything else is returned as it is.
+
+    The converter half of an attrs duration field, whose validator then calls
+    :func:`seconds` and refuses a bad value by the field's name (a converter
+    is not told the name).
+    """
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, int | float) and not isinstance(value, bool) and abs(value) <= MAX_SECONDS:
+        return float(value)
+    return value
 
 
 def count(name: str, value: int, *, minimum: int = 1, maximum: int | None = None) -> int:

@@ -371,9 +371,7 @@ class Query:
         values: dict[str, Any] = {}
         for name, raw in params.items():
             if not isinstance(name, str):
-                raise InvalidQueryError(
-                    f"parameter names are strings, got a {type(name).__name__}"
-                )
+                raise InvalidQueryError(f"parameter names are strings, got a {type(name).__name__}")
             if not isinstance(raw, str):
                 raise InvalidQueryError(
                     f"{_cut(name)} must be a string, not {type(raw).__name__}",

@@ -51,12 +51,13 @@ import math
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 from urllib.parse import urlsplit
 
 import attrs
 
+from openrouter_bench import _checks
 from openrouter_bench.errors import ConfigurationError, QuotaExhaustedError, RateLimitError
 
 __all__ = ["QuotaLimiter", "QuotaPolicy", "open_quota"]
@@ -77,34 +78,43 @@ _MICROS: Final = 1_000_000
 
 
 def _limit(instance: object, attribute: attrs.Attribute[Any], value: int | None) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigurationError(f"{attribute.name} must be an integer >= 1 or None, got {value!r}")
+    if value is not None:
+        # A billion requests a window is no limit at all; past it, a typo.
+        _checks.count(attribute.name, value, maximum=1_000_000_000)
 
 
-def _duration(value: float | timedelta) -> float:
-    seconds = value.total_seconds() if isinstance(value, timedelta) else value
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0:
-        raise ConfigurationError(f"a quota window must be a positive duration, got {value!r}")
-    if math.isinf(seconds):
-        raise ConfigurationError("a quota window must be finite")
-    return float(seconds)
+def _window(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    _checks.seconds(attribute.name, value)
 
 
 def _store(instance: object, attribute: attrs.Attribute[str | None], value: str | None) -> None:
     if value is None or value == "memory":
         return
-    if not isinstance(value, str) or urlsplit(value).scheme.lower() not in ("redis", "rediss"):
-        shown = value.split(":", 1)[0] if isinstance(value, str) else type(value).__name__
-        raise ConfigurationError(
-            f"the quota store is None (follow the cache), 'memory' or a redis:// URL, not {shown!r}"
-        )
+    wrong = f"not {type(value).__name__}"
+    if isinstance(value, str):
+        wrong = f"not {value.split(':', 1)[0][:20]!r}"
+        try:
+            if urlsplit(value).scheme.lower() in ("redis", "rediss"):
+                urlsplit(value).port  # noqa: B018  # a bad port fails here, not on first use
+                return
+        except ValueError:
+            # Not echoed: the URL may carry a password.
+            wrong = "and this URL has a malformed host or port"
+    raise ConfigurationError(
+        f"the quota store is None (follow the cache), 'memory' or a redis:// URL, {wrong}"
+    )
 
 
 def _scope(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
-    if not isinstance(value, str) or not value or any(ch.isspace() for ch in value):
-        raise ConfigurationError(f"the quota scope must be a word without spaces, got {value!r}")
+    if (
+        not isinstance(value, str)
+        or not 0 < len(value) <= 200
+        or any(ch.isspace() or not ch.isprintable() for ch in value)
+    ):
+        shown = repr(value[:60]) if isinstance(value, str) else type(value).__name__
+        raise ConfigurationError(
+            f"the quota scope must be a word of at most 200 characters without spaces, got {shown}"
+        )
 
 
 @attrs.frozen
@@ -126,8 +136,12 @@ class QuotaPolicy:
 
     per_minute: int | None = attrs.field(default=30, validator=_limit)
     per_day: int | None = attrs.field(default=500, validator=_limit)
-    minute_window: float = attrs.field(default=60.0, converter=_duration)
-    day_window: float = attrs.field(default=86_400.0, converter=_duration)
+    minute_window: float = attrs.field(
+        default=60.0, converter=_checks.to_seconds, validator=_window
+    )
+    day_window: float = attrs.field(
+        default=86_400.0, converter=_checks.to_seconds, validator=_window
+    )
     store: str | None = attrs.field(default=None, validator=_store)
     scope: str = attrs.field(default="default", validator=_scope)
 

@@ -34,9 +34,11 @@ from typing import Final, Protocol, TypeVar
 import attrs
 from tenacity import AsyncRetrying, RetryCallState
 
+from openrouter_bench import _checks
 from openrouter_bench._budget import RetryBudget
 from openrouter_bench.errors import (
     APIError,
+    ConfigurationError,
     OpenRouterBenchError,
     RateLimitError,
     is_transient,
@@ -52,16 +54,22 @@ Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
 
-def _seconds(value: float | timedelta) -> float:
-    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
-    if seconds < 0 or seconds != seconds:
-        raise ValueError(f"a duration must be a non-negative number of seconds, got {value!r}")
-    return seconds
+def _wait(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    _checks.seconds(attribute.name, value, zero=True)
+
+
+def _deadline(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    _checks.seconds(attribute.name, value)
 
 
 def _positive_int(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{attribute.name} must be an integer >= 1, got {value!r}")
+    # Past this, a typo: the deadline ends a call long before.
+    _checks.count(attribute.name, value, maximum=10_000)
+
+
+def _bool(instance: object, attribute: attrs.Attribute[bool], value: bool) -> None:
+    if value is not True and value is not False:
+        raise ConfigurationError(f"{attribute.name} must be True or False, got {value!r}")
 
 
 @attrs.frozen
@@ -74,10 +82,10 @@ class RetryPolicy:
     """
 
     attempts: int = attrs.field(default=5, validator=_positive_int)
-    initial_wait: float = attrs.field(default=0.5, converter=_seconds)
-    max_wait: float = attrs.field(default=30.0, converter=_seconds)
-    deadline: float = attrs.field(default=60.0, converter=_seconds)
-    jitter: bool = True
+    initial_wait: float = attrs.field(default=0.5, converter=_checks.to_seconds, validator=_wait)
+    max_wait: float = attrs.field(default=30.0, converter=_checks.to_seconds, validator=_wait)
+    deadline: float = attrs.field(default=60.0, converter=_checks.to_seconds, validator=_deadline)
+    jitter: bool = attrs.field(default=True, validator=_bool)
 
     @classmethod
     def no_wait(cls, *, attempts: int = 5, deadline: float | timedelta = 60.0) -> RetryPolicy:

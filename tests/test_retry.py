@@ -18,6 +18,7 @@ from tenacity import RetryError
 from openrouter_bench.errors import (
     AuthenticationError,
     BadRequestError,
+    ConfigurationError,
     InvalidQueryError,
     RateLimitError,
     RequestTimeoutError,
@@ -121,7 +122,7 @@ def test_policy_defaults_match_the_design() -> None:
 @pytest.mark.parametrize("attempts", [0, -1, True, 2.5, "3"])
 def test_policy_refuses_bad_attempts(attempts: object) -> None:
     """attempts must be an int >= 1 (bool and float are not)."""
-    with pytest.raises(ValueError, match="attempts must be an integer >= 1"):
+    with pytest.raises(ConfigurationError, match=r"attempts must be (at least 1|a whole number)"):
         RetryPolicy(attempts=attempts)  # type: ignore[arg-type]
 
 
@@ -144,8 +145,8 @@ def test_policy_accepts_int_seconds_as_float() -> None:
 @pytest.mark.parametrize("field", ["initial_wait", "max_wait", "deadline"])
 @pytest.mark.parametrize("value", [-0.1, timedelta(seconds=-1), float("nan")])
 def test_policy_refuses_negative_or_nan_durations(field: str, value: object) -> None:
-    """A negative or NaN duration is refused with a ValueError."""
-    with pytest.raises(ValueError, match="non-negative"):
+    """A negative or NaN duration is refused with a ConfigurationError naming the field."""
+    with pytest.raises(ConfigurationError, match=f"{field} must be"):
         RetryPolicy(**{field: value})  # type: ignore[arg-type]
 
 
