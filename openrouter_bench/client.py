@@ -639,6 +639,8 @@ class BenchmarksClient:
 
     def request_for(self, query: Query) -> Request:
         """The request this client would send for ``query`` (its repr hides the key)."""
+        if not isinstance(query, Query):
+            raise InvalidQueryError(f"expected a Query, got {type(query).__name__}")
         return build_request(
             query,
             base_url=self.base_url,

@@ -69,7 +69,9 @@ def _positive_int(instance: object, attribute: attrs.Attribute[int], value: int)
 
 def _bool(instance: object, attribute: attrs.Attribute[bool], value: bool) -> None:
     if value is not True and value is not False:
-        raise ConfigurationError(f"{attribute.name} must be True or False, got {value!r}")
+        raise ConfigurationError(
+            f"{attribute.name} must be True or False, not {type(value).__name__}"
+        )
 
 
 @attrs.frozen
