@@ -21,7 +21,7 @@ import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Any, Final, Self, TypeVar
+from typing import Any, Final, ParamSpec, Self, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -75,6 +75,7 @@ logger: Final = logging.getLogger("openrouter_bench.client")
 
 _T = TypeVar("_T")
 _F = TypeVar("_F", bound=Callable[..., object])
+_P = ParamSpec("_P")
 
 #: A benchmarks page is a few hundred KiB at most; anything far larger is not one.
 DEFAULT_MAX_RESPONSE_BYTES: Final = 16 * 1024 * 1024
@@ -461,17 +462,23 @@ class BenchmarksClient:
                 _CLOSE_GRACE,
             )
 
-    async def _call(self, work: Callable[[], Awaitable[_T]]) -> _T:
-        """Run one public call's work so that ``aclose`` can end it with ClientClosedError."""
+    async def _call(
+        self, work: Callable[_P, Awaitable[_T]], /, *args: _P.args, **kwargs: _P.kwargs
+    ) -> _T:
+        """``await work(*args, **kwargs)`` as one public call, which ``aclose`` can end.
+
+        Every public call runs its work through here (the work itself, not a
+        closure around it: a memory hit is a few microseconds, each layer counts).
+        """
         self._open()
         task = asyncio.current_task()
         if task is None or task in self._calls:
-            return await work()  # a call made inside another of this task's calls
+            return await work(*args, **kwargs)  # a call made inside another of this task's calls
         call = _Call(task.cancelling())
         self._calls[task] = call
         closed_under = False
         try:
-            return await work()
+            return await work(*args, **kwargs)
         except asyncio.CancelledError:
             if call.ended:
                 call.ended = False  # this cancellation is now accounted for
@@ -531,12 +538,14 @@ class BenchmarksClient:
         wanted = _query_of(query, params)
         return await self._cached(wanted, _max_age(max_age), _refresh(refresh))
 
-    async def _cached(self, query: Query, max_age: float | None, refresh: bool) -> Page:
+    def _cached(self, query: Query, max_age: float | None, refresh: bool) -> Awaitable[Page]:
         # The one road to a page: the cache, and upstream on a miss.
-        return await self._call(
-            lambda: self.cache.get(
-                query, lambda: self._fetch(query), max_age=max_age, refresh=refresh
-            )
+        return self._call(
+            self.cache.get,
+            query,
+            functools.partial(self._fetch, query),
+            max_age=max_age,
+            refresh=refresh,
         )
 
     async def fan_out(
@@ -628,14 +637,14 @@ class BenchmarksClient:
 
         async def sleep(seconds: float) -> None:
             # A call like any other while it waits: aclose ends a watch between polls too.
-            await self._call(lambda: self._sleep(seconds))
+            await self._call(self._sleep, seconds)
 
         return watch_query(fetch, every=interval, sleep=sleep)
 
     async def history(self, query: Query | None = None, /, **params: Any) -> list[Page]:
         """The stored snapshots of a query, newest first (no request is sent)."""
         wanted = _query_of(query, params)
-        return await self._call(lambda: self.cache.history(wanted))
+        return await self._call(self.cache.history, wanted)
 
     def request_for(self, query: Query) -> Request:
         """The request this client would send for ``query`` (its repr hides the key)."""

@@ -145,17 +145,21 @@ def _text(name: str, value: object) -> str:
             parameter=name,
         )
     # A str subclass (another enum's member, say) becomes the plain text it holds.
-    return str.__str__(value)
+    return value if type(value) is str else str.__str__(value)
 
 
 def _member(enum_type: type[_E], name: str, value: object) -> _E | str | None:
     if value is None or isinstance(value, enum_type):
         return value
     text = _text(name, value)
-    try:
-        return enum_type(text)
-    except ValueError:
-        return text
+    # A dict lookup: calling the enum (and failing for an unknown value) costs far more.
+    member: _E | None = _by_value(enum_type).get(text)
+    return text if member is None else member
+
+
+@functools.cache
+def _by_value(enum_type: type[_E]) -> dict[str, _E]:
+    return {member.value: member for member in enum_type}
 
 
 def _source(value: object) -> Source | str | None:
@@ -256,7 +260,7 @@ class Query:
         # that is refused here as an InvalidQueryError naming it, like a bad value.
         if not _PARAMETERS.issuperset(params):
             raise _unknown_parameter(set(params) - _PARAMETERS)
-        return super().__new__(cls)
+        return object.__new__(cls)
 
     def __attrs_post_init__(self) -> None:
         source = self.source
