@@ -180,14 +180,22 @@ def _base_url(value: str | None, *, allow_insecure_http: bool) -> str:
             "or control characters"
         )
     checked = check_base_url(url, allow_insecure_http=allow_insecure_http)
-    try:
-        # What aiohttp does with it at send time (a port out of range, a host that
-        # is not valid IDNA), done now.
-        urlsplit(checked).port  # noqa: B018
-        yarl.URL(checked)
-    except ValueError:
-        raise ConfigurationError("base_url has a malformed host or port") from None
+    if not _parses(checked, with_yarl=True):
+        raise ConfigurationError("base_url has a malformed host or port")
     return checked
+
+
+def _parses(url: str, *, with_yarl: bool = False) -> bool:
+    # What aiohttp (or a cache client) does with a URL at first use, done now: a
+    # port out of range or not a number, a host that is not valid IDNA. The
+    # parser's error is dropped (its text can quote the URL, which can hold a password).
+    try:
+        urlsplit(url).port  # noqa: B018
+        if with_yarl:
+            yarl.URL(url)
+    except ValueError:
+        return False
+    return True
 
 
 def _app_categories(value: Sequence[str]) -> tuple[str, ...]:
@@ -236,11 +244,9 @@ def _cache_spec(spec: Any) -> Any:
     if isinstance(spec, str) and spec != "memory":
         if len(spec) > _URL_LIMIT:
             raise ConfigurationError(f"the cache URL must be at most {_URL_LIMIT} characters")
-        try:
-            urlsplit(spec).port  # noqa: B018
-        except ValueError:
+        if not _parses(spec):
             # Not echoed: a Redis URL can carry a password.
-            raise ConfigurationError("the cache URL has a malformed host or port") from None
+            raise ConfigurationError("the cache URL has a malformed host or port")
     return spec
 
 
@@ -347,6 +353,7 @@ class BenchmarksClient:
                 self._host,
             )
         self._verify_tls = verify_tls
+        quota_policy = _quota_policy(quota)
         policy = CachePolicy(
             # CachePolicy checks these (0 is allowed: no caching, or no stale serves).
             ttl=ttl,
@@ -365,7 +372,7 @@ class BenchmarksClient:
             self.cache.on_event = lambda query, outcome: runner.emit(CacheEvent(query, outcome))
         backend = self.cache.backend
         self.quota: QuotaLimiter = open_quota(
-            _quota_policy(quota),
+            quota_policy,
             api=f"{parts.netloc}{parts.path}",
             redis_client=None if backend is None else _redis_client(backend),
             # A request can take no longer than its timeout; parsing the answer is quick.
@@ -492,8 +499,8 @@ class BenchmarksClient:
         finally:
             del self._calls[task]
             if call.ended:
-                # Cancelled by aclose after its last await, or the cancellation was
-                # swallowed below: withdraw the request so the task is not left cancelled.
+                # aclose's cancellation was swallowed below (the work ended some other
+                # way): withdraw it, so the caller's task is not left cancelled.
                 task.uncancel()
             if not self._calls:
                 self._idle.set()
