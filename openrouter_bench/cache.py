@@ -43,6 +43,7 @@ import attrs
 from aiocache.base import BaseCache
 from aiocache.serializers import NullSerializer
 
+from openrouter_bench import _checks
 from openrouter_bench._lru import BoundedMemoryCache
 from openrouter_bench._singleflight import SingleFlight
 from openrouter_bench._snapshot_codec import (
@@ -130,13 +131,16 @@ def _seconds(value: float | timedelta) -> float:
 
 
 def _non_negative(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-        raise ConfigurationError(f"{attribute.name} must be a number >= 0, got {value!r}")
+    _checks.seconds(attribute.name, value, zero=True)
 
 
-def _positive_int(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigurationError(f"{attribute.name} must be an integer >= 1, got {value!r}")
+def _count_to(maximum: int) -> Callable[[object, attrs.Attribute[int], int], None]:
+    """A validator of whole numbers from 1 to ``maximum`` (past it, a policy is a typo)."""
+
+    def check(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+        _checks.count(attribute.name, value, maximum=maximum)
+
+    return check
 
 
 @attrs.frozen
@@ -162,8 +166,8 @@ class CachePolicy:
     stale_if_error: float = attrs.field(
         default=86400.0, converter=_seconds, validator=_non_negative
     )
-    history: int = attrs.field(default=2, validator=_positive_int)
-    max_entries: int = attrs.field(default=10_000, validator=_positive_int)
+    history: int = attrs.field(default=2, validator=_count_to(1_000))
+    max_entries: int = attrs.field(default=10_000, validator=_count_to(100_000_000))
     lease_ttl: float = attrs.field(default=10.0, converter=_seconds, validator=_non_negative)
     lease_wait: float = attrs.field(default=15.0, converter=_seconds, validator=_non_negative)
 

@@ -23,13 +23,14 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Seque
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final, ParamSpec, Self, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
 import attrs
+import yarl
 
-from openrouter_bench import fanout, transport
+from openrouter_bench import _checks, fanout, transport
 from openrouter_bench._budget import RetryBudget
 from openrouter_bench.cache import (
     CachePolicy,
@@ -75,14 +76,45 @@ __all__ = ["BenchmarksClient", "ClientStats"]
 
 logger: Final = logging.getLogger("openrouter_bench.client")
 
+_T = TypeVar("_T")
+_F = TypeVar("_F", bound=Callable[..., object])
+_P = ParamSpec("_P")
+
+#: The largest cap a client accepts: past it, one answer could exhaust a small machine.
+MAX_RESPONSE_BYTES: Final = 1024 * 1024 * 1024
+
+# Bounds on what the client sends in headers and URLs: far past any real value, well
+# inside what servers and proxies accept (8 KiB of headers is a common limit).
+_KEY_LIMIT: Final = 512
+_URL_LIMIT: Final = 2048
+_TITLE_LIMIT: Final = 256
+_CATEGORY_LIMIT: Final = 64
+_MAX_CATEGORIES: Final = 32
+
 #: The published limits, kept in this process or on the cache's Redis (frozen: shareable).
 DEFAULT_QUOTA: Final = QuotaPolicy()
+
+
+#: How long ``aclose`` waits for the calls it ended to unwind before closing under them.
+_CLOSE_GRACE: Final = 5.0
 
 
 class _State(enum.Enum):
     UNOPENED = "unopened"
     OPEN = "open"
+    CLOSING = "closing"
     CLOSED = "closed"
+
+
+class _Call:
+    """One public call in flight, in the task that made it: what ``aclose`` needs to end it."""
+
+    __slots__ = ("baseline", "ended")
+
+    def __init__(self, baseline: int) -> None:
+        # The task's cancellation requests when the call began: more, and someone cancelled it.
+        self.baseline = baseline
+        self.ended = False
 
 
 @attrs.frozen
@@ -123,24 +155,98 @@ class _Secret:
         raise TypeError("the API key is not picklable")
 
 
-def _seconds(name: str, value: float | timedelta) -> float:
-    seconds = value.total_seconds() if isinstance(value, timedelta) else value
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0:
-        raise ConfigurationError(f"{name} must be a positive number of seconds, got {value!r}")
-    return float(seconds)
-
-
 def _api_key(value: str | None) -> _Secret:
+    if value is not None and not isinstance(value, str):
+        raise ConfigurationError(f"api_key must be a string, not {type(value).__name__}")
     key = value if value is not None else os.environ.get("OPENROUTER_API_KEY")
     if key is None or not key.strip():
         raise ConfigurationError(
             "no API key: pass api_key= or set OPENROUTER_API_KEY "
             "(the bundled fake server accepts any non-empty key)"
         )
-    if key != key.strip() or any(ch.isspace() or ord(ch) < 0x21 for ch in key):
-        # Never echo the key itself: it may be a real one pasted with a stray newline.
-        raise ConfigurationError("the API key contains white space or control characters")
-    return _Secret(key)
+    # Never echoed: it may be a real key pasted with a stray newline.
+    return _Secret(_checks.header_value("api_key", key, limit=_KEY_LIMIT, secret=True))
+
+
+def _base_url(value: str | None, *, allow_insecure_http: bool) -> str:
+    if value is not None and not isinstance(value, str):
+        raise ConfigurationError(f"base_url must be a string, not {type(value).__name__}")
+    url = value or os.environ.get("OPENROUTER_BASE_URL") or DEFAULT_BASE_URL
+    if len(url) > _URL_LIMIT or any(ch.isspace() or not ch.isprintable() for ch in url):
+        # Not echoed: a URL can carry credentials.
+        raise ConfigurationError(
+            f"base_url must be at most {_URL_LIMIT} characters without white space "
+            "or control characters"
+        )
+    checked = check_base_url(url, allow_insecure_http=allow_insecure_http)
+    if not _parses(checked, with_yarl=True):
+        raise ConfigurationError("base_url has a malformed host or port")
+    return checked
+
+
+def _parses(url: str, *, with_yarl: bool = False) -> bool:
+    # What aiohttp (or a cache client) does with a URL at first use, done now: a
+    # port out of range or not a number, a host that is not valid IDNA. The
+    # parser's error is dropped (its text can quote the URL, which can hold a password).
+    try:
+        urlsplit(url).port  # noqa: B018
+        if with_yarl:
+            yarl.URL(url)
+    except ValueError:
+        return False
+    return True
+
+
+def _app_categories(value: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise ConfigurationError(
+            f"app_categories must be a list of strings, not {type(value).__name__}"
+        )
+    if len(value) > _MAX_CATEGORIES:
+        raise ConfigurationError(
+            f"app_categories may name at most {_MAX_CATEGORIES} categories, got {len(value)}"
+        )
+    categories = tuple(value)
+    for category in categories:
+        _checks.header_value("app_categories", category, limit=_CATEGORY_LIMIT)
+        if not category or "," in category:
+            # They travel joined by commas: an empty one or a comma would change the list.
+            raise ConfigurationError("each of app_categories must be non-empty, without a comma")
+    return categories
+
+
+def _optional_header(name: str, value: str | None, limit: int) -> str | None:
+    return None if value is None else _checks.header_value(name, value, limit=limit)
+
+
+def _flag(name: str, value: bool) -> bool:
+    if value is not True and value is not False:
+        raise ConfigurationError(f"{name} must be True or False, not {type(value).__name__}")
+    return value
+
+
+def _instance(name: str, value: _T | None, kind: type[_T]) -> _T | None:
+    if value is not None and not isinstance(value, kind):
+        raise ConfigurationError(
+            f"{name} must be a {kind.__name__} or None, not {type(value).__name__}"
+        )
+    return value
+
+
+def _callable(name: str, value: _F) -> _F:
+    if not callable(value):
+        raise ConfigurationError(f"{name} must be callable, not {type(value).__name__}")
+    return value
+
+
+def _cache_spec(spec: Any) -> Any:
+    if isinstance(spec, str) and spec != "memory":
+        if len(spec) > _URL_LIMIT:
+            raise ConfigurationError(f"the cache URL must be at most {_URL_LIMIT} characters")
+        if not _parses(spec):
+            # Not echoed: a Redis URL can carry a password.
+            raise ConfigurationError("the cache URL has a malformed host or port")
+    return spec
 
 
 class BenchmarksClient:
@@ -212,25 +318,24 @@ class BenchmarksClient:
         hooks: ClientHooks | None = None,
     ) -> None:
         self._key = _api_key(api_key)
-        self.base_url = check_base_url(
-            base_url or os.environ.get("OPENROUTER_BASE_URL") or DEFAULT_BASE_URL,
-            allow_insecure_http=allow_insecure_http,
+        allow_insecure_http = _flag("allow_insecure_http", allow_insecure_http)
+        self.base_url = _base_url(base_url, allow_insecure_http=allow_insecure_http)
+        self._retry = _instance("retry", retry, RetryPolicy) or RetryPolicy()
+        self._timeout = _checks.seconds("timeout", timeout)
+        self._connect_timeout = _checks.seconds("connect_timeout", connect_timeout)
+        self._max_bytes = _checks.count(
+            "max_response_bytes", max_response_bytes, minimum=1024, maximum=MAX_RESPONSE_BYTES
         )
-        self._retry = retry if retry is not None else RetryPolicy()
-        self._timeout = _seconds("timeout", timeout)
-        self._connect_timeout = _seconds("connect_timeout", connect_timeout)
-        if isinstance(max_response_bytes, bool) or max_response_bytes < 1024:
-            raise ConfigurationError("max_response_bytes must be at least 1024")
-        self._max_bytes = max_response_bytes
-        self._app_url = app_url
-        self._app_title = app_title
-        self._app_categories = tuple(app_categories)
-        self._clock = clock
-        self._timer = timer
-        self._sleep = sleep
-        self._rng = rng
+        self._app_url = _optional_header("app_url", app_url, _URL_LIMIT)
+        self._app_title = _optional_header("app_title", app_title, _TITLE_LIMIT)
+        self._app_categories = _app_categories(app_categories)
+        self._clock = _callable("clock", clock)
+        self._timer = _callable("timer", timer)
+        self._sleep = _callable("sleep", sleep)
+        self._rng = _callable("rng", rng)
         self._retry_budget = _retry_budget(retry_budget)
-        self._hooks = HookRunner(hooks)
+        self._hooks = HookRunner(_instance("hooks", hooks, ClientHooks))
+        session = _instance("session", session, aiohttp.ClientSession)
         parts = urlsplit(self.base_url)
         self._host = parts.hostname
         if allow_insecure_http and parts.scheme == "http":
@@ -247,6 +352,7 @@ class BenchmarksClient:
                 self._host,
             )
         self._verify_tls = verify_tls
+        quota_policy = _quota_policy(quota)
         policy = CachePolicy(
             # CachePolicy checks these (0 is allowed: no caching, or no stale serves).
             ttl=ttl,
@@ -255,7 +361,7 @@ class BenchmarksClient:
             max_entries=max_entries,
         )
         self.cache: SnapshotCache = open_cache(
-            cache,
+            _cache_spec(cache),
             namespace=namespace_for(self.base_url),
             policy=policy,
             clock=clock,
@@ -265,7 +371,7 @@ class BenchmarksClient:
             self.cache.on_event = lambda query, outcome: runner.emit(CacheEvent(query, outcome))
         backend = self.cache.backend
         self.quota: QuotaLimiter = open_quota(
-            _quota_policy(quota),
+            quota_policy,
             api=f"{parts.netloc}{parts.path}",
             redis_client=None if backend is None else _redis_client(backend),
             # A request can take no longer than its timeout; parsing the answer is quick.
@@ -280,6 +386,9 @@ class BenchmarksClient:
         self._state = _State.UNOPENED
         # The event loop the client was opened on: its session and locks belong to it.
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._calls: dict[asyncio.Task[Any], _Call] = {}
+        self._idle = asyncio.Event()
+        self._closing_done = asyncio.Event()
         self._requests = 0
         self._retries = 0
 
@@ -299,15 +408,13 @@ class BenchmarksClient:
         await self.aclose()
 
     async def _open(self, *, entered: bool = False) -> None:
-        running = asyncio.get_running_loop()
-        if self._loop is not None and running is not self._loop:
+        if self._loop is not None and asyncio.get_running_loop() is not self._loop:
             await self._release_orphaned()
             raise self._wrong_loop()
-        if self._state is _State.CLOSED:
-            raise ClientClosedError("this client is closed; make a new one")
+        self._check_usable()
         if self._state is _State.OPEN:
             return
-        self._loop = running
+        self._loop = asyncio.get_running_loop()
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 # Opened by a call rather than by ``async with``, nothing says when the loop
@@ -335,31 +442,115 @@ class BenchmarksClient:
         if self._loop is None or not self._loop.is_closed() or self._state is not _State.OPEN:
             return
         self._state = _State.CLOSED
+        self._closing_done.set()
         if self._owns_session and self._session is not None:
             await self._session.close()
 
+    def _check_usable(self) -> None:
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:  # called outside a loop: the first await checks
+            running = self._loop
+        if self._loop is not None and running is not self._loop:
+            raise self._wrong_loop()
+        if self._state in (_State.CLOSING, _State.CLOSED):
+            raise ClientClosedError("this client is closed; make a new one")
+        if not self._owns_session and self._session is not None and self._session.closed:
+            raise ClientClosedError("the aiohttp session given to this client is closed")
+
     async def aclose(self) -> None:
-        """Close the session (if the client made it) and the cache backend. Idempotent."""
+        """End the calls in flight, then close the session (if the client made it) and the cache.
+
+        Each call in flight ends at once with :class:`ClientClosedError` (a caller
+        that cancelled its own call still gets ``CancelledError``); ``aclose``
+        waits for them to unwind, a few seconds at most, before closing the
+        backends under them. Idempotent: a second call waits for the first.
+        """
         if self._loop is not None and asyncio.get_running_loop() is not self._loop:
             if not self._loop.is_closed():
                 raise self._wrong_loop()
             await self._release_orphaned()
-        if self._state is _State.CLOSED:
+        if self._state in (_State.CLOSING, _State.CLOSED):
+            await self._closing_done.wait()
             return
-        self._state = _State.CLOSED
+        self._state = _State.CLOSING
         try:
-            await self.cache.close()
+            await self._end_calls()
         finally:
+            self._state = _State.CLOSED
             try:
-                await self.quota.aclose()
+                await self.cache.close()
             finally:
-                if self._owns_session and self._session is not None:
-                    await self._session.close()
+                try:
+                    await self.quota.aclose()
+                finally:
+                    try:
+                        if self._owns_session and self._session is not None:
+                            await self._session.close()
+                    finally:
+                        self._closing_done.set()
+
+    async def _end_calls(self) -> None:
+        current = asyncio.current_task()
+        ending = [task for task in self._calls if task is not current]
+        if not ending:
+            return
+        self._idle.clear()
+        for task in ending:
+            self._calls[task].ended = True
+            task.cancel()
+        try:
+            async with asyncio.timeout(_CLOSE_GRACE):
+                await self._idle.wait()
+        except TimeoutError:
+            logger.warning(
+                "%d calls were still unwinding %.0f s after aclose ended them; closing anyway",
+                len(self._calls),
+                _CLOSE_GRACE,
+            )
+
+    async def _call(
+        self, work: Callable[_P, Awaitable[_T]], /, *args: _P.args, **kwargs: _P.kwargs
+    ) -> _T:
+        """``await work(*args, **kwargs)`` as one public call, which ``aclose`` can end.
+
+        Every public call runs its work through here (the work itself, not a
+        closure around it: a memory hit is a few microseconds, each layer counts).
+        """
+        await self._open()
+        task = asyncio.current_task()
+        if task is None or task in self._calls:
+            return await work(*args, **kwargs)  # a call made inside another of this task's calls
+        call = _Call(task.cancelling())
+        self._calls[task] = call
+        closed_under = False
+        try:
+            return await work(*args, **kwargs)
+        except asyncio.CancelledError:
+            if call.ended:
+                call.ended = False  # this cancellation is now accounted for
+                # Ours unless the caller cancelled too (asyncio.timeout decides the same way).
+                closed_under = task.uncancel() <= call.baseline
+            else:
+                # Nobody cancelled this task: the work under it was, by the client closing.
+                closed_under = self._state is not _State.OPEN and task.cancelling() <= call.baseline
+            if not closed_under:
+                raise
+        finally:
+            del self._calls[task]
+            if call.ended:
+                # aclose's cancellation was swallowed below (the work ended some other
+                # way): withdraw it, so the caller's task is not left cancelled.
+                task.uncancel()
+            if not self._calls:
+                self._idle.set()
+        # Raised outside the except block: no CancelledError in its context.
+        raise ClientClosedError("the client was closed while this call was in flight")
 
     @property
     def closed(self) -> bool:
-        """True once the client was closed."""
-        return self._state is _State.CLOSED
+        """True once ``aclose`` has begun."""
+        return self._state in (_State.CLOSING, _State.CLOSED)
 
     @property
     def stats(self) -> ClientStats:
@@ -391,26 +582,17 @@ class BenchmarksClient:
         (default: the client's ``ttl``); ``refresh=True`` asks the server
         anyway. Identical concurrent calls share one request.
         """
-        if query is None:
-            query = Query(**params)
-        elif params:
-            raise InvalidQueryError(
-                "pass either a Query or keyword parameters, not both "
-                f"(got a Query and {sorted(params)})"
-            )
-        elif not isinstance(query, Query):
-            raise InvalidQueryError(f"expected a Query, got {type(query).__name__}")
-        return await self._cached(query, None if max_age is None else _max_age(max_age), refresh)
+        wanted = _query_of(query, params)
+        return await self._cached(wanted, _max_age(max_age), _refresh(refresh))
 
-    async def _cached(self, query: Query, max_age: float | None, refresh: bool) -> Page:
-        # The one road to a page: the cache, and upstream on a miss.
-        await self._open()
-        # The deadline covers the whole call: time the cache spends (waiting for another
-        # process's fetch) is charged to it as well as the fetch's own.
-        started = self._timer()
-        return await self.cache.get(
+    def _cached(self, query: Query, max_age: float | None, refresh: bool) -> Awaitable[Page]:
+        # The one road to a page: the cache, and upstream on a miss. The deadline covers
+        # the whole call: time the cache spends (waiting for another process's fetch) is
+        # charged to it as well as the fetch's own.
+        return self._call(
+            self.cache.get,
             query,
-            lambda: self._fetch(query, started),
+            functools.partial(self._fetch, query, self._timer()),
             max_age=max_age,
             refresh=refresh,
             deadline=self._retry.deadline,
@@ -434,9 +616,9 @@ class BenchmarksClient:
         """
         unique = fanout.unique_queries(queries)
         width = fanout.check_concurrency(concurrency)
-        age = None if max_age is None else _max_age(max_age)
+        getter = self._getter(_max_age(max_age), _refresh(refresh))
         await self._open()
-        return await fanout.fan_out(self._getter(age, refresh), unique, width)
+        return await fanout.fan_out(getter, unique, width)
 
     def stream(
         self,
@@ -458,9 +640,9 @@ class BenchmarksClient:
         """
         unique = fanout.unique_queries(queries)
         width = fanout.check_concurrency(concurrency)
-        age = None if max_age is None else _max_age(max_age)
+        getter = self._getter(_max_age(max_age), _refresh(refresh))
         self._check_usable()
-        return fanout.stream_outcomes(self._getter(age, refresh), unique, width)
+        return fanout.stream_outcomes(getter, unique, width)
 
     def _getter(self, max_age: float | None, refresh: bool) -> Callable[[Query], Awaitable[Page]]:
         return functools.partial(self._cached, max_age=max_age, refresh=refresh)
@@ -474,7 +656,8 @@ class BenchmarksClient:
         categories the server added since this package was released show up
         too.
         """
-        page = await self.get(Query(source=Source.DESIGN_ARENA, arena=arena), refresh=refresh)
+        query = Query(source=Source.DESIGN_ARENA, arena=arena)
+        page = await self.get(query, refresh=_refresh(refresh))
         found = (item.category for item in page.items if isinstance(item, DesignArenaItem))
         return tuple(dict.fromkeys(found))
 
@@ -496,28 +679,18 @@ class BenchmarksClient:
         malformed answer) is logged and the watch goes on. Close it (or leave an
         ``aclosing`` block) to stop.
         """
-        if query is None:
-            query = Query(**params)
-        elif params or not isinstance(query, Query):
-            raise InvalidQueryError("pass either one Query or keyword parameters")
-        interval = _seconds("every", every)
+        watched = _query_of(query, params)
+        interval = _checks.seconds("every", every)
         self._check_usable()
-        watched = query
 
         async def fetch(refresh: bool) -> Page:
             return await self.get(watched, refresh=refresh)
 
-        return watch_query(fetch, every=interval, sleep=self._sleep)
+        async def sleep(seconds: float) -> None:
+            # A call like any other while it waits: aclose ends a watch between polls too.
+            await self._call(self._sleep, seconds)
 
-    def _check_usable(self) -> None:
-        try:
-            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:  # called outside a loop: the first await checks
-            running = self._loop
-        if self._loop is not None and running is not self._loop:
-            raise self._wrong_loop()
-        if self._state is _State.CLOSED:
-            raise ClientClosedError("this client is closed; make a new one")
+        return watch_query(fetch, every=interval, sleep=sleep)
 
     async def quota_status(self) -> QuotaStatus:
         """What the quota has spent this minute and today, what is left, and any pause.
@@ -525,16 +698,17 @@ class BenchmarksClient:
         Read from wherever the budget is kept (this process, the SQLite file,
         Redis), so a shared budget shows every process's requests. Sends nothing.
         """
-        await self._open()
-        return await self.quota.status()
+        return await self._call(self.quota.status)
 
     async def history(self, query: Query | None = None, /, **params: Any) -> list[Page]:
         """The stored snapshots of a query, newest first (no request is sent)."""
-        await self._open()
-        return await self.cache.history(query if query is not None else Query(**params))
+        wanted = _query_of(query, params)
+        return await self._call(self.cache.history, wanted)
 
     def request_for(self, query: Query) -> Request:
         """The request this client would send for ``query`` (its repr hides the key)."""
+        if not isinstance(query, Query):
+            raise InvalidQueryError(f"expected a Query, got {type(query).__name__}")
         return build_request(
             query,
             base_url=self.base_url,
@@ -677,8 +851,34 @@ def _retry_budget(value: RetryBudget | bool) -> RetryBudget | None:
     )
 
 
-def _max_age(value: float | timedelta) -> float:
-    seconds = value.total_seconds() if isinstance(value, timedelta) else value
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
-        raise InvalidQueryError(f"max_age must be a number of seconds >= 0, got {value!r}")
-    return float(seconds)
+def _query_of(query: object, params: dict[str, Any]) -> Query:
+    # One Query, or the keyword parameters of one: a call's question.
+    if query is None:
+        return Query(**params)
+    if params:
+        raise InvalidQueryError(
+            "pass either a Query or keyword parameters, not both "
+            f"(got a Query and {', '.join(sorted(params))[:200]})"
+        )
+    if not isinstance(query, Query):
+        raise InvalidQueryError(f"expected a Query, got {type(query).__name__}")
+    return query
+
+
+def _max_age(value: float | timedelta | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return _checks.seconds("max_age", value, zero=True)
+    except ConfigurationError as error:
+        problem = error.message
+    # A call's value: a bad one is a bad question, as for the query's own parameters.
+    raise InvalidQueryError(problem, parameter="max_age")
+
+
+def _refresh(value: bool) -> bool:
+    if value is not True and value is not False:
+        raise InvalidQueryError(
+            f"refresh must be True or False, not {type(value).__name__}", parameter="refresh"
+        )
+    return value

@@ -25,9 +25,9 @@ from typing import Final, TypeAlias
 
 import attrs
 
+from openrouter_bench import _checks
 from openrouter_bench.errors import (
     ClientClosedError,
-    ConfigurationError,
     InvalidQueryError,
     OpenRouterBenchError,
 )
@@ -47,6 +47,9 @@ __all__ = [
 #: paces the requests anyway; more would only hold more connections open.
 DEFAULT_CONCURRENCY: Final = 4
 
+#: The most queries in flight at once: far more than the quota could ever feed.
+MAX_CONCURRENCY: Final = 1000
+
 #: What a query ended with: its page, or the typed error it failed with.
 Outcome: TypeAlias = Page | OpenRouterBenchError
 
@@ -55,8 +58,14 @@ def unique_queries(queries: Iterable[Query]) -> list[Query]:
     """The queries in first-seen order, each once; anything but a Query is refused."""
     if isinstance(queries, Query):
         raise InvalidQueryError("expected an iterable of queries, got one Query; wrap it in a list")
+    try:
+        each = iter(queries)
+    except TypeError:
+        raise InvalidQueryError(
+            f"expected an iterable of queries, got {type(queries).__name__}"
+        ) from None
     unique: dict[Query, None] = {}
-    for query in queries:
+    for query in each:
         if not isinstance(query, Query):
             raise InvalidQueryError(f"expected a Query, got {type(query).__name__}")
         unique.setdefault(query, None)
@@ -64,10 +73,8 @@ def unique_queries(queries: Iterable[Query]) -> list[Query]:
 
 
 def check_concurrency(concurrency: int) -> int:
-    """``concurrency`` if it is a whole number >= 1."""
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise ConfigurationError(f"concurrency must be an integer >= 1, got {concurrency!r}")
-    return concurrency
+    """``concurrency`` if it is a whole number from 1 to :data:`MAX_CONCURRENCY`."""
+    return _checks.count("concurrency", concurrency, maximum=MAX_CONCURRENCY)
 
 
 @attrs.frozen(eq=False)

@@ -10,11 +10,14 @@ only what is certainly wrong raises :class:`~openrouter_bench.errors.InvalidQuer
 
 from __future__ import annotations
 
+import difflib
 import enum
 import functools
 import itertools
+import math
+import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Self, TypeVar
 from urllib.parse import urlencode
 
 import attrs
@@ -106,11 +109,27 @@ ALL: Final = _All.ALL
 
 _E = TypeVar("_E", bound=enum.StrEnum)
 
+#: The longest text a parameter takes: every name the API uses is a word or two.
+MAX_TEXT: Final = 200
+#: The largest ``max_results``: the most a server's 64-bit integer holds (``sys.maxsize``).
+MAX_RESULTS: Final = 2**63 - 1
+#: The most queries one grid may expand to, before any is built.
+MAX_GRID: Final = 100_000
+
+# No name the API uses has one; each would end up in a URL, a cache key and a log
+# line (lone surrogates cannot even be encoded into a URL).
+_UNSENDABLE: Final = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_DIGITS: Final = re.compile("[0-9]{1,19}")
+
 
 def _text(name: str, value: object) -> str:
     if not isinstance(value, str):
         raise InvalidQueryError(
             f"{name} must be a string, not {type(value).__name__}", parameter=name
+        )
+    if len(value) > MAX_TEXT:
+        raise InvalidQueryError(
+            f"{name} must be at most {MAX_TEXT} characters, got {len(value)}", parameter=name
         )
     if not value.strip():
         raise InvalidQueryError(f"{name} must not be empty", parameter=name)
@@ -118,17 +137,29 @@ def _text(name: str, value: object) -> str:
         raise InvalidQueryError(
             f"{name} must not start or end with white space: {value!r}", parameter=name
         )
-    return value
+    wrong = _UNSENDABLE.search(value)
+    if wrong is not None:
+        raise InvalidQueryError(
+            f"{name} must not contain control characters or lone surrogates "
+            f"(U+{ord(wrong.group()):04X} at position {wrong.start()})",
+            parameter=name,
+        )
+    # A str subclass (another enum's member, say) becomes the plain text it holds.
+    return value if type(value) is str else str.__str__(value)
 
 
 def _member(enum_type: type[_E], name: str, value: object) -> _E | str | None:
     if value is None or isinstance(value, enum_type):
         return value
     text = _text(name, value)
-    try:
-        return enum_type(text)
-    except ValueError:
-        return text
+    # A dict lookup: calling the enum (and failing for an unknown value) costs far more.
+    member: _E | None = _by_value(enum_type).get(text)
+    return text if member is None else member
+
+
+@functools.cache
+def _by_value(enum_type: type[_E]) -> dict[str, _E]:
+    return {member.value: member for member in enum_type}
 
 
 def _source(value: object) -> Source | str | None:
@@ -169,9 +200,14 @@ def _max_results(value: object) -> int | None:
         )
     if value < 1:
         raise InvalidQueryError(
-            f"max_results must be at least 1, got {value}", parameter="max_results"
+            f"max_results must be at least 1, got {max(value, -(10**18))}",
+            parameter="max_results",
         )
-    return value
+    if value > MAX_RESULTS:
+        raise InvalidQueryError(
+            f"max_results must be at most {MAX_RESULTS} (2**63 - 1)", parameter="max_results"
+        )
+    return int(value)
 
 
 def _flag(value: object) -> bool:
@@ -218,6 +254,13 @@ class Query:
     search_surface: SearchSurface | str | None = attrs.field(
         default=None, converter=_search_surface
     )
+
+    def __new__(cls, *args: object, **params: object) -> Self:
+        # Before attrs' __init__, which would raise a bare TypeError for a misspelt name:
+        # that is refused here as an InvalidQueryError naming it, like a bad value.
+        if not _PARAMETERS.issuperset(params):
+            raise _unknown_parameter(set(params) - _PARAMETERS)
+        return object.__new__(cls)
 
     def __attrs_post_init__(self) -> None:
         source = self.source
@@ -325,18 +368,31 @@ class Query:
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> Query:
         """Parse query-string parameters (strings) back into a :class:`Query`."""
-        unknown = sorted(set(params) - set(_PARAM_ORDER))
-        if unknown:
-            raise InvalidQueryError(f"unknown parameter {unknown[0]!r}", parameter=unknown[0])
-        values: dict[str, object] = dict(params)
-        if "max_results" in values:
-            raw = params["max_results"]
-            try:
-                values["max_results"] = int(raw)
-            except ValueError:
+        if not isinstance(params, Mapping):
+            raise InvalidQueryError(
+                f"expected a mapping of parameter names to strings, got {type(params).__name__}"
+            )
+        values: dict[str, Any] = {}
+        for name, raw in params.items():
+            if not isinstance(name, str):
+                raise InvalidQueryError(f"parameter names are strings, got a {type(name).__name__}")
+            if not isinstance(raw, str):
                 raise InvalidQueryError(
-                    f"max_results must be an integer, got {raw!r}", parameter="max_results"
-                ) from None
+                    f"{_cut(name)} must be a string, not {type(raw).__name__}",
+                    parameter=name,
+                )
+            values[name] = raw
+        unknown = set(values) - set(_PARAM_ORDER)
+        if unknown:
+            raise _unknown_parameter(unknown)
+        if "max_results" in values:
+            raw = values["max_results"]
+            if not _DIGITS.fullmatch(raw):
+                raise InvalidQueryError(
+                    f"max_results must be a whole number of at most 19 digits, got {_cut(raw)!r}",
+                    parameter="max_results",
+                )
+            values["max_results"] = int(raw)
         if "include_run_config" in values:
             raw = str(params["include_run_config"]).lower()
             if raw not in ("true", "false"):
@@ -385,6 +441,11 @@ class Query:
             converter = _FIELD_CONVERTERS[name]
             for value in values:
                 converter(value)  # a wrong type is an error, not a skipped combination
+        size = math.prod(len(values) for values in axes.values())
+        if size > MAX_GRID:
+            raise InvalidQueryError(
+                f"the grid has {size} combinations; at most {MAX_GRID} are built"
+            )
         seen: dict[Query, None] = {}
         names = list(axes)
         for combination in itertools.product(*axes.values()):
@@ -408,6 +469,8 @@ _PARAM_ORDER: Final = (
     "search_surface",
 )
 
+_PARAMETERS: Final = frozenset(_PARAM_ORDER)
+
 _FIELD_CONVERTERS: Final[dict[str, Callable[[Any], object]]] = {
     field.name: field.converter  # type: ignore[misc]
     for field in attrs.fields(Query)
@@ -419,14 +482,32 @@ def _axis(value: object, every: Iterable[object] | None) -> list[object]:
         if every is None:
             raise InvalidQueryError("ALL is not available for this parameter")
         return list(every)
-    if isinstance(value, str | bool | int | enum.Enum) or value is None:
+    # bytes are one (wrong) value, not a list of small integers.
+    if isinstance(value, str | bytes | bytearray | bool | int | enum.Enum) or value is None:
         return [value]
     if isinstance(value, Iterable):
-        values = list(value)
+        values = list(itertools.islice(value, MAX_GRID + 1))
+        if len(values) > MAX_GRID:
+            raise InvalidQueryError(f"a grid axis may have at most {MAX_GRID} values")
         if not values:
             raise InvalidQueryError("a grid axis must have at least one value")
         return values
     return [value]
+
+
+def _unknown_parameter(names: Iterable[str]) -> InvalidQueryError:
+    name = sorted(names)[0]
+    close = difflib.get_close_matches(name[:MAX_TEXT], _PARAM_ORDER, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return InvalidQueryError(
+        f"unknown parameter {_cut(name)!r}{hint} (the parameters: {', '.join(_PARAM_ORDER)})",
+        parameter=name,
+    )
+
+
+def _cut(text: str) -> str:
+    # A caller's text in a message, short: a megabyte of it must not become the message.
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _show(value: object) -> str:

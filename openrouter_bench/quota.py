@@ -123,7 +123,7 @@ def _store(instance: object, attribute: attrs.Attribute[str | None], value: str 
         usable = parts.scheme.lower() in ("redis", "rediss") and bool(parts.hostname)
         parts.port  # noqa: B018  # raises ValueError for a port that is not a number
     except ValueError:
-        usable = False
+        raise ConfigurationError("the quota store URL has a malformed host or port") from None
     if not usable:
         raise wrong
 

@@ -524,3 +524,156 @@ def test_turning_tls_verification_off_is_warned(caplog: pytest.LogCaptureFixture
     assert not [message for message in messages if CANARY_KEY in message]
     with pytest.raises(ConfigurationError):
         BenchmarksClient(CANARY_KEY, cache=None, verify_tls="no")  # type: ignore[arg-type]
+
+
+# --- every option checked at construction --------------------------------------------
+
+
+def option_of(name: str, value: object) -> dict[str, Any]:
+    """One keyword option, typed loosely: the point is to pass what the signature forbids."""
+    return {name: value}
+
+
+@pytest.mark.parametrize("option", ["app_title", "app_url"])
+@pytest.mark.parametrize("value", ["Bot\r\nX-Injected: 1", "bot\x00", "bot \u2603", 7])
+def test_attribution_headers_aiohttp_would_refuse_are_refused_at_construction(
+    option: str, value: object
+) -> None:
+    """A header value with a line break, a control or a non-Latin-1 character fails at once."""
+    with pytest.raises(ConfigurationError, match=f"^{option} "):
+        BenchmarksClient(CANARY_KEY, cache=None, **option_of(option, value))
+
+
+def test_attribution_headers_have_length_limits() -> None:
+    """A title past 256 characters or a URL past 2048 is refused, naming the option."""
+    with pytest.raises(ConfigurationError, match="app_title must be at most 256"):
+        BenchmarksClient(CANARY_KEY, cache=None, app_title="t" * 257)
+    with pytest.raises(ConfigurationError, match="app_url must be at most 2048"):
+        BenchmarksClient(CANARY_KEY, cache=None, app_url="https://x.example/" + "p" * 2048)
+
+
+@pytest.mark.parametrize(
+    ("categories", "words"),
+    [
+        ("cli-agent", "must be a list of strings, not str"),
+        (["ok", "a,b"], "without a comma"),
+        (["ok", ""], "non-empty"),
+        (["line\nbreak"], "cannot be sent as an HTTP header"),
+        ([3], "must be a string"),
+        (["c"] * 33, "at most 32"),
+        (None, "must be a list of strings"),
+    ],
+)
+def test_bad_app_categories_are_refused(categories: object, words: str) -> None:
+    """app_categories is a short list of short header-safe names without commas."""
+    with pytest.raises(ConfigurationError, match=words):
+        BenchmarksClient(CANARY_KEY, cache=None, app_categories=categories)  # type: ignore[arg-type]
+
+
+def test_good_app_categories_travel_joined() -> None:
+    """A list or tuple of categories is sent as one comma-separated header."""
+    client = BenchmarksClient(CANARY_KEY, cache=None, app_categories=["cli-agent", "programming"])
+    request = client.request_for(Query())
+    assert request.headers["X-OpenRouter-Categories"] == "cli-agent,programming"
+
+
+@pytest.mark.parametrize(
+    "key",
+    [CANARY_KEY + "é", CANARY_KEY + "\u2603", "sk " + CANARY_KEY, CANARY_KEY + "\x7f", 12345],
+)
+def test_a_key_that_cannot_be_a_header_is_refused_without_echo(key: object) -> None:
+    """A key with a non-ASCII character, a space or DEL (or not a string) fails at construction."""
+    with pytest.raises(ConfigurationError, match="api_key") as caught:
+        BenchmarksClient(key, cache=None)  # type: ignore[arg-type]
+    assert CANARY_KEY not in str(caught.value)
+    assert CANARY_KEY[10:30] not in repr(caught.value)
+
+
+def test_a_key_longer_than_any_real_one_is_refused() -> None:
+    """A 10 kB key is not a key (and would not fit a proxy's header limit)."""
+    with pytest.raises(ConfigurationError, match="api_key must be at most 512 characters"):
+        BenchmarksClient("k" * 10_000, cache=None)
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        (option, value)
+        for option in ("ttl", "stale_if_error", "timeout", "connect_timeout")
+        for value in (float("inf"), float("nan"), 10**400, True, "60", -1)
+    ],
+)
+def test_bad_durations_are_configuration_errors_naming_the_option(
+    option: str, value: object
+) -> None:
+    """Infinite, NaN, astronomically large, bool, text or negative durations are refused."""
+    with pytest.raises(ConfigurationError, match=f"^{option} must be"):
+        BenchmarksClient(CANARY_KEY, cache=None, **option_of(option, value))
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "words"),
+    [
+        ("max_entries", 10**12, "at most"),
+        ("history", 10**6, "at most 1000"),
+        ("history", 0, "at least 1"),
+        ("max_response_bytes", 10**12, "at most"),
+        ("max_response_bytes", 100, "at least 1024"),
+        ("max_response_bytes", "big", "whole number"),
+    ],
+)
+def test_bad_counts_are_configuration_errors_naming_the_option(
+    option: str, value: object, words: str
+) -> None:
+    """Counts are whole numbers within sane bounds."""
+    with pytest.raises(ConfigurationError, match=f"^{option} must be .*{words}"):
+        BenchmarksClient(CANARY_KEY, cache=None, **option_of(option, value))
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({"retry": 5}, "retry must be a RetryPolicy or None"),
+        ({"hooks": object()}, "hooks must be a ClientHooks or None"),
+        ({"session": "session"}, "session must be a ClientSession or None"),
+        ({"clock": 1.0}, "clock must be callable"),
+        ({"sleep": None}, "sleep must be callable"),
+        ({"allow_insecure_http": "yes"}, "allow_insecure_http must be True or False"),
+        ({"base_url": 8080}, "base_url must be a string"),
+        ({"base_url": "http://127.0.0.1:99999/api/v1"}, "malformed host or port"),
+        ({"base_url": "http://127.0.0.1/api\n/v1"}, "white space or control characters"),
+        ({"cache": "redis://127.0.0.1:port/0"}, "malformed host or port"),
+        ({"cache": "redis://user:s3cret@[::1/0"}, "malformed host or port"),
+        ({"quota": "redis://127.0.0.1:70000/0"}, "malformed host or port"),
+    ],
+)
+def test_wrong_kinds_of_option_are_refused_at_construction(
+    options: dict[str, Any], words: str
+) -> None:
+    """An option of the wrong kind fails at construction, not at the first call."""
+    with pytest.raises(ConfigurationError, match=words) as caught:
+        BenchmarksClient(CANARY_KEY, **options)
+    assert "s3cret" not in str(caught.value)
+
+
+async def test_per_call_values_are_invalid_query_errors(fake: FakeOpenRouter) -> None:
+    """max_age, refresh and a misspelt parameter are refused per call, before any request."""
+    async with make_client(fake) as client:
+        bad_ages: list[Any] = [float("inf"), float("nan"), 10**400, -1, "600", True]
+        for max_age in bad_ages:
+            with pytest.raises(InvalidQueryError, match="max_age") as caught:
+                await client.get(max_age=max_age)
+            assert caught.value.parameter == "max_age"
+        with pytest.raises(InvalidQueryError, match="refresh must be True or False"):
+            await client.get(refresh="no")  # type: ignore[arg-type]
+        with pytest.raises(InvalidQueryError, match="did you mean 'source'"):
+            await client.get(sourc="openrouter")
+        with pytest.raises(InvalidQueryError, match="did you mean 'source'"):
+            await client.history(sorce="openrouter")
+        with pytest.raises(InvalidQueryError, match="expected an iterable of queries, got int"):
+            await client.fan_out(3)  # type: ignore[arg-type]
+        with pytest.raises(ConfigurationError, match="concurrency must be at most 1000"):
+            await client.fan_out([Query()], concurrency=10**6)
+        with pytest.raises(ConfigurationError, match="every must be"):
+            client.watch(every=float("inf"))
+    assert fake.requests == []

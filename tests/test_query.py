@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import itertools
 from typing import Any
 
 import attrs
@@ -450,10 +451,33 @@ def test_queries_that_may_return_search_items_are_accepted(kwargs: dict[str, Any
     assert Query(**kwargs).params
 
 
-def test_unexpected_keyword_is_a_type_error() -> None:
-    """A misspelt parameter is a programming error, not a bad query value."""
-    with pytest.raises(TypeError):
+def test_a_misspelt_parameter_is_named_with_a_suggestion() -> None:
+    """An unknown keyword is an InvalidQueryError naming it, the closest name and every name."""
+    with pytest.raises(InvalidQueryError) as caught:
         Query(sauce="openrouter")  # type: ignore[call-arg]
+    assert caught.value.parameter == "sauce"
+    assert "did you mean 'source'?" in str(caught.value)
+    assert all(name in str(caught.value) for name in PARAMETER_NAMES)
+
+
+def test_an_unknown_parameter_far_from_any_name_gets_no_suggestion() -> None:
+    """Without a close match the message lists the parameters and guesses nothing."""
+    with pytest.raises(InvalidQueryError, match="unknown parameter 'zzz'") as caught:
+        Query(zzz=1)  # type: ignore[call-arg]
+    assert "did you mean" not in str(caught.value)
+
+
+def test_evolve_with_an_unknown_parameter_is_refused() -> None:
+    """evolve names a misspelt parameter like the constructor does."""
+    with pytest.raises(InvalidQueryError, match="did you mean 'category'"):
+        Query(source="design-arena").evolve(categroy="svg")
+
+
+def test_a_huge_unknown_name_is_cut_in_the_message() -> None:
+    """A megabyte of parameter name does not become a megabyte of message."""
+    with pytest.raises(InvalidQueryError) as caught:
+        Query(**{"x" * 1_000_000: 1})
+    assert len(str(caught.value)) < 400
 
 
 # --- evolve ------------------------------------------------------------------
@@ -572,7 +596,7 @@ def test_from_params_error_does_not_chain_the_int_parse_failure() -> None:
     with pytest.raises(InvalidQueryError) as caught:
         Query.from_params({"max_results": "ten"})
     assert caught.value.__cause__ is None
-    assert caught.value.__suppress_context__
+    assert caught.value.__context__ is None or caught.value.__suppress_context__
 
 
 # --- grid --------------------------------------------------------------------
@@ -784,3 +808,106 @@ def test_valid_search_queries_round_trip_with_any_text(kwargs: dict[str, Any]) -
     except InvalidQueryError:
         return
     assert Query.from_params(query.params) == query
+
+
+# --- absurd sizes and characters ---------------------------------------------
+
+
+@pytest.mark.parametrize("zeros", [19, 5000])
+def test_max_results_past_a_64_bit_integer_is_refused(zeros: int) -> None:
+    """A max_results no server can hold is refused, without printing its digits."""
+    with pytest.raises(InvalidQueryError, match="at most") as caught:
+        Query(max_results=10**zeros)
+    assert caught.value.parameter == "max_results"
+    assert len(str(caught.value)) < 200
+
+
+def test_max_results_of_a_64_bit_maximum_is_kept() -> None:
+    """sys.maxsize (a common "no limit") is still a valid max_results."""
+    assert Query(max_results=2**63 - 1).params == {"max_results": str(2**63 - 1)}
+
+
+def test_a_hugely_negative_max_results_is_refused_briefly() -> None:
+    """A negative of thousands of digits is refused with a short message."""
+    with pytest.raises(InvalidQueryError) as caught:
+        Query(max_results=-(10**5000))
+    assert len(str(caught.value)) < 200
+
+
+def test_text_longer_than_the_limit_is_refused() -> None:
+    """A parameter text past MAX_TEXT characters is refused, naming the parameter."""
+    with pytest.raises(InvalidQueryError, match="at most 200") as caught:
+        Query(source="design-arena", category="x" * 201)
+    assert caught.value.parameter == "category"
+    assert Query(source="design-arena", category="x" * 200).category == "x" * 200
+
+
+@pytest.mark.parametrize("value", ["game\ndev", "a\x00b", "a\x85b", "a\u2028b", "a\ud800b"])
+def test_control_characters_and_lone_surrogates_are_refused(value: str) -> None:
+    """Characters no API name has, and that could not even be encoded, are refused at once."""
+    with pytest.raises(InvalidQueryError, match="control characters or lone surrogates"):
+        Query(source="design-arena", category=value)
+
+
+def test_another_enums_member_becomes_plain_text() -> None:
+    """A member of the wrong enum is kept as the plain text it holds, not as that member."""
+    query = Query(source=TaskType.CODING)
+    assert type(query.source) is str
+    assert query.source == "coding"
+
+
+def test_max_results_of_an_int_subclass_becomes_an_int() -> None:
+    """An int subclass (an IntEnum member, say) is kept as a plain int."""
+
+    class Size(enum.IntEnum):
+        SMALL = 5
+
+    query = Query(max_results=Size.SMALL)
+    assert type(query.max_results) is int
+    assert query.params == {"max_results": "5"}
+
+
+@pytest.mark.parametrize(
+    ("params", "words"),
+    [
+        ({"max_results": "1" * 5000}, "at most 19 digits"),
+        ({"max_results": "1_000"}, "whole number"),
+        ({"max_results": " 5"}, "whole number"),
+        ({"max_results": 5}, "must be a string"),
+        ({"source": None}, "must be a string"),
+        ({1: "x"}, "parameter names are strings"),
+        ({"sorce": "openrouter"}, "did you mean 'source'"),
+    ],
+)
+def test_from_params_refuses_what_a_query_string_cannot_hold(
+    params: dict[Any, Any], words: str
+) -> None:
+    """from_params takes strings only, digits only for max_results, and names what is wrong."""
+    with pytest.raises(InvalidQueryError, match=words) as caught:
+        Query.from_params(params)
+    assert len(str(caught.value)) < 300
+
+
+def test_from_params_refuses_something_not_a_mapping() -> None:
+    """A list of pairs is not a mapping of parameters."""
+    with pytest.raises(InvalidQueryError, match="expected a mapping"):
+        Query.from_params([("source", "openrouter")])  # type: ignore[arg-type]
+
+
+def test_a_grid_too_large_to_build_is_refused_before_building() -> None:
+    """A grid of more than MAX_GRID combinations is refused at once, not built."""
+    names = [f"c{number}" for number in range(400)]
+    with pytest.raises(InvalidQueryError, match="combinations"):
+        Query.grid(source="design-arena", category=names, search_engine=names)
+
+
+def test_a_grid_axis_too_long_is_refused() -> None:
+    """An endless iterable as an axis is refused, not read forever."""
+    with pytest.raises(InvalidQueryError, match="at most 100000 values"):
+        Query.grid(max_results=itertools.count(1))
+
+
+def test_bytes_in_a_grid_are_one_wrong_value_not_integers() -> None:
+    """b"\\x05" is a badly typed max_results, not the list [5]."""
+    with pytest.raises(InvalidQueryError, match="max_results must be an integer"):
+        Query.grid(max_results=b"\x05")
