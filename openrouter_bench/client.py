@@ -29,6 +29,9 @@ import attrs
 
 from openrouter_bench import fanout
 from openrouter_bench._budget import RetryBudget
+from openrouter_bench._checks import count
+from openrouter_bench._convert import MAX_PAGE_ITEMS
+from openrouter_bench._lru import DEFAULT_MAX_BYTES as DEFAULT_MAX_CACHE_BYTES
 from openrouter_bench.cache import (
     CachePolicy,
     CacheStats,
@@ -155,8 +158,10 @@ class BenchmarksClient:
 
     ``api_key`` defaults to ``$OPENROUTER_API_KEY`` and ``base_url`` to
     ``$OPENROUTER_BASE_URL``, else OpenRouter's API. ``cache`` is ``"memory"``
-    (a bounded LRU of ``max_entries`` pages), ``None``, a ``redis://`` or
+    (a bounded LRU of ``max_entries`` pages weighing ``max_cache_bytes`` at
+    most), ``None``, a ``redis://`` or
     ``memcached://`` URL, a ``sqlite:///path`` file, or an aiocache instance.
+    ``max_page_items`` caps the items of one answer (ResponseFormatError past it).
     Pass ``session`` to share an aiohttp session you own; the client never
     closes it.
 
@@ -194,12 +199,14 @@ class BenchmarksClient:
         ttl: float | timedelta = 600.0,
         stale_if_error: float | timedelta = 86_400.0,
         max_entries: int = 10_000,
+        max_cache_bytes: int = DEFAULT_MAX_CACHE_BYTES,
         history: int = 2,
         retry: RetryPolicy | None = None,
         quota: QuotaPolicy | str | None = DEFAULT_QUOTA,
         timeout: float | timedelta = 20.0,
         connect_timeout: float | timedelta = 10.0,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_page_items: int = MAX_PAGE_ITEMS,
         session: aiohttp.ClientSession | None = None,
         app_url: str | None = None,
         app_title: str | None = None,
@@ -224,6 +231,7 @@ class BenchmarksClient:
         if isinstance(max_response_bytes, bool) or max_response_bytes < 1024:
             raise ConfigurationError("max_response_bytes must be at least 1024")
         self._max_bytes = max_response_bytes
+        self._max_items = count("max_page_items", max_page_items)
         self._app_url = app_url
         self._app_title = app_title
         self._app_categories = tuple(app_categories)
@@ -255,6 +263,7 @@ class BenchmarksClient:
             stale_if_error=stale_if_error,
             history=history,
             max_entries=max_entries,
+            max_bytes=max_cache_bytes,
         )
         self.cache: SnapshotCache = open_cache(
             cache,
@@ -582,7 +591,9 @@ class BenchmarksClient:
         except aiohttp.ClientError as error:
             raise TransportError(f"request to {host} failed: {_reason(error)}") from None
         fetched_at = datetime.fromtimestamp(self._clock(), UTC)
-        page = read_response(status, headers, body, query=query, fetched_at=fetched_at)
+        page = read_response(
+            status, headers, body, query=query, fetched_at=fetched_at, max_items=self._max_items
+        )
         logger.debug("GET %s -> %d items, as_of %s", query.key, len(page), page.meta.as_of)
         return page
 

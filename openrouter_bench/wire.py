@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import attrs
 import orjson
 
-from openrouter_bench._convert import decode_page
+from openrouter_bench._convert import MAX_PAGE_ITEMS, decode_page
 from openrouter_bench._version import __version__
 from openrouter_bench.errors import (
     APIError,
@@ -175,14 +175,16 @@ def read_response(
     *,
     query: Query,
     fetched_at: datetime,
+    max_items: int = MAX_PAGE_ITEMS,
 ) -> Page:
     """The page in a 200 answer; otherwise raise the typed error that the answer means.
 
     ``headers`` is looked up case-insensitively by lower-case name; pass
-    aiohttp's ``CIMultiDictProxy`` or any mapping with lower-case keys.
+    aiohttp's ``CIMultiDictProxy`` or any mapping with lower-case keys. A page
+    of more than ``max_items`` items raises :class:`ResponseFormatError`.
     """
     if status == 200:
-        return decode_page(body, query=query, fetched_at=fetched_at)
+        return decode_page(body, query=query, fetched_at=fetched_at, max_items=max_items)
     kept = {name.lower(): value for name, value in headers.items() if name.lower() in _KEPT_HEADERS}
     if 300 <= status < 400:
         location = urlsplit(kept.get("location", "")).hostname or "an unnamed location"

@@ -582,7 +582,7 @@ async def test_describe_names_backend_and_counters(
     await cache.get(QUERY, upstream.fetcher(QUERY))
     await cache.get(QUERY, upstream.fetcher(QUERY))
     text = await cache.describe()
-    assert "memory (2/10000 entries)" in text
+    assert "memory (2/10000 entries, 2 KiB of 65536 KiB)" in text
     assert NAMESPACE in text
     assert "1 hits, 1 misses, 1 fetches" in text
 
