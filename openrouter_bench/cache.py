@@ -113,6 +113,9 @@ _VALUE_LIMITS: Final = {
 #: memcached's text protocol takes keys of at most 250 bytes, with no space or control byte.
 _MEMCACHED_KEY_BYTES: Final = 250
 _MEMCACHED_KEY: Final = re.compile(r"[!-~]+")
+#: A large value is given this long per byte on top of the backend timeout to travel
+#: (32 MB/s: a 15 MB page gets half a second more), so its size is not taken for an outage.
+_BACKEND_SECONDS_PER_BYTE: Final = 1 / 32e6
 #: The running backend call's timeout, so work moved off the loop can leave it out.
 _BACKEND_DEADLINE: ContextVar[asyncio.Timeout | None] = ContextVar(
     "openrouter_bench_backend_deadline", default=None
@@ -329,6 +332,14 @@ def _cannot_store(error: Exception) -> bool:
     return isinstance(error, TypeError) and str(error).startswith("aiomcache error:")
 
 
+def _allow_for(size: int) -> None:
+    """Give the running backend call time to move ``size`` bytes before it counts as hung."""
+    deadline = _BACKEND_DEADLINE.get()
+    when = None if deadline is None else deadline.when()
+    if deadline is not None and when is not None:
+        deadline.reschedule(when + size * _BACKEND_SECONDS_PER_BYTE)
+
+
 async def _off_loop(work: Callable[..., _T], *args: Any) -> _T:
     """``work(*args)`` on a worker thread; its time does not count against a backend timeout."""
     deadline = _BACKEND_DEADLINE.get()
@@ -416,6 +427,7 @@ class _ByteEntries:
             data = encode_page(query, as_of, page)
         if self.value_limit is not None and len(data) > self.value_limit:
             raise _NotStored(f"a {len(data)}-byte page, over the backend's {self.value_limit}")
+        _allow_for(len(data))
         await self._save(self.keys.page(query, as_of), data)
 
     async def keep_page(self, query: Query, as_of: str, page: Page) -> Page:
@@ -581,6 +593,11 @@ class SnapshotCache:
             else:
                 self._entries = _ByteEntries(backend, self._keys, policy.retain, self._logger)
         self._owns_backend = False
+        # SQLite is local and bounds its own waits (for another process's lock): past that
+        # it is slow, not down.
+        self._backend_timeout = _BACKEND_TIMEOUT + (
+            backend.busy_timeout if isinstance(backend, SQLiteCache) else 0.0
+        )
         self._flights: SingleFlight[tuple[Page, _Source]] = SingleFlight()
         self._closed = False
         self._outage = False
@@ -1004,7 +1021,7 @@ class SnapshotCache:
             if self._lru is not None:
                 result = await operation()
             else:
-                async with asyncio.timeout(_BACKEND_TIMEOUT) as deadline:
+                async with asyncio.timeout(self._backend_timeout) as deadline:
                     token = _BACKEND_DEADLINE.set(deadline)
                     try:
                         result = await operation()
