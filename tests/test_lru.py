@@ -5,6 +5,7 @@ from __future__ import annotations
 import attrs
 import pytest
 
+from openrouter_bench import BenchmarksClient, ConfigurationError
 from openrouter_bench._lru import (
     BODY_FACTOR,
     ENTRY_OVERHEAD,
@@ -120,3 +121,15 @@ def test_the_byte_budget_must_be_a_positive_integer(bound: object) -> None:
     """max_bytes below 1 or of another type is refused."""
     with pytest.raises(ValueError, match="max_bytes"):
         BoundedMemoryCache(10, max_bytes=bound)  # type: ignore[arg-type]
+
+
+def test_the_client_hands_its_budget_and_item_cap_on() -> None:
+    """max_cache_bytes reaches the memory backend; a max_page_items below 1 is refused."""
+    client = BenchmarksClient(
+        "key", base_url="http://127.0.0.1:9/api/v1", max_cache_bytes=5 * 2**20
+    )
+    assert isinstance(client.cache.backend, BoundedMemoryCache)
+    assert client.cache.backend.max_bytes == 5 * 2**20
+    assert client.cache.backend.max_value_bytes == 5 * 2**20 // LARGEST_SHARE
+    with pytest.raises(ConfigurationError, match="max_page_items"):
+        BenchmarksClient("key", base_url="http://127.0.0.1:9/api/v1", max_page_items=0)
