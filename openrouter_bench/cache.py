@@ -19,7 +19,9 @@ quota is scarce (30 requests a minute, 500 a day). So the cache keeps
   process), and with Redis a short lease, renewed while its holder fetches,
   keeps several processes from fetching one query at once;
 - a broken backend (down, slow, refusing writes) never fails a call: the
-  cache steps aside, logs once, and comes back with the backend.
+  cache steps aside, logs once, and comes back with the backend. One entry
+  a backend cannot hold (over its value size, or a key it refuses) is served
+  and not kept, and is no outage: the other queries keep their cache.
 
 Nothing derived from the API key is stored or used in a key: the cache never
 sees it. Keys are ``{namespace}:v{format}:{kind}:{query.key}[:{as_of}]``.

@@ -85,6 +85,7 @@ def client_for(url: str, **options: Any) -> BenchmarksClient:
     return BenchmarksClient(CANARY_KEY, base_url=url, **options)
 
 
+@pytest.mark.slow  # a million UnknownItems take the converter some ten seconds a page
 @pytest.mark.hostile(
     case="six answers of a million tiny items each, through the memory cache",
     expected="each is served but not kept; the cache stays within its byte budget, RSS bounded",
