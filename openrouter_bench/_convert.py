@@ -55,6 +55,7 @@ from openrouter_bench.models import (
 from openrouter_bench.query import Query
 
 __all__ = [
+    "MAX_PAGE_ITEMS",
     "decode_page",
     "encode_page",
     "structure_item",
@@ -73,6 +74,10 @@ _ROOT: Final = "(root)"
 # value deeper than this could be read but never cached, so it is refused early.
 _MAX_EXTRA_DEPTH: Final = 200
 _EXCERPT_CHARS: Final = 160
+#: The most items one page may hold. The fake's unfiltered page (every source, arena and
+#: category) holds about 1,100; a page of 100,000 would weigh some 50 MB in memory, and a
+#: million tiny items (15 MB on the wire) about 480 MB, so more is refused before structuring.
+MAX_PAGE_ITEMS: Final = 100_000
 
 
 # --- failures ---------------------------------------------------------------------------------
@@ -654,9 +659,12 @@ def unstructure_meta(meta: Meta) -> dict[str, Any]:
     return _unstructure_meta_fn(meta)
 
 
-def structure_page(payload: object, *, query: Query, fetched_at: datetime) -> Page:
+def structure_page(
+    payload: object, *, query: Query, fetched_at: datetime, body_bytes: int = 0
+) -> Page:
     """A decoded ``{"data": [...], "meta": {...}}`` document as a :class:`Page`.
 
+    ``body_bytes`` is the size of the body it was decoded from, kept on the page.
     Keys at the top level other than ``data`` and ``meta`` are ignored.
     Raises :class:`ResponseFormatError` naming the JSON path of the first
     malformed value.
@@ -676,7 +684,13 @@ def structure_page(payload: object, *, query: Query, fetched_at: datetime) -> Pa
     if data.__class__ is not list and not isinstance(data, list | tuple):
         raise ResponseFormatError(f"data: expected a list, got {_kind_of(data)}", path="data")
     meta = _meta(payload["meta"], "meta")
-    return Page(items=_structure_items(data), meta=meta, query=query, fetched_at=fetched_at)
+    return Page(
+        items=_structure_items(data),
+        meta=meta,
+        query=query,
+        fetched_at=fetched_at,
+        body_bytes=body_bytes,
+    )
 
 
 def unstructure_page(page: Page) -> dict[str, Any]:
@@ -688,14 +702,23 @@ def unstructure_page(page: Page) -> dict[str, Any]:
     }
 
 
-def decode_page(body: bytes, *, query: Query, fetched_at: datetime) -> Page:
-    """A response body as a :class:`Page`; a body that is not the document raises
-    :class:`ResponseFormatError`."""
+def decode_page(
+    body: bytes, *, query: Query, fetched_at: datetime, max_items: int = MAX_PAGE_ITEMS
+) -> Page:
+    """A response body as a :class:`Page`; a body that is not the document, or that lists
+    more than ``max_items`` items, raises :class:`ResponseFormatError`."""
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as error:
         raise _not_json(body, error) from None
-    return structure_page(payload, query=query, fetched_at=fetched_at)
+    data = payload.get("data") if isinstance(payload, dict) else None
+    if isinstance(data, list) and len(data) > max_items:
+        # Counted before any item is structured: each one costs hundreds of bytes as a record.
+        raise ResponseFormatError(
+            f"data: {len(data)} items, over the cap of {max_items} items a page may hold",
+            path="data",
+        )
+    return structure_page(payload, query=query, fetched_at=fetched_at, body_bytes=len(body))
 
 
 def _not_json(body: bytes, error: orjson.JSONDecodeError) -> ResponseFormatError:

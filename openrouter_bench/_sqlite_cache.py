@@ -71,7 +71,8 @@ class SQLiteCache(BaseCache):  # type: ignore[misc]  # aiocache ships no type hi
         super().__init__(**kwargs)
         self.path = Path(path)
         self._clock = clock
-        self._busy_timeout = busy_timeout
+        #: Seconds a write waits for another process's lock before SQLite gives up.
+        self.busy_timeout = busy_timeout
         self._executor: ThreadPoolExecutor | None = None
         # Touched only on the worker thread.
         self._connection: sqlite3.Connection | None = None
@@ -106,14 +107,14 @@ class SQLiteCache(BaseCache):  # type: ignore[misc]  # aiocache ships no type hi
             os.chmod(self.path, 0o600)
         connection = sqlite3.connect(
             self.path,
-            timeout=self._busy_timeout,
+            timeout=self.busy_timeout,
             isolation_level=None,
             check_same_thread=False,
         )
         try:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
-            connection.execute(f"PRAGMA busy_timeout={int(self._busy_timeout * 1000)}")
+            connection.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
             connection.execute(_SCHEMA)
         except BaseException:
             connection.close()

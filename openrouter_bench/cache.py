@@ -19,7 +19,9 @@ quota is scarce (30 requests a minute, 500 a day). So the cache keeps
   process), and with Redis a short lease, renewed while its holder fetches,
   keeps several processes from fetching one query at once;
 - a broken backend (down, slow, refusing writes) never fails a call: the
-  cache steps aside, logs once, and comes back with the backend.
+  cache steps aside, logs once, and comes back with the backend. One entry
+  a backend cannot hold (over its value size, or a key it refuses) is served
+  and not kept, and is no outage: the other queries keep their cache.
 
 Nothing derived from the API key is stored or used in a key: the cache never
 sees it. Keys are ``{namespace}:v{format}:{kind}:{query.key}[:{as_of}]``.
@@ -30,11 +32,15 @@ from __future__ import annotations
 import asyncio
 import enum
 import functools
+import hashlib
 import logging
 import math
+import re
 import secrets
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TypeVar, cast
 from urllib.parse import unquote, urlsplit
@@ -44,7 +50,7 @@ from aiocache.base import BaseCache
 from aiocache.serializers import NullSerializer
 
 from openrouter_bench import _checks
-from openrouter_bench._lru import BoundedMemoryCache
+from openrouter_bench._lru import DEFAULT_MAX_BYTES, BoundedMemoryCache
 from openrouter_bench._singleflight import SingleFlight
 from openrouter_bench._snapshot_codec import (
     FORMAT,
@@ -98,6 +104,29 @@ _MIN_RETAIN: Final = 60.0
 #: Keys whose unreadable value was already logged at warning level (then at debug): a
 #: poisoned key read on every call must not flood the log.
 _WARNED_KEYS: Final = 1024
+#: A stored page larger than this is encoded and decoded on a worker thread: both take
+#: some 30 ns a byte, so up to 2 ms on the loop, and a page at the response cap 0.5 s.
+_OFF_LOOP_BYTES: Final = 64 * 1024
+#: The same for a page known only by its items (about 320 bytes each as JSON).
+_OFF_LOOP_ITEMS: Final = 200
+#: The largest value each kind of backend holds (by aiocache ``NAME``): memcached's
+#: default item size (1 MiB, its key and header included), Redis's bulk length, SQLite's
+#: default SQLITE_MAX_LENGTH. A backend's own ``max_value_bytes`` attribute wins.
+_VALUE_LIMITS: Final = {
+    "memcached": 1024 * 1024 - 1024,
+    "redis": 512 * 1024 * 1024,
+    "sqlite": 1_000_000_000,
+}
+#: memcached's text protocol takes keys of at most 250 bytes, with no space or control byte.
+_MEMCACHED_KEY_BYTES: Final = 250
+_MEMCACHED_KEY: Final = re.compile(r"[!-~]+")
+#: A large value is given this long per byte on top of the backend timeout to travel
+#: (32 MB/s: a 15 MB page gets half a second more), so its size is not taken for an outage.
+_BACKEND_SECONDS_PER_BYTE: Final = 1 / 32e6
+#: The running backend call's timeout, so work moved off the loop can leave it out.
+_BACKEND_DEADLINE: ContextVar[asyncio.Timeout | None] = ContextVar(
+    "openrouter_bench_backend_deadline", default=None
+)
 
 _RELEASE_LEASE: Final = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
@@ -152,6 +181,9 @@ class CachePolicy:
       stand in for a refresh that failed transiently (flagged ``stale``).
     - ``history``: snapshots (distinct ``as_of``) kept per query, newest included.
     - ``max_entries``: bound of the in-memory backend (pages and pointers).
+    - ``max_bytes``: what the in-memory backend's entries may weigh together
+      (64 MiB by default: a page weighs about twice its body, see
+      :mod:`~openrouter_bench._lru`); a page over an eighth of it is served, not kept.
     - ``lease_ttl``: lifetime of a Redis lease. Its holder renews it every third of
       that while its fetch runs (a fetch with retries can outlast it many times),
       so a holder that dies frees it within ``lease_ttl``.
@@ -168,6 +200,7 @@ class CachePolicy:
     )
     history: int = attrs.field(default=2, validator=_count_to(1_000))
     max_entries: int = attrs.field(default=10_000, validator=_count_to(100_000_000))
+    max_bytes: int = attrs.field(default=DEFAULT_MAX_BYTES, validator=_count_to(2**40))
     lease_ttl: float = attrs.field(default=10.0, converter=_seconds, validator=_non_negative)
     lease_wait: float = attrs.field(default=15.0, converter=_seconds, validator=_non_negative)
 
@@ -184,7 +217,9 @@ class CacheStats:
     ``hits`` and ``misses`` count calls; ``coalesced`` the calls that shared a
     fetch made by another call (in this process or, with Redis, another one);
     ``fetches`` the upstream calls made; ``stale_serves`` the calls answered
-    with a stale snapshot; ``backend_errors`` failed backend operations.
+    with a stale snapshot; ``backend_errors`` failed backend operations;
+    ``not_stored`` entries the backend cannot hold (too large, or a key it
+    refuses), which are served but not kept and leave the backend in use.
     """
 
     hits: int = 0
@@ -193,6 +228,7 @@ class CacheStats:
     coalesced: int = 0
     fetches: int = 0
     backend_errors: int = 0
+    not_stored: int = 0
 
 
 class _Keys:
@@ -245,7 +281,8 @@ class _ObjectEntries:
 
     async def _set(self, key: str, value: Any) -> None:
         if self.lru is not None:
-            self.lru.store(key, value, self.retain)
+            if not self.lru.store(key, value, self.retain):
+                raise _NotStored(f"over the memory cache's {self.lru.max_value_bytes}-byte share")
         else:
             await self.backend.set(key, value, ttl=self.retain, timeout=None)
 
@@ -282,6 +319,54 @@ def _as_is(value: Any) -> Any:
     return value
 
 
+class _NotStored(Exception):
+    """The backend cannot hold this one entry (its size or its key): not an outage."""
+
+
+def _value_limit(backend: BaseCache) -> int | None:
+    """The largest value ``backend`` holds, if it is known."""
+    limit = getattr(backend, "max_value_bytes", None)
+    if isinstance(limit, int):
+        return limit
+    return _VALUE_LIMITS.get(str(getattr(backend, "NAME", "")))
+
+
+def _cannot_store(error: Exception) -> bool:
+    """True when a backend refused one entry (its key or its size), as opposed to failing."""
+    if isinstance(error, _NotStored | sqlite3.DataError):
+        # sqlite3.DataError: "string or blob too big".
+        return True
+    if type(error).__module__.startswith("aiomcache"):
+        # A key aiomcache will not send (ValidationException), or memcached's
+        # "SERVER_ERROR object too large for cache".
+        return type(error).__name__ == "ValidationException" or "too large" in str(error)
+    # aiocache turns aiomcache's ValidationException on a write into this TypeError.
+    return isinstance(error, TypeError) and str(error).startswith("aiomcache error:")
+
+
+def _allow_for(size: int) -> None:
+    """Give the running backend call time to move ``size`` bytes before it counts as hung."""
+    deadline = _BACKEND_DEADLINE.get()
+    when = None if deadline is None else deadline.when()
+    if deadline is not None and when is not None:
+        deadline.reschedule(when + size * _BACKEND_SECONDS_PER_BYTE)
+
+
+async def _off_loop(work: Callable[..., _T], *args: Any) -> _T:
+    """``work(*args)`` on a worker thread; its time does not count against a backend timeout."""
+    deadline = _BACKEND_DEADLINE.get()
+    when = None if deadline is None else deadline.when()
+    if deadline is None or when is None:
+        return await asyncio.to_thread(work, *args)
+    loop = asyncio.get_running_loop()
+    left = when - loop.time()
+    deadline.reschedule(None)
+    try:
+        return await asyncio.to_thread(work, *args)
+    finally:
+        deadline.reschedule(loop.time() + left)
+
+
 class _ByteEntries:
     """Entries kept as versioned JSON bytes (memcached, SQLite, any serializing backend)."""
 
@@ -306,6 +391,7 @@ class _ByteEntries:
         self.clock = clock
         self.history = history
         self._warned: dict[str, None] = {}
+        self.value_limit = _value_limit(backend)
 
     # The four primitives, through aiocache's API.
 
@@ -367,13 +453,22 @@ class _ByteEntries:
         if raw is None:
             return None
         try:
+            if isinstance(raw, bytes | str) and len(raw) > _OFF_LOOP_BYTES:
+                return await _off_loop(decode_page, raw, query, as_of)
             return decode_page(raw, query, as_of)
         except UnreadableEntry as error:
             await self._discard_unreadable(key, error)
             return None
 
     async def write_page(self, query: Query, as_of: str, page: Page) -> None:
-        await self._save(self.keys.page(query, as_of), encode_page(query, as_of, page))
+        if page.body_bytes > _OFF_LOOP_BYTES or len(page.items) > _OFF_LOOP_ITEMS:
+            data = await _off_loop(encode_page, query, as_of, page)
+        else:
+            data = encode_page(query, as_of, page)
+        if self.value_limit is not None and len(data) > self.value_limit:
+            raise _NotStored(f"a {len(data)}-byte page, over the backend's {self.value_limit}")
+        _allow_for(len(data))
+        await self._save(self.keys.page(query, as_of), data)
 
     async def keep_page(self, query: Query, as_of: str, page: Page) -> Page:
         # Renewing the expiry is one small command; the page is only written again
@@ -593,6 +688,11 @@ class SnapshotCache:
                     history=policy.history,
                 )
         self._owns_backend = False
+        # SQLite is local and bounds its own waits (for another process's lock): past that
+        # it is slow, not down.
+        self._backend_timeout = _BACKEND_TIMEOUT + (
+            backend.busy_timeout if isinstance(backend, SQLiteCache) else 0.0
+        )
         self._flights: SingleFlight[tuple[Page, _Source]] = SingleFlight()
         self._closed = False
         self._outage = False
@@ -603,6 +703,7 @@ class SnapshotCache:
         self._coalesced = 0
         self._fetches = 0
         self._backend_errors = 0
+        self._not_stored = 0
         #: Told how each call was answered: "hit", "miss", "coalesced" or "stale" (client hooks).
         self.on_event: Callable[[Query, CacheOutcome], None] | None = None
 
@@ -620,6 +721,7 @@ class SnapshotCache:
             coalesced=self._coalesced,
             fetches=self._fetches,
             backend_errors=self._backend_errors,
+            not_stored=self._not_stored,
         )
 
     async def get(
@@ -818,7 +920,10 @@ class SnapshotCache:
         if isinstance(backend, SQLiteCache):
             return f"sqlite {backend.path}"
         if isinstance(backend, BoundedMemoryCache):
-            return f"memory ({len(backend)}/{backend.max_entries} entries)"
+            return (
+                f"memory ({len(backend)}/{backend.max_entries} entries, "
+                f"{backend.accounted_bytes / 1024:.0f} KiB of {backend.max_bytes / 1024:.0f} KiB)"
+            )
         endpoint = getattr(backend, "endpoint", None)
         port = getattr(backend, "port", None)
         name = getattr(backend, "NAME", type(backend).__name__)
@@ -1049,15 +1154,33 @@ class SnapshotCache:
             if self._lru is not None:
                 result = await operation()
             else:
-                async with asyncio.timeout(_BACKEND_TIMEOUT):
-                    result = await operation()
+                async with asyncio.timeout(self._backend_timeout) as deadline:
+                    token = _BACKEND_DEADLINE.set(deadline)
+                    try:
+                        result = await operation()
+                    finally:
+                        _BACKEND_DEADLINE.reset(token)
         except Exception as error:  # noqa: BLE001  # a backend failure means "no cache", not a failed call
-            self._backend_failed(error)
+            if _cannot_store(error):
+                self._entry_refused(error)
+            else:
+                self._backend_failed(error)
             return fallback
         if self._outage:
             self._outage = False
             self._logger.info("snapshot cache backend %s is back", self._backend_name())
         return result
+
+    def _entry_refused(self, error: Exception) -> None:
+        # One entry the backend cannot hold says nothing of the others: no breaker trip.
+        self._not_stored += 1
+        level = logging.DEBUG if self._not_stored > 1 else logging.INFO
+        self._logger.log(
+            level,
+            "snapshot cache backend %s cannot hold an entry (%s); it is served, not kept",
+            self._backend_name(),
+            untrusted_text(error),
+        )
 
     def _backend_failed(self, error: Exception) -> None:
         self._backend_errors += 1
@@ -1085,7 +1208,7 @@ def open_cache(
 ) -> SnapshotCache:
     """A :class:`SnapshotCache` over the backend ``spec`` names.
 
-    - ``"memory"``: a bounded LRU in this process (``policy.max_entries``);
+    - ``"memory"``: a bounded LRU in this process (``policy.max_entries``, ``policy.max_bytes``);
     - ``None``: no cache (identical concurrent calls still share one fetch);
     - ``"redis://host:port/db"`` (or ``rediss://``, with ``user:password@``);
     - ``"memcached://host:port"`` (needs the ``aiomcache`` package);
@@ -1110,7 +1233,9 @@ def open_cache(
 
 def _backend_for(spec: str, policy: CachePolicy, clock: Callable[[], float]) -> BaseCache:
     if spec == "memory":
-        return BoundedMemoryCache(policy.max_entries, clock=clock, timeout=None)
+        return BoundedMemoryCache(
+            policy.max_entries, max_bytes=policy.max_bytes, clock=clock, timeout=None
+        )
     parts = urlsplit(spec)
     scheme = parts.scheme.lower()
     if scheme in ("redis", "rediss"):
@@ -1126,6 +1251,7 @@ def _backend_for(spec: str, policy: CachePolicy, clock: Callable[[], float]) -> 
             endpoint=parts.hostname or "127.0.0.1",
             port=parts.port or 11211,
             serializer=BytesSerializer(),
+            key_builder=_memcached_key,
             timeout=None,
         )
     if scheme == "sqlite":
@@ -1140,6 +1266,24 @@ def _backend_for(spec: str, policy: CachePolicy, clock: Callable[[], float]) -> 
         "cache must be 'memory', a redis://, memcached:// or sqlite:/// URL, "
         f"an aiocache instance or None; got a value starting {spec.split(':', 1)[0]!r}"
     )
+
+
+def _memcached_key(key: str, namespace: str | None = None) -> bytes:
+    """``key`` as memcached takes it: as it is when it can be, else a readable prefix and a hash.
+
+    A long or odd Design Arena category makes a key memcached refuses (over
+    250 bytes, or with a space or control byte). Such a key becomes its first
+    printable characters, ``#`` and the SHA-256 of the whole key: ``#`` never
+    appears in a key as built (the query part is URL-encoded), so a hashed key
+    cannot meet a plain one.
+    """
+    text = f"{namespace or ''}{key}"
+    raw = text.encode()
+    if len(raw) <= _MEMCACHED_KEY_BYTES and _MEMCACHED_KEY.fullmatch(text):
+        return raw
+    digest = hashlib.sha256(raw).hexdigest()
+    readable = re.sub(r"[^!-~]", "_", text)[: _MEMCACHED_KEY_BYTES - len(digest) - 1]
+    return f"{readable}#{digest}".encode()
 
 
 def _redis_backend(spec: str, *, ssl: bool) -> BaseCache:

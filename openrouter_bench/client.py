@@ -32,6 +32,8 @@ import yarl
 
 from openrouter_bench import _checks, fanout, transport
 from openrouter_bench._budget import RetryBudget
+from openrouter_bench._convert import MAX_PAGE_ITEMS
+from openrouter_bench._lru import DEFAULT_MAX_BYTES as DEFAULT_MAX_CACHE_BYTES
 from openrouter_bench.cache import (
     CachePolicy,
     CacheStats,
@@ -259,8 +261,10 @@ class BenchmarksClient:
 
     ``api_key`` defaults to ``$OPENROUTER_API_KEY`` and ``base_url`` to
     ``$OPENROUTER_BASE_URL``, else OpenRouter's API. ``cache`` is ``"memory"``
-    (a bounded LRU of ``max_entries`` pages), ``None``, a ``redis://`` or
+    (a bounded LRU of ``max_entries`` pages weighing ``max_cache_bytes`` at
+    most), ``None``, a ``redis://`` or
     ``memcached://`` URL, a ``sqlite:///path`` file, or an aiocache instance.
+    ``max_page_items`` caps the items of one answer (ResponseFormatError past it).
     Pass ``session`` to share an aiohttp session you own; the client never
     closes it.
 
@@ -298,12 +302,14 @@ class BenchmarksClient:
         ttl: float | timedelta = 600.0,
         stale_if_error: float | timedelta = 86_400.0,
         max_entries: int = 10_000,
+        max_cache_bytes: int = DEFAULT_MAX_CACHE_BYTES,
         history: int = 2,
         retry: RetryPolicy | None = None,
         quota: QuotaPolicy | str | None = DEFAULT_QUOTA,
         timeout: float | timedelta = 20.0,
         connect_timeout: float | timedelta = 10.0,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_page_items: int = MAX_PAGE_ITEMS,
         session: aiohttp.ClientSession | None = None,
         app_url: str | None = None,
         app_title: str | None = None,
@@ -333,6 +339,7 @@ class BenchmarksClient:
         self._timer = _callable("timer", timer)
         self._sleep = _callable("sleep", sleep)
         self._rng = _callable("rng", rng)
+        self._max_items = _checks.count("max_page_items", max_page_items)
         self._retry_budget = _retry_budget(retry_budget)
         self._hooks = HookRunner(_instance("hooks", hooks, ClientHooks))
         session = _instance("session", session, aiohttp.ClientSession)
@@ -359,6 +366,7 @@ class BenchmarksClient:
             stale_if_error=stale_if_error,
             history=history,
             max_entries=max_entries,
+            max_bytes=max_cache_bytes,
         )
         self.cache: SnapshotCache = open_cache(
             _cache_spec(cache),
@@ -807,6 +815,7 @@ class BenchmarksClient:
                 query=query,
                 fetched_at=fetched_at,
                 secrets=credential_forms(self._key.reveal()),
+                max_items=self._max_items,
             )
         except NotFoundError as error:
             error.url = request.url  # a wrong base URL shows as this; say which URL was tried

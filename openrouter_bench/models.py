@@ -217,7 +217,8 @@ class Page:
     ``from_cache`` is True when no request was sent for it; ``stale`` is True
     when it was served from an older snapshot because a refresh failed.
     ``fetched_at`` is when this client received it from the server (a cache hit keeps the
-    original time).
+    original time). ``body_bytes`` is the length of the decoded body it was read from (0 for
+    a page built otherwise): what a memory cache weighs it by. It takes no part in equality.
     """
 
     items: tuple[Item, ...] = attrs.field(repr=lambda items: f"<{len(items)} items>")
@@ -226,6 +227,7 @@ class Page:
     fetched_at: datetime
     from_cache: bool = False
     stale: bool = False
+    body_bytes: int = attrs.field(default=0, eq=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.items)

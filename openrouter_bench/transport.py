@@ -39,6 +39,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import attrs
 
+from openrouter_bench._convert import MAX_PAGE_ITEMS
 from openrouter_bench._text import REDACTED, untrusted_text
 from openrouter_bench.errors import (
     OpenRouterBenchError,
@@ -457,18 +458,25 @@ async def read_page(
     off_loop_bytes: int = OFF_LOOP_BYTES,
     reader: Reader = read_response,
     secrets: Sequence[str] = (),
+    max_items: int = MAX_PAGE_ITEMS,
 ) -> Page:
     """The page in ``response``, or the typed error it means (as
     :func:`~openrouter_bench.wire.read_response` reads it).
 
     A body longer than ``off_loop_bytes`` is read in a worker thread, so the
     event loop goes on meanwhile. ``reader`` is the pure function that does it;
-    ``secrets`` are the texts it must redact from what it keeps.
+    ``secrets`` are the texts it must redact from what it keeps; a page of more
+    than ``max_items`` items is a :class:`ResponseFormatError`.
     The error raised carries no chain and no traceback into the parser: those
     would hold the body, which a hostile server can fill with the request's key.
     """
     arguments = (response.status, response.headers, response.body)
-    options = {"query": query, "fetched_at": fetched_at, "secrets": tuple(secrets)}
+    options = {
+        "query": query,
+        "fetched_at": fetched_at,
+        "secrets": tuple(secrets),
+        "max_items": max_items,
+    }
     failure: OpenRouterBenchError
     try:
         if len(response.body) > off_loop_bytes:

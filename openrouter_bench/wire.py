@@ -22,7 +22,7 @@ import attrs
 import orjson
 
 from openrouter_bench._checks import MAX_SECONDS
-from openrouter_bench._convert import decode_page
+from openrouter_bench._convert import MAX_PAGE_ITEMS, decode_page
 from openrouter_bench._text import REDACTED, TEXT_LIMIT, untrusted_text
 from openrouter_bench._version import __version__
 from openrouter_bench.errors import (
@@ -212,6 +212,7 @@ def read_response(
     query: Query,
     fetched_at: datetime,
     secrets: Sequence[str] = (),
+    max_items: int = MAX_PAGE_ITEMS,
 ) -> Page:
     """The page in a 200 answer; otherwise raise the typed error that the answer means.
 
@@ -220,10 +221,11 @@ def read_response(
     ``secrets`` are the texts no error may show (:func:`credential_forms` of
     the key): every text of the answer that an error keeps is redacted of
     them, cut to a few hundred characters and stripped of control characters.
+    A page of more than ``max_items`` items raises :class:`ResponseFormatError`.
     """
     if status == 200:
         try:
-            return decode_page(body, query=query, fetched_at=fetched_at)
+            return decode_page(body, query=query, fetched_at=fetched_at, max_items=max_items)
         except ResponseFormatError as error:
             # Its message may quote the body; the error is rebuilt clean, outside the except.
             unreadable = error
@@ -235,7 +237,7 @@ def read_response(
             for secret in hidden:
                 redacted = redacted.replace(secret, REDACTED.encode())
             try:
-                decode_page(redacted, query=query, fetched_at=fetched_at)
+                decode_page(redacted, query=query, fetched_at=fetched_at, max_items=max_items)
             except ResponseFormatError as error:
                 unreadable = error
         raise ResponseFormatError(

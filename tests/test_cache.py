@@ -4,7 +4,9 @@ and the checks a stored value passes before it is trusted."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
+import hashlib
 import logging
 import os
 import sqlite3
@@ -15,6 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import attrs
 import orjson
 import pytest
 from aiocache import SimpleMemoryCache
@@ -38,6 +41,7 @@ from openrouter_bench.cache import (
     CacheStats,
     SnapshotCache,
     SQLiteCache,
+    _memcached_key,
     default_cli_cache_path,
     open_cache,
 )
@@ -55,6 +59,7 @@ from openrouter_bench.errors import (
     ServerError,
     TransportError,
 )
+from openrouter_bench.models import Page
 from openrouter_bench.query import Query
 from tests._cache_fixtures import AS_OF_1, AS_OF_2, AS_OF_3, Clock, Upstream, make_page
 
@@ -596,7 +601,7 @@ async def test_describe_names_backend_and_counters(
     await cache.get(QUERY, upstream.fetcher(QUERY))
     await cache.get(QUERY, upstream.fetcher(QUERY))
     text = await cache.describe()
-    assert "memory (2/10000 entries)" in text
+    assert "memory (2/10000 entries, 2 KiB of 65536 KiB)" in text
     assert NAMESPACE in text
     assert "1 hit, 1 miss, 1 fetch" in text
 
@@ -841,3 +846,93 @@ async def test_sqlite_reads_a_pointer_no_further_than_the_cap(tmp_path: Path, cl
     assert upstream.calls == 2
     assert cache.stats.backend_errors == 0
     await cache.close()
+
+
+# Backend limits: one entry a backend cannot hold is not an outage.
+
+
+def test_memcached_keys_that_memcached_takes_stay_as_they_are() -> None:
+    """A key of printable ASCII within 250 bytes is sent unchanged."""
+    key = f"{NAMESPACE}:v1:pointer:source=design-arena&category=gamedev"
+    assert _memcached_key(key) == key.encode()
+    assert _memcached_key("pointer:x", "ns:") == b"ns:pointer:x"
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "pointer:category=" + "x" * 300,
+        "pointer:category=a b",
+        "pointer:category=tab\there",
+        "pointer:category=caf\u00e9",
+    ],
+)
+def test_memcached_keys_it_would_refuse_become_a_prefix_and_a_hash(key: str) -> None:
+    """A long or odd key becomes at most 250 bytes of printable ASCII ending in its SHA-256."""
+    stored = _memcached_key(key)
+    assert len(stored) <= 250
+    assert stored.isascii()
+    assert all(0x21 <= byte <= 0x7E for byte in stored)
+    assert stored.startswith(b"pointer:category=")
+    assert stored.endswith(hashlib.sha256(key.encode()).hexdigest().encode())
+    assert _memcached_key(key + "y") != stored
+
+
+def test_policy_takes_a_byte_budget() -> None:
+    """max_bytes must be an integer >= 1; open_cache hands it to the memory backend."""
+    with pytest.raises(ConfigurationError, match="max_bytes"):
+        CachePolicy(max_bytes=0)
+    cache = open_cache("memory", namespace=NAMESPACE, policy=CachePolicy(max_bytes=1234567))
+    assert isinstance(cache.backend, BoundedMemoryCache)
+    assert cache.backend.max_bytes == 1234567
+
+
+async def test_a_page_over_the_memory_share_is_served_not_kept(
+    clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A page too heavy for the memory budget is returned, not kept, logged once at INFO."""
+    policy = CachePolicy(max_bytes=8 * 100_000)
+    cache = open_cache("memory", namespace=NAMESPACE, policy=policy, clock=clock)
+    heavy = attrs.evolve(make_page(QUERY), body_bytes=60_000)
+    light_query = Query(source="design-arena")
+    light = make_page(light_query)
+    fetches = 0
+
+    async def fetch(page: Page) -> Page:
+        nonlocal fetches
+        fetches += 1
+        return page
+
+    with caplog.at_level(logging.DEBUG, logger="openrouter_bench.cache"):
+        for _ in range(3):
+            assert await cache.get(QUERY, functools.partial(fetch, heavy)) == heavy
+            await cache.get(light_query, functools.partial(fetch, light))
+    refusals = [r for r in caplog.records if "cannot hold an entry" in r.getMessage()]
+    assert [r.levelno for r in refusals[:2]] == [logging.INFO, logging.DEBUG]
+    assert fetches == 4  # the heavy page three times, the light one once
+    assert cache.stats.backend_errors == 0
+    assert cache.stats.not_stored == 6
+    await cache.close()
+
+
+async def test_a_value_over_a_backends_limit_is_not_written(
+    tmp_path: Path, clock: Clock, upstream: Upstream
+) -> None:
+    """A page over the backend's max_value_bytes is not written; other pages still are."""
+    backend = SQLiteCache(tmp_path / "limited.db", clock=clock)
+    backend.max_value_bytes = 2_000
+    cache = SnapshotCache(backend, namespace=NAMESPACE, clock=clock)
+    small = Query(source="openrouter")
+
+    async def large() -> Page:
+        return make_page(QUERY, models=50)
+
+    await cache.get(QUERY, large)
+    await cache.get(small, upstream.fetcher(small))
+    assert not (await cache.get(QUERY, large)).from_cache
+    assert (await cache.get(small, upstream.fetcher(small))).from_cache
+    assert cache.stats.backend_errors == 0
+    assert cache.stats.not_stored == 2
+    pages = [key for key in await backend.keys_with_prefix(NAMESPACE) if ":page:" in key]
+    assert len(pages) == 1
+    await backend.close()
