@@ -1,6 +1,8 @@
-"""Six answers of a million tiny items each through the memory cache, in a fresh interpreter.
+"""Six answers of many tiny items each through the memory cache, in a fresh interpreter.
 
-``python -m tests.hostile._tiny_items`` prints one JSON object of figures;
+``python -m tests.hostile._tiny_items COUNT [--raise-cap]`` prints one JSON
+object of figures for six answers of COUNT items (``--raise-cap`` lifts the
+client's item cap above COUNT, so only the byte budget stands in the way);
 ``tests/hostile/test_cache_bounds.py`` runs it and checks them. A process of
 its own, so that its resident set size says what these answers cost and
 nothing else, and so that the half gigabyte one such page takes while it is
@@ -18,7 +20,7 @@ from typing import Any, Final
 import orjson
 import psutil  # type: ignore[import-untyped]  # ships no type hints
 
-from openrouter_bench import BenchmarksClient, RetryPolicy
+from openrouter_bench import BenchmarksClient, ResponseFormatError, RetryPolicy
 from openrouter_bench._lru import BoundedMemoryCache
 from openrouter_bench.fake.hostile import HostileServer, respond
 
@@ -51,9 +53,10 @@ def rss() -> int:
     return resident
 
 
-async def run() -> dict[str, Any]:
+async def run(count: int, *, raise_cap: bool) -> dict[str, Any]:
     """The figures of the six answers (the body is built once and sent six times)."""
-    answer = tiny_items(MILLION)
+    answer = tiny_items(count)
+    capped: dict[str, Any] = {} if not raise_cap else {"max_page_items": 2 * count}
     async with HostileServer(answer) as server:
         client = BenchmarksClient(
             KEY,
@@ -61,8 +64,8 @@ async def run() -> dict[str, Any]:
             retry=RetryPolicy.no_wait(attempts=1),
             quota=None,
             max_response_bytes=64 * MIB,
-            max_page_items=2 * MILLION,
             max_cache_bytes=BUDGET,
+            **capped,
         )
         backend = client.cache.backend
         assert isinstance(backend, BoundedMemoryCache)
@@ -70,11 +73,16 @@ async def run() -> dict[str, Any]:
         growth: list[int] = []
         accounted: list[int] = []
         items: list[int] = []
+        refused: list[str] = []
         async with client:
             for index in range(ANSWERS):
-                page = await client.get(max_results=2 * MILLION + index)
-                items.append(len(page))
-                del page
+                try:
+                    page = await client.get(max_results=2 * MILLION + index)
+                except ResponseFormatError as error:
+                    refused.append(str(error))
+                else:
+                    items.append(len(page))
+                    del page
                 growth.append(rss() - before)
                 accounted.append(backend.accounted_bytes)
             stats = client.cache.stats
@@ -83,6 +91,7 @@ async def run() -> dict[str, Any]:
     return {
         "answer_bytes": len(answer),
         "items": items,
+        "refused": refused,
         "requests": requests,
         "kept_entries": kept,
         "budget": BUDGET,
@@ -96,7 +105,9 @@ async def run() -> dict[str, Any]:
 
 def main() -> int:
     """Print the figures as one JSON line."""
-    sys.stdout.write(orjson.dumps(asyncio.run(run())).decode() + "\n")
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else MILLION
+    figures = asyncio.run(run(count, raise_cap="--raise-cap" in sys.argv[2:]))
+    sys.stdout.write(orjson.dumps(figures).decode() + "\n")
     return 0
 
 

@@ -64,15 +64,10 @@ def client_for(url: str, **options: Any) -> BenchmarksClient:
     return BenchmarksClient(CANARY_KEY, base_url=url, **options)
 
 
-@pytest.mark.slow  # a million UnknownItems take the converter some ten seconds a page
-@pytest.mark.hostile(
-    case="six answers of a million tiny items each, through the memory cache",
-    expected="each is served but not kept; the cache stays within its byte budget, RSS bounded",
-)
-def test_a_million_tiny_items_are_served_not_kept(observe: Observe) -> None:
-    """Pages weighing more than an eighth of the budget are returned, never kept."""
-    done = subprocess.run(  # a fixed argv, no shell
-        [sys.executable, "-m", "tests.hostile._tiny_items"],
+def tiny_item_figures(count: int, *extra: str) -> dict[str, Any]:
+    """The figures ``python -m tests.hostile._tiny_items`` prints, from a fresh interpreter."""
+    done = subprocess.run(  # noqa: S603  # our own module, run by this interpreter
+        [sys.executable, "-m", "tests.hostile._tiny_items", str(count), *extra],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -80,12 +75,45 @@ def test_a_million_tiny_items_are_served_not_kept(observe: Observe) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    figures = json.loads(done.stdout)
+    figures: dict[str, Any] = json.loads(done.stdout)
+    return figures
+
+
+@pytest.mark.hostile(
+    case="six answers of a million tiny items each, to a client with the default settings",
+    expected="ResponseFormatError for each (the item cap), nothing kept, RSS bounded",
+)
+def test_a_million_tiny_items_are_refused_by_the_item_cap(observe: Observe) -> None:
+    """A page of far more items than any real one is refused before its items are built."""
+    figures = tiny_item_figures(MILLION)
+    budget = figures["budget"]
+    highest = max(figures["rss_growth"])
+    assert figures["items"] == []
+    assert len(figures["refused"]) == 6
+    assert all(
+        f"{MAX_PAGE_ITEMS:,}" in text or str(MAX_PAGE_ITEMS) in text for text in figures["refused"]
+    )
+    assert figures["kept_entries"] == 0
+    assert highest < 4 * budget
+    observe(
+        f"6 answers of {figures['answer_bytes'] / 1e6:.0f} MB: 6 ResponseFormatErrors "
+        f"({figures['refused'][0][:80]}); 0 entries kept; RSS grew {highest / MIB:.0f} MiB at "
+        "most; before the cap and the budget the same six grew it by 2,391 MiB"
+    )
+
+
+@pytest.mark.hostile(
+    case="six answers at the item cap (100,000 tiny items each), through the memory cache",
+    expected="each is served but not kept; the cache stays within its byte budget, RSS bounded",
+)
+def test_pages_at_the_item_cap_are_served_not_kept(observe: Observe) -> None:
+    """Pages weighing more than an eighth of the budget are returned, never kept."""
+    figures = tiny_item_figures(MAX_PAGE_ITEMS)
     budget = figures["budget"]
     # One page alive at a time is the floor: it weighs about ITEM_FLOOR bytes an item.
-    transient = ITEM_FLOOR * MILLION
+    transient = ITEM_FLOOR * MAX_PAGE_ITEMS
     highest = max(figures["rss_growth"])
-    assert figures["items"] == [MILLION] * 6
+    assert figures["items"] == [MAX_PAGE_ITEMS] * 6
     assert figures["requests"] == 6
     assert figures["kept_entries"] == 0
     assert max(figures["accounted"]) <= budget
@@ -93,12 +121,11 @@ def test_a_million_tiny_items_are_served_not_kept(observe: Observe) -> None:
     assert figures["not_stored"] >= 6
     assert highest < 4 * budget + transient
     observe(
-        f"6 answers of {figures['answer_bytes'] / 1e6:.0f} MB: 6 requests, every page served "
+        f"6 answers of {figures['answer_bytes'] / 1e6:.1f} MB: 6 requests, every page served "
         f"and none kept ({figures['not_stored']} entries refused, 0 backend errors, "
         f"{max(figures['accounted'])} of {budget // MIB} MiB held); RSS grew "
         f"{highest / MIB:.0f} MiB at most ({figures['rss_growth_after'] / MIB:.0f} MiB after "
-        f"the client closed), bound {(4 * budget + transient) / MIB:.0f} MiB; without the "
-        "budget the same six grew it by 2,391 MiB"
+        f"the client closed), bound {(4 * budget + transient) / MIB:.0f} MiB"
     )
 
 
@@ -134,7 +161,7 @@ async def test_real_pages_past_the_budget_push_out_the_oldest(observe: Observe) 
 
 
 @pytest.mark.hostile(
-    case=f"an answer of {MAX_PAGE_ITEMS + 1:,} tiny items, under the response cap",
+    case="an answer of 100,001 tiny items (one past the item cap), under the response cap",
     expected="ResponseFormatError naming the item cap, before the items are structured",
 )
 async def test_the_item_cap_refuses_a_page_of_too_many_items(observe: Observe) -> None:
@@ -154,15 +181,15 @@ async def test_the_item_cap_refuses_a_page_of_too_many_items(observe: Observe) -
 
 
 @pytest.mark.hostile(
-    case="a Design Arena category of 300 characters, on memcached (keys of 250 bytes at most)",
+    case="a Design Arena category of 200 characters (the most a query takes), on memcached (keys of 250 bytes at most)",
     expected="cached under a hashed key and hit the second time; other queries keep caching",
 )
 async def test_a_long_category_is_cached_under_a_hashed_key(
     fake: FakeOpenRouter, memcached_url: str, observe: Observe
 ) -> None:
     """A key memcached would refuse is hashed into a valid one; nothing trips the breaker."""
-    category = f"c{nonce()} " + "x" * 300
-    category = category[:300]
+    category = f"c{nonce()} " + "x" * 200
+    category = category[:200]
     long_query = Query(source="design-arena", arena="models", category=category)
     other = Query(source="design-arena", arena="builders", max_results=nonce())
     async with client_for(fake.url, cache=memcached_url) as client:
