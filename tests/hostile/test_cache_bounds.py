@@ -181,7 +181,7 @@ async def test_the_item_cap_refuses_a_page_of_too_many_items(observe: Observe) -
 
 
 @pytest.mark.hostile(
-    case="a Design Arena category of 200 characters (the most a query takes), on memcached (keys of 250 bytes at most)",
+    case="a Design Arena category of 200 characters (the most a query takes), on memcached",
     expected="cached under a hashed key and hit the second time; other queries keep caching",
 )
 async def test_a_long_category_is_cached_under_a_hashed_key(

@@ -245,7 +245,8 @@ async def test_a_page_under_another_querys_key_is_a_miss(
     assert wall < DEADLINE + MARGIN
     observe(
         f"{backend.kind}: miss, one warning ('an entry of another query'), the right page, "
-        f"1 extra request, {wall:.2f} s; the next get is a hit"
+        f"1 extra request, {wall:.2f} s; the next get is a hit",
+        deadline=DEADLINE,
     )
 
 
@@ -272,7 +273,10 @@ async def test_a_pointer_from_the_future_is_a_miss(
     rewritten = orjson.loads(await backend.read(stored_key(client, "pointer", QUERY)) or b"{}")
     assert rewritten["fetched_at"] <= time.time() + 1
     assert wall < DEADLINE + MARGIN
-    observe(f"{backend.kind}: miss, 1 extra request, pointer rewritten to now, {wall:.2f} s")
+    observe(
+        f"{backend.kind}: miss, 1 extra request, pointer rewritten to now, {wall:.2f} s",
+        deadline=DEADLINE,
+    )
 
 
 FETCHED_AT: Final = {
@@ -312,7 +316,10 @@ async def test_a_pointer_with_an_unreadable_fetched_at_is_a_miss(
     assert len(fake.requests) == 2
     assert (await client.get(QUERY)).from_cache
     assert wall < DEADLINE + MARGIN
-    observe(f"{backend.kind}, fetched_at {label}: miss, 1 extra request, {wall:.2f} s")
+    observe(
+        f"{backend.kind}, fetched_at {label}: miss, 1 extra request, {wall:.2f} s",
+        deadline=DEADLINE,
+    )
 
 
 @pytest.mark.parametrize(
@@ -338,7 +345,9 @@ async def test_a_pointer_with_an_unreadable_as_of_is_a_miss(
     assert not page.from_cache
     assert len(fake.requests) == 2
     assert wall < DEADLINE + MARGIN
-    observe(f"{backend.kind}, as_of {as_of!r}: miss, 1 extra request, {wall:.2f} s")
+    observe(
+        f"{backend.kind}, as_of {as_of!r}: miss, 1 extra request, {wall:.2f} s", deadline=DEADLINE
+    )
 
 
 @pytest.mark.hostile(
@@ -367,7 +376,9 @@ async def test_a_page_whose_as_of_is_not_the_pointers_is_a_miss(
     assert page.meta.as_of == first.meta.as_of
     assert len(fake.requests) == 2
     assert wall < DEADLINE + MARGIN
-    observe(f"{backend.kind}: miss, the server's page, 1 extra request, {wall:.2f} s")
+    observe(
+        f"{backend.kind}: miss, the server's page, 1 extra request, {wall:.2f} s", deadline=DEADLINE
+    )
 
 
 @pytest.mark.hostile(
@@ -402,7 +413,8 @@ async def test_a_pointer_with_a_huge_history_is_a_bounded_miss(
     assert wall < DEADLINE + MARGIN
     observe(
         f"{backend.kind}: a {len(crafted) // 1024} KiB pointer of {entries} entries: "
-        f"miss, 1 extra request, {wall:.2f} s"
+        f"miss, 1 extra request, {wall:.2f} s",
+        deadline=DEADLINE,
     )
 
 
@@ -433,7 +445,8 @@ async def test_only_the_policys_history_is_read(
     assert wall < DEADLINE + MARGIN
     observe(
         f"{backend.kind}: {len(old) + 1} listed, 2 kept, 1 extra request "
-        f"(a new as_of), {wall:.2f} s"
+        f"(a new as_of), {wall:.2f} s",
+        deadline=DEADLINE,
     )
 
 
@@ -526,7 +539,10 @@ async def test_a_lease_without_expiry_is_not_waited_for(
     assert len(fake.requests) == 1
     assert await redis_backend.read(lease) == b"planted"
     assert wall < 1.0
-    observe(f"fetched at once: 1 request, {wall:.2f} s against a {DEADLINE:g} s deadline")
+    observe(
+        f"fetched at once: 1 request, {wall:.2f} s against a {DEADLINE:g} s deadline",
+        deadline=DEADLINE,
+    )
 
 
 @pytest.mark.hostile(
@@ -553,7 +569,10 @@ async def test_a_dead_holders_long_lease_is_outwaited_within_the_deadline(
     assert served(fake, page)
     assert len(fake.requests) == 1
     assert DEADLINE / 2 - 0.1 <= wall < DEADLINE + MARGIN
-    observe(f"waited and fetched: 1 request, {wall:.2f} s against a {DEADLINE:g} s deadline")
+    observe(
+        f"waited and fetched: 1 request, {wall:.2f} s against a {DEADLINE:g} s deadline",
+        deadline=DEADLINE,
+    )
 
 
 @pytest.mark.hostile(
@@ -586,7 +605,8 @@ async def test_the_lease_wait_counts_against_the_calls_deadline(
     assert len(fake.requests) == 1
     assert wall < deadline + MARGIN
     observe(
-        f"RequestTimeoutError after {wall:.2f} s (half waiting) against a {deadline:g} s deadline"
+        f"RequestTimeoutError after {wall:.2f} s (half waiting) against a {deadline:g} s deadline",
+        deadline=deadline,
     )
 
 
@@ -680,7 +700,9 @@ async def test_out_of_range_timestamps_fail_their_query_alone_in_a_fan_out(
     assert too_late.path == "data[0].last_run_timestamp"
     assert len(server.requests) == 3  # a format error is not retried
     assert wall < DEADLINE + MARGIN
-    observe(f"1 page, 2 ResponseFormatErrors ({too_early}; {too_late}), {wall:.2f} s")
+    observe(
+        f"1 page, 2 ResponseFormatErrors ({too_early}; {too_late}), {wall:.2f} s", deadline=DEADLINE
+    )
 
 
 @pytest.mark.hostile(
