@@ -54,6 +54,7 @@ __all__ = [
     "longest_stall",
     "measure_bomb",
     "run",
+    "stalls",
     "streamed",
 ]
 
@@ -267,7 +268,8 @@ async def idle_stall(seconds: float) -> float:
     return beat.longest
 
 
-async def _stalls(quick: bool) -> list[tuple[str, dict[str, list[float]]]]:
+async def stalls(quick: bool) -> list[tuple[str, dict[str, list[float]]]]:
+    """Per body at the cap: the longest heartbeat gap of each run, on and off the loop and idle."""
     runs = 2 if quick else 15
     measured = []
     for label, body in bodies_at_cap().items():
@@ -289,7 +291,7 @@ async def run(context: RunContext) -> list[ScenarioResult]:
     """The longest loop stall for both bodies at the cap, with off-loop parsing on and off."""
     cap = transport.DEFAULT_MAX_RESPONSE_BYTES
     results = []
-    for label, samples in await _stalls(context.quick):
+    for label, samples in await stalls(context.quick):
         worst = max(samples[_OFF_LOOP])
         rows = (
             timed_row(
@@ -399,7 +401,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"cap {transport.DEFAULT_MAX_RESPONSE_BYTES / 2**20:.0f} MiB, off-loop above "
         f"{transport.OFF_LOOP_BYTES // 1024} KiB"
     )
-    for label, samples in asyncio.run(_stalls(arguments.quick)):
+    for label, samples in asyncio.run(stalls(arguments.quick)):
         for name, values in samples.items():
             print(
                 f"{label:32} {name:40} worst {max(values) * 1e3:6.1f} ms  "
