@@ -15,8 +15,8 @@ marker comments; ``python -m benchmarks.soak --write-docs`` keeps it as it is.
 from __future__ import annotations
 
 import argparse
-import ast
 import asyncio
+import importlib
 import json
 import os
 import subprocess
@@ -38,21 +38,33 @@ END: Final = "<!-- hostile:end -->"
 
 
 def marked_cases(folder: Path = CASES) -> list[tuple[str, str]]:
-    """``(case, expected)`` of every hostile marker in ``folder``, read from the source."""
+    """``(case, expected)`` of every hostile marker of the tests in ``folder``.
+
+    Read off the test functions themselves (imported, not run), so a marker put
+    on a ``pytest.param`` of a parametrized test counts as well as one on a test.
+    """
     found: list[tuple[str, str]] = []
+    package = ".".join(folder.relative_to(ROOT).parts)
     for path in sorted(folder.glob("test_*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if not (isinstance(node, ast.Call) and _is_hostile_marker(node.func)):
-                continue
-            words = {kw.arg: kw.value for kw in node.keywords}
-            case, expected = words.get("case"), words.get("expected")
-            if isinstance(case, ast.Constant) and isinstance(expected, ast.Constant):
-                found.append((str(case.value), str(expected.value)))
+        module = importlib.import_module(f"{package}.{path.stem}")
+        for name, test in sorted(vars(module).items()):
+            if name.startswith("test_") and callable(test):
+                found += [_words(mark) for mark in _hostile_marks(test)]
     return found
 
 
-def _is_hostile_marker(func: ast.expr) -> bool:
-    return isinstance(func, ast.Attribute) and func.attr == "hostile"
+def _hostile_marks(test: Any) -> Iterable[Any]:
+    for mark in getattr(test, "pytestmark", ()):
+        if mark.name == "hostile":
+            yield mark
+        elif mark.name == "parametrize":
+            values = mark.args[1] if len(mark.args) > 1 else mark.kwargs.get("argvalues", ())
+            for value in values:
+                yield from (m for m in getattr(value, "marks", ()) if m.name == "hostile")
+
+
+def _words(mark: Any) -> tuple[str, str]:
+    return str(mark.kwargs.get("case")), str(mark.kwargs.get("expected"))
 
 
 def run_cases(extra: Sequence[str] = ()) -> list[dict[str, Any]]:
