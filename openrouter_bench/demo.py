@@ -18,12 +18,12 @@ import time
 from typing import Final, TextIO
 
 from openrouter_bench._text import plural
-from openrouter_bench.cli import GridProgress
 from openrouter_bench.client import BenchmarksClient
 from openrouter_bench.errors import InvalidQueryError, OpenRouterBenchError
 from openrouter_bench.fake import FakeOpenRouter
 from openrouter_bench.fanout import Outcome
 from openrouter_bench.models import DesignArenaItem, Page
+from openrouter_bench.progress import GridProgress
 from openrouter_bench.query import KNOWN_CATEGORIES, Arena, Query, Source, TaskType
 from openrouter_bench.quota import QuotaPolicy
 from openrouter_bench.ranking import format_score, ranking_score

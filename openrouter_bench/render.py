@@ -30,7 +30,8 @@ import orjson
 
 from openrouter_bench._convert import unstructure_item, unstructure_page
 from openrouter_bench._text import plural
-from openrouter_bench.errors import ConfigurationError
+from openrouter_bench.errors import ConfigurationError, OpenRouterBenchError
+from openrouter_bench.fanout import FanOutResult
 from openrouter_bench.models import (
     ArtificialAnalysisItem,
     DesignArenaItem,
@@ -42,6 +43,7 @@ from openrouter_bench.models import (
     UnknownItem,
 )
 from openrouter_bench.query import Query
+from openrouter_bench.quota import QuotaStatus
 from openrouter_bench.ranking import format_score, ranking_name, ranking_score
 from openrouter_bench.watch import SnapshotChange
 
@@ -56,7 +58,9 @@ __all__ = [
     "field_value",
     "item_fields",
     "render_change",
+    "render_grid",
     "render_page",
+    "render_quota",
 ]
 
 FORMATS: Final = ("table", "json", "csv", "ndjson")
@@ -478,7 +482,7 @@ def _table(page: Page, items: Sequence[Item], view: ItemView, palette: Palette) 
         else list(enumerate(items, start=1))
     )
     rows = [[str(rank), *(column.cell(item) for column in columns)] for rank, item in ranked]
-    head, *body = _align([header, *rows])
+    head, *body = align_rows([header, *rows])
     meta = page.meta
     footer = [f"as of {meta.as_of:%Y-%m-%d %H:%M} UTC, {view.describe(len(items), len(page))}"]
     if page.stale:
@@ -490,7 +494,8 @@ def _table(page: Page, items: Sequence[Item], view: ItemView, palette: Palette) 
     return "\n".join([palette.bold(head), *body, "", *footer]) + "\n"
 
 
-def _align(rows: Iterable[list[str]]) -> list[str]:
+def align_rows(rows: Iterable[list[str]]) -> list[str]:
+    """Rows of cells as lines of columns, each as wide as its widest cell."""
     table = list(rows)
     widths = [max(len(row[index]) for row in table) for index in range(len(table[0]))]
     return [
@@ -591,7 +596,7 @@ def _change_table(change: SnapshotChange, palette: Palette) -> str:
     ]
     lines = [title]
     if rows:
-        head, *body = _align([["change", "ranking", "model", "rank", "score"], *rows])
+        head, *body = align_rows([["change", "ranking", "model", "rank", "score"], *rows])
         lines += ["", palette.bold(head), *body]
     if change.citation:
         lines += ["", f"source: {change.citation}"]
@@ -618,3 +623,189 @@ def render_change(
     if fmt == "table":
         return _change_table(change, palette)
     raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(CHANGE_FORMATS)}")
+
+
+# --- grids (fan-outs) ------------------------------------------------------------------------
+
+
+def _grid_label(query: Query) -> str:
+    words = []
+    for name, value in query.params.items():
+        if name == "max_results":
+            words.append(f"top {value}")
+        elif name == "include_run_config":
+            words.append("run-config")
+        else:
+            words.append(value)
+    return " ".join(words) or "everything"
+
+
+def _leader(items: Sequence[Item], query: Query) -> str:
+    if not items:
+        return "no items"
+    top = items[0]
+    name = getattr(top, "display_name", None) or getattr(top, "model_permaslug", None) or "?"
+    score = ranking_score(top, query)
+    return f"#1 {name}" if score is None else f"#1 {name} ({format_score(score)})"
+
+
+def _as_is(text: str) -> str:
+    return text
+
+
+def _grid_table(result: FanOutResult, view: ItemView, palette: Palette) -> str:
+    rows = [["query", "result", "items", "as of", "leader or error"]]
+    styles: list[Callable[[str], str]] = [palette.bold]
+    for query, outcome in result.items():
+        if isinstance(outcome, Page):
+            state = "stale" if outcome.stale else "cached" if outcome.from_cache else "ok"
+            rows.append(
+                [
+                    _grid_label(query),
+                    state,
+                    str(len(outcome)),
+                    f"{outcome.as_of:%Y-%m-%d %H:%M}",
+                    _leader(view.apply(outcome.items), query),
+                ]
+            )
+            styles.append(palette.yellow if outcome.stale else _as_is)
+        else:
+            rows.append([_grid_label(query), "error", "-", "-", str(outcome)])
+            styles.append(palette.red)
+    lines = [style(line) for style, line in zip(styles, align_rows(rows), strict=True)]
+    return "\n".join(lines) + "\n"
+
+
+def _grid_record(
+    query: Query, outcome: Page | OpenRouterBenchError, view: ItemView
+) -> dict[str, Any]:
+    if isinstance(outcome, Page):
+        shown = attrs.evolve(outcome, items=view.apply(outcome.items)) if view.selects else outcome
+        return {
+            "query": query.params,
+            "from_cache": outcome.from_cache,
+            "stale": outcome.stale,
+            "page": unstructure_page(shown),
+        }
+    return {
+        "query": query.params,
+        "error": {
+            "type": type(outcome).__name__,
+            "message": str(outcome),
+            "status": getattr(outcome, "status", None),
+            "attempts": outcome.attempts,
+        },
+    }
+
+
+def render_grid(
+    result: FanOutResult,
+    fmt: str,
+    view: ItemView = AS_SENT,
+    palette: Palette = PLAIN,
+) -> str:
+    """A grid's outcomes as text in one of :data:`FORMATS`.
+
+    ``view`` sorts and cuts each page's items (and picks the CSV's columns);
+    a field name it does not find in any page raises
+    :class:`~openrouter_bench.errors.ConfigurationError`.
+    """
+    view.check([item for page in result.pages.values() for item in page.items])
+    if fmt == "json":
+        records = [_grid_record(query, outcome, view) for query, outcome in result.items()]
+        return orjson.dumps(records, option=orjson.OPT_INDENT_2).decode() + "\n"
+    if fmt == "ndjson":
+        return "".join(
+            orjson.dumps(_grid_record(query, outcome, view)).decode() + "\n"
+            for query, outcome in result.items()
+        )
+    if fmt == "csv":
+        rows = [
+            {"query": query.key, **_flatten(unstructure_item(item))}
+            for query, page in result.pages.items()
+            for item in view.apply(page.items)
+        ]
+        if not rows:
+            return ""
+        return _csv(rows, None if view.columns is None else ("query", *view.columns))
+    return _grid_table(result, view, palette)
+
+
+# --- the quota --------------------------------------------------------------------------------
+
+
+def _quota_rows(status: QuotaStatus) -> list[dict[str, Any]]:
+    paused = None if status.paused_until is None else status.paused_until.isoformat()
+    return [
+        {
+            "window": name,
+            "window_seconds": length,
+            "limit": limit,
+            "used": used,
+            "left": left,
+            "paused_until": paused,
+            "store": status.store,
+        }
+        for name, length, limit, used, left in (
+            (
+                "minute",
+                status.minute_window,
+                status.minute_limit,
+                status.minute_used,
+                status.minute_left,
+            ),
+            ("day", status.day_window, status.day_limit, status.day_used, status.day_left),
+        )
+    ]
+
+
+def render_quota(status: QuotaStatus, fmt: str) -> str:
+    """The request budget's state as text in one of :data:`FORMATS`."""
+    rows = _quota_rows(status)
+    if fmt == "json":
+        document = {
+            "at": status.at.isoformat(),
+            "store": status.store,
+            "shared": status.shared,
+            "paused_until": rows[0]["paused_until"],
+            **{
+                row["window"]: {
+                    key: row[key] for key in ("limit", "used", "left", "window_seconds")
+                }
+                for row in rows
+            },
+        }
+        return orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n"
+    if fmt == "ndjson":
+        return "".join(orjson.dumps(row).decode() + "\n" for row in rows)
+    if fmt == "csv":
+        return _csv(rows)
+    shown = [["window", "limit", "used", "left"]]
+    for row in rows:
+        unlimited = row["limit"] is None
+        shown.append(
+            [
+                f"last {row['window']}"
+                if row["window_seconds"] in (60.0, 86_400.0)
+                else f"last {row['window_seconds']:g} s",
+                "none" if unlimited else str(row["limit"]),
+                str(row["used"]),
+                "-" if unlimited else str(row["left"]),
+            ]
+        )
+    kept = f"{status.store}, shared with other processes" if status.shared else status.store
+    if status.store == "off":
+        kept = "no ledger: the quota is off, nothing is counted"
+    if status.paused_until is None:
+        pause = "no pause"
+    else:
+        left = max(0.0, (status.paused_until - status.at).total_seconds())
+        pause = (
+            f"paused by the server until {status.paused_until:%Y-%m-%d %H:%M:%S} UTC ({left:.0f} s)"
+        )
+    lines = [
+        f"quota: {kept}" if status.store == "off" else f"quota kept in {kept}",
+        *align_rows(shown),
+        pause,
+    ]
+    return "\n".join(lines) + "\n"
