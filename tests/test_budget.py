@@ -15,6 +15,7 @@ import random
 
 import pytest
 
+from benchmarks.fault_matrix import UNLIMITED
 from openrouter_bench import BenchmarksClient, Query, RetryPolicy, ServerError
 from openrouter_bench._budget import RetryBudget, RetryLedger
 from openrouter_bench.errors import (
@@ -26,7 +27,6 @@ from openrouter_bench.errors import (
 )
 from openrouter_bench.fake import FakeOpenRouter
 from tests.conftest import CANARY_KEY
-from tests.fault_matrix_table import UNLIMITED
 
 OUTAGE = ServerError("service unavailable", status=503)
 POLICY = RetryPolicy.no_wait(attempts=5)

@@ -37,8 +37,8 @@ from openrouter_bench import (
     TransportError,
 )
 from openrouter_bench._convert import unstructure_page
-from openrouter_bench.fake import FakeOpenRouter
-from tests.conftest import CANARY_KEY, FakeTime
+from openrouter_bench.fake import FakeOpenRouter, FakeTime
+from tests.conftest import CANARY_KEY
 
 ATTEMPTS = 3
 TTL = 60.0

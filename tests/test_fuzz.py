@@ -35,6 +35,7 @@ from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from benchmarks.fault_matrix import UNLIMITED
 from openrouter_bench import (
     APIError,
     BenchmarksClient,
@@ -69,7 +70,6 @@ from openrouter_bench.query import KNOWN_CATEGORIES, Arena, BenchmarkType, Sourc
 from openrouter_bench.wire import parse_retry_after, read_response
 from tests._cache_fixtures import Clock, make_page
 from tests.conftest import CANARY_KEY, redis_url_or_skip
-from tests.fault_matrix_table import UNLIMITED
 
 NOW: Final = datetime(2026, 6, 3, 12, 0, tzinfo=UTC)
 QUERY: Final = Query(source="design-arena", category="svg")

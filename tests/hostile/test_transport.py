@@ -20,9 +20,9 @@ from openrouter_bench import (
     ServerError,
     transport,
 )
-from openrouter_bench.fake import FakeOpenRouter
+from openrouter_bench.fake import FakeOpenRouter, FakeTime
 from openrouter_bench.fake.hostile import HostileServer, respond
-from tests.conftest import CANARY_KEY, FakeTime
+from tests.conftest import CANARY_KEY
 
 from .conftest import Observe
 
