@@ -35,17 +35,12 @@ from __future__ import annotations
 import logging
 from typing import Final
 
-from openrouter_bench.errors import ConfigurationError, RequestTimeoutError, is_transient
+from openrouter_bench._checks import count
+from openrouter_bench.errors import RequestTimeoutError, is_transient
 
 __all__ = ["RetryBudget", "RetryLedger"]
 
 logger: Final = logging.getLogger("openrouter_bench.retry")
-
-
-def _count(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigurationError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
 
 
 class RetryBudget:
@@ -73,10 +68,10 @@ class RetryBudget:
         timeout_cost: int = 10,
         success_refill: int = 1,
     ) -> None:
-        self.capacity = _count("capacity", capacity, 1)
-        self.retry_cost = _count("retry_cost", retry_cost, 1)
-        self.timeout_cost = _count("timeout_cost", timeout_cost, 1)
-        self.success_refill = _count("success_refill", success_refill, 0)
+        self.capacity = count("capacity", capacity)
+        self.retry_cost = count("retry_cost", retry_cost)
+        self.timeout_cost = count("timeout_cost", timeout_cost)
+        self.success_refill = count("success_refill", success_refill, minimum=0)
         self._tokens = self.capacity
         #: Retries refused so far because the balance could not cover them.
         self.denied = 0

@@ -83,7 +83,7 @@ from openrouter_bench.render import (
     render_quota,
 )
 from openrouter_bench.retry import RetryPolicy
-from openrouter_bench.wire import DEFAULT_BASE_URL, check_base_url
+from openrouter_bench.wire import DEFAULT_BASE_URL, BaseURL, parse_base_url
 
 if TYPE_CHECKING:
     from openrouter_bench.client import BenchmarksClient
@@ -769,14 +769,17 @@ def _cache_spec(args: argparse.Namespace) -> Any:
     return f"sqlite:///{default_cli_cache_path()}"
 
 
+def _api(args: argparse.Namespace) -> BaseURL:
+    """The API the command's client talks to, as the client reads it."""
+    return parse_base_url(
+        args.base_url or os.environ.get("OPENROUTER_BASE_URL") or DEFAULT_BASE_URL
+    )
+
+
 def _namespace(args: argparse.Namespace) -> str:
     # The name BenchmarksClient gives its cache entries for this API, so that the
     # cache command sees exactly what the get command stored.
-    base_url = check_base_url(
-        args.base_url or os.environ.get("OPENROUTER_BASE_URL") or DEFAULT_BASE_URL,
-        allow_insecure_http=False,
-    )
-    return namespace_for(base_url)
+    return namespace_for(_api(args).url)
 
 
 def _quota_from(args: argparse.Namespace) -> Any:
@@ -962,13 +965,8 @@ async def _quota_command(args: argparse.Namespace, out: TextIO) -> int:
     redis_cache = _redis_cache(args)
     if policy is not None and policy.store is None and redis_cache is not None:
         policy = attrs.evolve(policy, store=redis_cache)
-    base_url = check_base_url(
-        args.base_url or os.environ.get("OPENROUTER_BASE_URL") or DEFAULT_BASE_URL,
-        allow_insecure_http=False,
-    )
-    parts = urlsplit(base_url)
     # The name BenchmarksClient gives the budget of this API, so both count the same one.
-    limiter = open_quota(policy, api=f"{parts.netloc}{parts.path}")
+    limiter = open_quota(policy, api=_api(args).identity)
     try:
         status = await limiter.status()
     finally:
@@ -1015,8 +1013,7 @@ def _fake_root(args: argparse.Namespace) -> str:
             "which fake server? pass --base-url with the URL fake-server printed, "
             "or set OPENROUTER_BASE_URL"
         )
-    parts = urlsplit(check_base_url(base_url, allow_insecure_http=False))
-    return f"{parts.scheme}://{parts.netloc}"
+    return parse_base_url(base_url).root
 
 
 async def _fake_call(root: str, method: str, path: str, body: object = None) -> Any:

@@ -214,6 +214,16 @@ class PauseCeiling:
         return self.seconds
 
 
+def paused_past_deadline(wait: float, left: float) -> RateLimitError:
+    """The error of a call the server paused (429) for longer than its deadline has ``left``."""
+    return RateLimitError(
+        f"rate limited: the server asked to wait {wait:.1f} s, "
+        f"more than the {max(0.0, left):.1f} s left of this call's deadline",
+        status=429,
+        retry_after=wait,
+    )
+
+
 class RateLimitGate:
     """Holds every call of one client back while the server has asked it to wait.
 
@@ -250,12 +260,7 @@ class RateLimitGate:
         """Wait for the gate to open, within ``budget`` seconds."""
         while (remaining := self.remaining) > 0:
             if remaining > budget:
-                raise RateLimitError(
-                    f"rate limited: the server asked to wait {remaining:.1f} s, "
-                    f"more than the {budget:.1f} s left of this call's deadline",
-                    status=429,
-                    retry_after=remaining,
-                )
+                raise paused_past_deadline(remaining, budget)
             logger.info("rate limited: waiting %.2f s before sending", remaining)
             await self._sleep(remaining)
             budget -= remaining

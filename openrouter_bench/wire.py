@@ -115,8 +115,38 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def check_base_url(base_url: str, *, allow_insecure_http: bool = False) -> str:
-    """The base URL without a trailing slash, or :class:`ConfigurationError` if it is unusable.
+@attrs.frozen
+class BaseURL:
+    """A checked base URL and the parts of it the client uses, split once.
+
+    :attr:`identity` (host, port and path) names the API for the cache's
+    namespace and the quota's counters: two clients of one API share them
+    whatever their scheme or trailing slash.
+    """
+
+    #: The URL without a trailing slash.
+    url: str
+    scheme: str
+    #: The host name, lower-cased, without a port.
+    host: str
+    #: The host and the port as written.
+    netloc: str
+    #: The path without a trailing slash.
+    path: str
+
+    @property
+    def identity(self) -> str:
+        """``netloc`` and ``path``: which API this is, credentials and scheme aside."""
+        return f"{self.netloc}{self.path}"
+
+    @property
+    def root(self) -> str:
+        """The scheme and the host, without the path."""
+        return f"{self.scheme}://{self.netloc}"
+
+
+def parse_base_url(base_url: str, *, allow_insecure_http: bool = False) -> BaseURL:
+    """The base URL split into a :class:`BaseURL`, or :class:`ConfigurationError` if unusable.
 
     Plain ``http://`` is accepted for loopback hosts only (the fake server, a
     local proxy), unless ``allow_insecure_http`` is set: the key travels in a
@@ -141,7 +171,19 @@ def check_base_url(base_url: str, *, allow_insecure_http: bool = False) -> str:
             f"refusing to send the API key over plain http to {parts.hostname}; "
             "use https, or pass allow_insecure_http=True if you really mean it"
         )
-    return base_url.rstrip("/")
+    # Neither a query nor a fragment follows the path, so its slashes end the URL.
+    return BaseURL(
+        url=base_url.rstrip("/"),
+        scheme=parts.scheme,
+        host=parts.hostname,
+        netloc=parts.netloc,
+        path=parts.path.rstrip("/"),
+    )
+
+
+def check_base_url(base_url: str, *, allow_insecure_http: bool = False) -> str:
+    """The base URL without a trailing slash, as :func:`parse_base_url` checks it."""
+    return parse_base_url(base_url, allow_insecure_http=allow_insecure_http).url
 
 
 def build_request(
