@@ -20,14 +20,14 @@ nothing. Nothing here waits or refills with time: only successes refill, so
 a client that sees no success sends no retries.
 
 One budget belongs to one client; it is not thread-safe (one event loop).
-The retry loop uses it through a per-call :class:`RetryLedger`::
+The retry loop uses it through a per-call :class:`RetryAccount`::
 
-    ledger = budget.ledger()
+    account = budget.account()
     ...                                  # an attempt failed and the policy would retry
-    if not ledger.can_retry(error):
+    if not account.can_retry(error):
         raise error                      # the budget is spent
     ...                                  # the call succeeded
-    ledger.on_success()
+    account.on_success()
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from typing import Final
 from openrouter_bench._checks import count
 from openrouter_bench.errors import RequestTimeoutError, is_transient
 
-__all__ = ["RetryBudget", "RetryLedger"]
+__all__ = ["RetryBudget", "RetryAccount"]
 
 logger: Final = logging.getLogger("openrouter_bench.retry")
 
@@ -92,9 +92,9 @@ class RetryBudget:
         """Tokens a retry after ``error`` withdraws."""
         return self.timeout_cost if isinstance(error, RequestTimeoutError) else self.retry_cost
 
-    def ledger(self) -> RetryLedger:
-        """A ledger for one call: it withdraws for that call's retries and repays on success."""
-        return RetryLedger(self)
+    def account(self) -> RetryAccount:
+        """An account for one call: it withdraws for that call's retries and repays on success."""
+        return RetryAccount(self)
 
     def _withdraw(self, error: BaseException) -> int:
         """The tokens taken for a retry after ``error``, or 0 when the balance is short."""
@@ -121,7 +121,7 @@ class RetryBudget:
             logger.info("retry budget refilled to %d tokens: retries resume", self._tokens)
 
 
-class RetryLedger:
+class RetryAccount:
     """What one call withdrew from a :class:`RetryBudget`, so that a success can repay it."""
 
     __slots__ = ("_budget", "_settled", "spent")
@@ -133,7 +133,7 @@ class RetryLedger:
         self._settled = False
 
     def __repr__(self) -> str:
-        return f"<RetryLedger spent={self.spent}>"
+        return f"<RetryAccount spent={self.spent}>"
 
     def can_retry(self, error: BaseException) -> bool:
         """Withdraw the cost of one retry after ``error``; False (nothing taken) if it is short.

@@ -306,7 +306,7 @@ async def call_with_retries(
     """
     started = clock() if started is None else started
     attempts = 0
-    ledger = None if budget is None else budget.ledger()
+    account = None if budget is None else budget.account()
 
     async def one_attempt() -> T:
         nonlocal attempts, started
@@ -329,7 +329,7 @@ async def call_with_retries(
     def judge(error: BaseException) -> float | None:
         # The one place a failure is judged: the policy, then the shared budget.
         wait = policy.decide(error, attempt=attempts, elapsed=clock() - started, rng=rng)
-        if wait is None or (ledger is not None and not ledger.can_retry(error)):
+        if wait is None or (account is not None and not account.can_retry(error)):
             return None
         logger.warning(
             "%s failed (attempt %d of %d): %s; retrying in %.2f s",
@@ -344,8 +344,8 @@ async def call_with_retries(
         return wait
 
     def succeeded(result: T) -> T:
-        if ledger is not None:
-            ledger.on_success()
+        if account is not None:
+            account.on_success()
         return result
 
     # Most calls succeed at once: the first attempt runs without building a

@@ -240,9 +240,9 @@ async def _surface(fake: FakeOpenRouter, clock: FakeTime) -> list[object]:
         **_page_args(),
     )
     budget = RetryBudget()
-    ledger = budget.ledger()
-    ledger.can_retry(ServerError("x", status=503))
-    got += [unknown, budget, ledger, fake, *fake.requests, NO_WAIT]
+    account = budget.account()
+    account.can_retry(ServerError("x", status=503))
+    got += [unknown, budget, account, fake, *fake.requests, NO_WAIT]
     return got
 
 
