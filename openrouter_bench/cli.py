@@ -88,24 +88,20 @@ from openrouter_bench.wire import DEFAULT_BASE_URL, BaseURL, parse_base_url
 if TYPE_CHECKING:
     from openrouter_bench.client import BenchmarksClient
 
-__all__ = [
-    "MissingKeyError",
-    "build_parser",
-    "exit_code_for",
-    "main",
-]
+# The command line: its names are not library API (see the package root for that).
+__all__: list[str] = []
 
-EXIT_OK: Final = 0
-EXIT_OTHER: Final = 1
-EXIT_USAGE: Final = 2
-EXIT_AUTH: Final = 3
-EXIT_RATE: Final = 4
-EXIT_UPSTREAM: Final = 5
-EXIT_FORMAT: Final = 6
+_EXIT_OK: Final = 0
+_EXIT_OTHER: Final = 1
+_EXIT_USAGE: Final = 2
+_EXIT_AUTH: Final = 3
+_EXIT_RATE: Final = 4
+_EXIT_UPSTREAM: Final = 5
+_EXIT_FORMAT: Final = 6
 
 ERROR_PREFIX: Final = "openrouter-bench: error:"
 
-ENVIRONMENT_HELP: Final = """\
+_ENVIRONMENT_HELP: Final = """\
 environment:
   OPENROUTER_API_KEY     the API key (never pass it on the command line)
   OPENROUTER_BASE_URL    the API base URL (default https://openrouter.ai/api/v1)
@@ -117,25 +113,25 @@ environment:
 _COLUMN_FORMATS: Final = {"get": ("table", "csv"), "grid": ("csv",)}
 
 
-class MissingKeyError(ConfigurationError):
+class _MissingKeyError(ConfigurationError):
     """No API key in the environment: an authentication failure found before sending."""
 
 
 def exit_code_for(error: BaseException) -> int:
     """The process exit code that stands for ``error``."""
-    if isinstance(error, MissingKeyError):
-        return EXIT_AUTH
+    if isinstance(error, _MissingKeyError):
+        return _EXIT_AUTH
     if isinstance(error, InvalidQueryError | ConfigurationError | BadRequestError):
-        return EXIT_USAGE
+        return _EXIT_USAGE
     if isinstance(error, AuthenticationError):
-        return EXIT_AUTH
+        return _EXIT_AUTH
     if isinstance(error, RateLimitError | QuotaExhaustedError | PaymentRequiredError):
-        return EXIT_RATE
+        return _EXIT_RATE
     if isinstance(error, ServerError | TransportError) or is_transient(error):
-        return EXIT_UPSTREAM
+        return _EXIT_UPSTREAM
     if isinstance(error, ResponseFormatError):
-        return EXIT_FORMAT
-    return EXIT_OTHER
+        return _EXIT_FORMAT
+    return _EXIT_OTHER
 
 
 # --- the parser -------------------------------------------------------------------------------
@@ -143,7 +139,7 @@ def exit_code_for(error: BaseException) -> int:
 
 def _epilog(*examples: str) -> str:
     lines = ["examples:", *(f"  {example}" for example in examples)]
-    return "\n".join(lines) + "\n\n" + ENVIRONMENT_HELP
+    return "\n".join(lines) + "\n\n" + _ENVIRONMENT_HELP
 
 
 def _command(
@@ -845,7 +841,7 @@ def _client_for(args: argparse.Namespace) -> BenchmarksClient:
     from openrouter_bench.client import BenchmarksClient
 
     if _no_key():
-        raise MissingKeyError(
+        raise _MissingKeyError(
             "no API key: set OPENROUTER_API_KEY (for the bundled fake server, any "
             "non-empty key will do)"
         )
@@ -926,7 +922,7 @@ async def _get(args: argparse.Namespace, out: TextIO) -> int:
     out.write(render_page(page, args.format, _view_from(args), Palette.for_stream(out)))
     if hint is not None:
         _hint(args.err, hint)
-    return EXIT_OK
+    return _EXIT_OK
 
 
 async def _cache_command(args: argparse.Namespace, out: TextIO) -> int:
@@ -936,7 +932,7 @@ async def _cache_command(args: argparse.Namespace, out: TextIO) -> int:
     if args.action == "path":
         # The default store is a file; a cache named with --cache is where it is.
         out.write(f"{spec if args.cache else default_cli_cache_path()}\n")
-        return EXIT_OK
+        return _EXIT_OK
     cache = open_cache(spec, namespace=_namespace(args), policy=CachePolicy())
     try:
         if args.action == "clear":
@@ -953,7 +949,7 @@ async def _cache_command(args: argparse.Namespace, out: TextIO) -> int:
             out.write(await cache.describe(counters=False))
     finally:
         await cache.close()
-    return EXIT_OK
+    return _EXIT_OK
 
 
 async def _quota_command(args: argparse.Namespace, out: TextIO) -> int:
@@ -972,7 +968,7 @@ async def _quota_command(args: argparse.Namespace, out: TextIO) -> int:
     finally:
         await limiter.aclose()
     out.write(render_quota(status, args.format))
-    return EXIT_OK
+    return _EXIT_OK
 
 
 async def _fake_server(args: argparse.Namespace, out: TextIO) -> int:
@@ -1002,7 +998,7 @@ async def _fake_server(args: argparse.Namespace, out: TextIO) -> int:
         current = asyncio.current_task()
         if current is not None and current.cancelling():
             raise  # Ctrl-C, or whoever runs this command, cancelled it
-    return EXIT_OK
+    return _EXIT_OK
 
 
 def _fake_root(args: argparse.Namespace) -> str:
@@ -1071,14 +1067,14 @@ async def _fake(args: argparse.Namespace, out: TextIO) -> int:
                 for number, record in enumerate(records, start=1)
             ]
             out.write("\n".join(align_rows(rows)) + f"\n\n{plural(len(records), 'request')}\n")
-    return EXIT_OK
+    return _EXIT_OK
 
 
 async def _demo(args: argparse.Namespace, out: TextIO) -> int:
     from openrouter_bench.demo import run_demo
 
     await run_demo(out, seed=args.seed)
-    return EXIT_OK
+    return _EXIT_OK
 
 
 # --- grid and watch -----------------------------------------------------------------------
@@ -1086,7 +1082,14 @@ async def _demo(args: argparse.Namespace, out: TextIO) -> int:
 #: A grid's exit code stands for its worst failure, worst first: a refused key or a wrong
 #: query fails every query alike and needs a person; a malformed answer is the server's
 #: fault; rate limits and upstream failures pass by themselves.
-_WORST_FIRST: Final = (EXIT_AUTH, EXIT_USAGE, EXIT_FORMAT, EXIT_OTHER, EXIT_RATE, EXIT_UPSTREAM)
+_WORST_FIRST: Final = (
+    _EXIT_AUTH,
+    _EXIT_USAGE,
+    _EXIT_FORMAT,
+    _EXIT_OTHER,
+    _EXIT_RATE,
+    _EXIT_UPSTREAM,
+)
 
 
 async def _grid_queries(client: BenchmarksClient, args: argparse.Namespace) -> list[Query]:
@@ -1141,7 +1144,7 @@ def _empty_grid(axes: dict[str, Any]) -> InvalidQueryError:
 
 def _worst_exit_code(errors: Iterable[BaseException]) -> int:
     codes = {exit_code_for(error) for error in errors}
-    return next((code for code in _WORST_FIRST if code in codes), EXIT_OK)
+    return next((code for code in _WORST_FIRST if code in codes), _EXIT_OK)
 
 
 async def _grid(args: argparse.Namespace, out: TextIO) -> int:
@@ -1241,7 +1244,7 @@ async def _watch(args: argparse.Namespace, out: TextIO) -> int:
                 err.write(
                     f"stopped after {plural(args.polls, 'poll')}: {plural(seen, 'change')} seen\n"
                 )
-    return EXIT_OK
+    return _EXIT_OK
 
 
 _COMMANDS: Final = {
@@ -1339,7 +1342,7 @@ def main(
         if debug:
             traceback.print_exc(file=err)
         err.write(f"openrouter-bench: unexpected {type(error).__name__}: {error}\n")
-        return EXIT_OTHER
+        return _EXIT_OTHER
 
 
 def run() -> None:

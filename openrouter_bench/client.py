@@ -84,7 +84,7 @@ _F = TypeVar("_F", bound=Callable[..., object])
 _P = ParamSpec("_P")
 
 #: The largest cap a client accepts: past it, one answer could exhaust a small machine.
-MAX_RESPONSE_BYTES: Final = 1024 * 1024 * 1024
+_MAX_RESPONSE_BYTES: Final = 1024 * 1024 * 1024
 
 # Bounds on what the client sends in headers and URLs: far past any real value, well
 # inside what servers and proxies accept (8 KiB of headers is a common limit).
@@ -332,7 +332,7 @@ class BenchmarksClient:
         self._timeout = _checks.seconds("timeout", timeout)
         self._connect_timeout = _checks.seconds("connect_timeout", connect_timeout)
         self._max_bytes = _checks.count(
-            "max_response_bytes", max_response_bytes, minimum=1024, maximum=MAX_RESPONSE_BYTES
+            "max_response_bytes", max_response_bytes, minimum=1024, maximum=_MAX_RESPONSE_BYTES
         )
         self._app_url = _optional_header("app_url", app_url, _URL_LIMIT)
         self._app_title = _optional_header("app_title", app_title, _TITLE_LIMIT)

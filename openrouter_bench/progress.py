@@ -9,6 +9,9 @@ from typing import Any, Self, TextIO
 
 from openrouter_bench.errors import OpenRouterBenchError
 
+# Used by the grid and the demo commands; the package root exports none of it.
+__all__: list[str] = []
+
 
 def is_terminal(stream: TextIO) -> bool:
     """Whether ``stream`` is a terminal (a stream without ``isatty`` is not)."""

@@ -63,7 +63,7 @@ from openrouter_bench.hooks import WaitReason
 from openrouter_bench.retry import PauseCeiling, paused_past_deadline
 from openrouter_bench.wire import DEFAULT_MAX_RETRY_AFTER
 
-__all__ = ["QuotaLimiter", "QuotaPolicy", "QuotaStatus", "open_quota"]
+__all__ = ["QuotaPolicy", "QuotaStatus"]
 
 logger: Final = logging.getLogger("openrouter_bench.quota")
 

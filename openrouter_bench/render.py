@@ -47,21 +47,8 @@ from openrouter_bench.quota import QuotaStatus
 from openrouter_bench.ranking import format_score, ranking_name, ranking_score
 from openrouter_bench.watch import SnapshotChange
 
-__all__ = [
-    "AS_SENT",
-    "CHANGE_COLUMNS",
-    "CHANGE_FORMATS",
-    "FORMATS",
-    "PLAIN",
-    "ItemView",
-    "Palette",
-    "field_value",
-    "item_fields",
-    "render_change",
-    "render_grid",
-    "render_page",
-    "render_quota",
-]
+# Used by the commands and the demo; the package root exports none of it.
+__all__: list[str] = []
 
 FORMATS: Final = ("table", "json", "csv", "ndjson")
 
@@ -108,7 +95,7 @@ class Palette:
 
 
 #: No colours: for files, pipes and programs.
-PLAIN: Final = Palette()
+_PLAIN: Final = Palette()
 
 
 # --- item fields ------------------------------------------------------------------------------
@@ -287,13 +274,13 @@ class ItemView:
 
 
 #: Every item, in the server's order, with the usual columns.
-AS_SENT: Final = ItemView()
+_AS_SENT: Final = ItemView()
 
 
 # --- pages ------------------------------------------------------------------------------------
 
 
-def render_page(page: Page, fmt: str, view: ItemView = AS_SENT, palette: Palette = PLAIN) -> str:
+def render_page(page: Page, fmt: str, view: ItemView = _AS_SENT, palette: Palette = _PLAIN) -> str:
     """The page as text in one of :data:`FORMATS` (ending with a newline unless empty).
 
     ``view`` picks, orders and cuts the items and, for a table or CSV, the
@@ -507,7 +494,7 @@ def align_rows(rows: Iterable[list[str]]) -> list[str]:
 # --- changes (watch) --------------------------------------------------------------------------
 
 #: The CSV columns of a change: one row per new leader, entry, exit and move.
-CHANGE_COLUMNS: Final = (
+_CHANGE_COLUMNS: Final = (
     "new_as_of",
     "old_as_of",
     "change",
@@ -604,7 +591,7 @@ def _change_table(change: SnapshotChange, palette: Palette) -> str:
 
 
 def render_change(
-    change: SnapshotChange, fmt: str, *, header: bool = True, palette: Palette = PLAIN
+    change: SnapshotChange, fmt: str, *, header: bool = True, palette: Palette = _PLAIN
 ) -> str:
     """One change of a watch as text in one of :data:`CHANGE_FORMATS`.
 
@@ -618,7 +605,7 @@ def render_change(
     if fmt in ("json", "ndjson"):
         return orjson.dumps(change.to_json()).decode() + "\n"
     if fmt == "csv":
-        text = _csv(_change_rows(change), CHANGE_COLUMNS)
+        text = _csv(_change_rows(change), _CHANGE_COLUMNS)
         return text if header else text.split("\n", 1)[1]
     if fmt == "table":
         return _change_table(change, palette)
@@ -701,8 +688,8 @@ def _grid_record(
 def render_grid(
     result: FanOutResult,
     fmt: str,
-    view: ItemView = AS_SENT,
-    palette: Palette = PLAIN,
+    view: ItemView = _AS_SENT,
+    palette: Palette = _PLAIN,
 ) -> str:
     """A grid's outcomes as text in one of :data:`FORMATS`.
 

@@ -46,7 +46,7 @@ from openrouter_bench.errors import (
 )
 from openrouter_bench.wire import DEFAULT_MAX_RETRY_AFTER
 
-__all__ = ["PauseCeiling", "RateLimitGate", "RetryPolicy", "SendGate", "call_with_retries"]
+__all__ = ["RetryPolicy"]
 
 logger: Final = logging.getLogger("openrouter_bench.retry")
 
@@ -276,7 +276,7 @@ class RateLimitGate:
         self.close_for(seconds)
 
 
-RetryObserver = Callable[[BaseException, int, float], None]
+_RetryObserver = Callable[[BaseException, int, float], None]
 
 
 async def call_with_retries(
@@ -289,7 +289,7 @@ async def call_with_retries(
     rng: Callable[[], float] = random.random,
     describe: str = "request",
     budget: RetryBudget | None = None,
-    on_retry: RetryObserver | None = None,
+    on_retry: _RetryObserver | None = None,
     started: float | None = None,
 ) -> T:
     """Run ``attempt(budget)`` until it succeeds or ``policy`` gives up.

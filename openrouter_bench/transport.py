@@ -51,15 +51,8 @@ from openrouter_bench.models import Page
 from openrouter_bench.query import Query
 from openrouter_bench.wire import Request, credential_forms, read_response
 
-__all__ = [
-    "ACCEPT_ENCODING",
-    "DEFAULT_MAX_RESPONSE_BYTES",
-    "ERROR_EXCERPT_BYTES",
-    "OFF_LOOP_BYTES",
-    "RawResponse",
-    "exchange",
-    "read_page",
-]
+# Used by the client; the package root exports none of it.
+__all__: list[str] = []
 
 #: The default cap on a 200 body, counted after decoding. The fake's unfiltered page
 #: (every source, 1,061 items) is 335 KiB, so 2 MiB is six of them: room for the

@@ -34,19 +34,11 @@ from openrouter_bench.errors import (
 from openrouter_bench.models import Page
 from openrouter_bench.query import Query
 
-__all__ = [
-    "DEFAULT_BASE_URL",
-    "DEFAULT_MAX_RETRY_AFTER",
-    "Request",
-    "build_request",
-    "check_base_url",
-    "credential_forms",
-    "parse_retry_after",
-    "read_response",
-]
+# Used by the client and the transport; the package root exports none of it.
+__all__: list[str] = []
 
 DEFAULT_BASE_URL: Final = "https://openrouter.ai/api/v1"
-USER_AGENT: Final = f"openrouter-bench/{__version__}"
+_USER_AGENT: Final = f"openrouter-bench/{__version__}"
 
 #: How much of an error body an error keeps (enough for a proxy page's gist).
 EXCERPT_CHARS: Final = 300
@@ -199,7 +191,7 @@ def build_request(
     headers = {
         "Authorization": f"Bearer {api_key}",
         "Accept": "application/json",
-        "User-Agent": USER_AGENT,
+        "User-Agent": _USER_AGENT,
     }
     if app_url:
         headers["HTTP-Referer"] = app_url
