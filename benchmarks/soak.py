@@ -585,7 +585,7 @@ counted as a hang if it gets there. CI runs the same command with 2,000 calls
 ## Retry budget
 
 Retries carry a call through a blip, but during an outage they multiply the
-load. `openrouter_bench._budget.RetryBudget` is a bucket shared by every call of
+load. `openrouter_bench.RetryBudget` is a bucket shared by every call of
 a client (botocore's standard retry mode works the same way): a retry
 withdraws {budget.retry_cost} tokens ({budget.timeout_cost} after a timeout) from
 {budget.capacity}; a call that succeeds at once puts {budget.success_refill} back,
