@@ -1,5 +1,6 @@
-"""The finished command line: examples in every help, sorting and cutting what is shown,
-chosen columns, colours only on a terminal, and quiet logs unless asked for.
+"""What the renderer shows, through the commands: sorting and cutting what is shown, chosen
+columns, each page of a grid, colours only on a terminal; and beside it the help's examples
+and the logs, quiet unless asked for.
 
 The commands run in-process against the fake server in thread mode, like
 ``tests/test_cli.py``; a terminal is a pseudo-terminal from ``os.openpty``.
