@@ -99,7 +99,7 @@ _EXIT_RATE: Final = 4
 _EXIT_UPSTREAM: Final = 5
 _EXIT_FORMAT: Final = 6
 
-ERROR_PREFIX: Final = "openrouter-bench: error:"
+_ERROR_PREFIX: Final = "openrouter-bench: error:"
 
 _ENVIRONMENT_HELP: Final = """\
 environment:
@@ -117,7 +117,7 @@ class _MissingKeyError(ConfigurationError):
     """No API key in the environment: an authentication failure found before sending."""
 
 
-def exit_code_for(error: BaseException) -> int:
+def _exit_code_for(error: BaseException) -> int:
     """The process exit code that stands for ``error``."""
     if isinstance(error, _MissingKeyError):
         return _EXIT_AUTH
@@ -1143,7 +1143,7 @@ def _empty_grid(axes: dict[str, Any]) -> InvalidQueryError:
 
 
 def _worst_exit_code(errors: Iterable[BaseException]) -> int:
-    codes = {exit_code_for(error) for error in errors}
+    codes = {_exit_code_for(error) for error in errors}
     return next((code for code in _WORST_FIRST if code in codes), _EXIT_OK)
 
 
@@ -1163,7 +1163,7 @@ async def _grid(args: argparse.Namespace, out: TextIO) -> int:
         hints = [await _category_hint(client, page) for page in result.pages.values()]
         stats = client.stats
     out.write(render_grid(result, args.format, _view_from(args), Palette.for_stream(out)))
-    prefix = Palette.for_stream(err).red(ERROR_PREFIX)
+    prefix = Palette.for_stream(err).red(_ERROR_PREFIX)
     for query, error in result.errors.items():
         err.write(f"{prefix} {query!r}: {_described(error)}\n")
     for hint in dict.fromkeys(hint for hint in hints if hint is not None):
@@ -1327,7 +1327,7 @@ def main(
     debug = bool(getattr(args, "debug", False))
     _configure_logging(args, err)
     args.err = err  # for the commands that report progress on stderr
-    prefix = Palette.for_stream(err).red(ERROR_PREFIX)
+    prefix = Palette.for_stream(err).red(_ERROR_PREFIX)
     try:
         return asyncio.run(_COMMANDS[args.command](args, out))
     except KeyboardInterrupt:
@@ -1337,7 +1337,7 @@ def main(
         if debug:
             traceback.print_exc(file=err)
         err.write(f"{prefix} {_described(error)}\n")
-        return exit_code_for(error)
+        return _exit_code_for(error)
     except Exception as error:  # noqa: BLE001 - the last line of defence prints one line
         if debug:
             traceback.print_exc(file=err)

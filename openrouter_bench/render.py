@@ -126,7 +126,7 @@ _KNOWN_FIELDS: Final[dict[type, tuple[str, ...]]] = {
 }
 
 
-def item_fields(items: Iterable[Item]) -> tuple[str, ...]:
+def _item_fields(items: Iterable[Item]) -> tuple[str, ...]:
     """The field names ``items`` can be sorted by or shown in columns, dotted when nested.
 
     The fields of each shape present, and any extra key an item carries; with
@@ -144,7 +144,7 @@ def item_fields(items: Iterable[Item]) -> tuple[str, ...]:
     return tuple(name for name in names if name not in parents)
 
 
-def field_value(item: Item, name: str) -> Any:
+def _field_value(item: Item, name: str) -> Any:
     """The value of field ``name`` (dotted when nested) of ``item``; None when it has none.
 
     Known fields come typed (a price is a :class:`~decimal.Decimal`, a time a
@@ -205,7 +205,7 @@ def _unknown_field(kind: str, name: str, valid: Sequence[str]) -> ConfigurationE
 class ItemView:
     """Which items of a page to show, in which order, and with which columns.
 
-    - ``sort``: a field name (:func:`item_fields`), largest first (best first
+    - ``sort``: a field name (:func:`_item_fields`), largest first (best first
       for every score); ``"-name"`` for smallest first. Items without a value
       come last either way, and ties keep the server's order. None: the
       server's order.
@@ -238,7 +238,7 @@ class ItemView:
         wanted = [*([] if self.sort_field is None else [self.sort_field]), *(self.columns or ())]
         if not wanted:
             return
-        valid = item_fields(items)
+        valid = _item_fields(items)
         known = set(valid)
         if self.sort_field is not None and self.sort_field not in known:
             raise _unknown_field("to sort by", self.sort_field, valid)
@@ -254,7 +254,7 @@ class ItemView:
             keyed: list[tuple[tuple[int, Any], Item]] = []
             missing: list[Item] = []
             for item in chosen:
-                key = _sort_key(field_value(item, name))
+                key = _sort_key(_field_value(item, name))
                 if key is None:
                     missing.append(item)
                 else:
@@ -371,7 +371,7 @@ class _Column:
 
 
 def _field_column(name: str) -> _Column:
-    return _Column(name, name, lambda item: _cell(field_value(item, name)))
+    return _Column(name, name, lambda item: _cell(_field_value(item, name)))
 
 
 _COLUMNS: Final[dict[type, list[_Column]]] = {

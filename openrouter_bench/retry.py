@@ -12,7 +12,7 @@ tenacity's ``RetryError``: the last typed error is raised, with ``attempts``
 set on it.
 
 "May I send now?" is asked of one gate per client (a :class:`SendGate`)
-before every attempt: :class:`RateLimitGate` knows only the server's pauses;
+before every attempt: :class:`_RateLimitGate` knows only the server's pauses;
 the client's :class:`~openrouter_bench.quota.QuotaLimiter` adds the request
 budget, in this process or shared through Redis. A 429 pauses the whole gate,
 not just the task that saw it. Time spent waiting in the gate's line for a
@@ -224,7 +224,7 @@ def paused_past_deadline(wait: float, left: float) -> RateLimitError:
     )
 
 
-class RateLimitGate:
+class _RateLimitGate:
     """Holds every call of one client back while the server has asked it to wait.
 
     A 429 with ``Retry-After: N`` closes the gate for N seconds, at most

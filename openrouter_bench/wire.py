@@ -41,7 +41,7 @@ DEFAULT_BASE_URL: Final = "https://openrouter.ai/api/v1"
 _USER_AGENT: Final = f"openrouter-bench/{__version__}"
 
 #: How much of an error body an error keeps (enough for a proxy page's gist).
-EXCERPT_CHARS: Final = 300
+_EXCERPT_CHARS: Final = 300
 
 #: The longest pause a server's ``Retry-After`` may impose by default (one hour): see
 #: :attr:`~openrouter_bench.retry.RetryPolicy.max_retry_after`.
@@ -207,7 +207,7 @@ def credential_forms(api_key: str) -> tuple[str, ...]:
     return (f"Bearer {api_key}", api_key)
 
 
-def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
+def _parse_retry_after(value: str | None, *, now: datetime) -> float | None:
     """Seconds to wait from a ``Retry-After`` value (delta seconds or an HTTP date), or None.
 
     A date in the past or a negative delay means 0; a value that is neither
@@ -298,7 +298,7 @@ def read_response(
         status,
         kept,
         body,
-        retry_after=parse_retry_after(retry_after, now=fetched_at),
+        retry_after=_parse_retry_after(retry_after, now=fetched_at),
         secrets=secrets,
     )
 
@@ -403,7 +403,7 @@ def _error_message(status: int, body: bytes, secrets: Sequence[str]) -> tuple[st
     excerpt = untrusted_text(
         html.unescape(_TAGS.sub(" ", text)),
         secrets=secrets,
-        limit=EXCERPT_CHARS,
+        limit=_EXCERPT_CHARS,
         cut=len(body) > _SCAN_BYTES,
     )
     title = _TITLE.search(body[:_TITLE_BYTES])

@@ -5,7 +5,7 @@ zero-wait policy. The Redis tests read ``REDIS_URL`` and the memcached test
 ``MEMCACHED_URL``; without them they skip, except under ``CI=true``.
 
 Run as a script, this file is one worker process of the cross-process test:
-``python tests/test_client_cache.py BASE_URL REDIS_URL MAX_RESULTS``.
+``python tests/test_client_cache.py BASE_URL REDIS_URL _MAX_RESULTS``.
 """
 
 from __future__ import annotations

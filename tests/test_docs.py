@@ -785,7 +785,7 @@ def test_errors_page_explains_every_error() -> None:
             error = kind("documented")
         shown = re.match(r"\d+", rows[name][-1])
         assert shown is not None, f"{name}: no exit code in its row"
-        assert int(shown.group()) == cli.exit_code_for(error), f"{name}: wrong exit code"
+        assert int(shown.group()) == cli._exit_code_for(error), f"{name}: wrong exit code"
 
 
 def test_api_reference_covers_every_export() -> None:
