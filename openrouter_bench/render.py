@@ -1,5 +1,9 @@
 """Turning pages into text for people and programs: table, JSON, CSV and NDJSON.
 
+The commands' other outputs are here too: a grid's outcomes
+(:func:`render_grid`), a watch's changes (:func:`render_change`) and the
+request budget (:func:`render_quota`).
+
 JSON is the API's own shape (``{"data": [...], "meta": {...}}``); CSV and
 NDJSON hold one item per row with nested objects flattened to dotted names;
 the table shows the columns that matter for the page's kind of item.
