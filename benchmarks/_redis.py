@@ -11,24 +11,18 @@ import contextlib
 import importlib.util
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
 from typing import Final
 
+from openrouter_bench.fake import free_port
+
 __all__ = ["redis_server"]
 
 _START_TIMEOUT: Final = 10.0
 _STOP_TIMEOUT: Final = 10.0
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
@@ -64,7 +58,7 @@ def redis_server() -> Iterator[str | None]:
     if binary is None:
         yield None
         return
-    port = _free_port()
+    port = free_port()
     with tempfile.TemporaryDirectory(prefix="bench-redis-") as directory:
         process = subprocess.Popen(  # noqa: S603  # redis-server from PATH, fixed arguments
             [

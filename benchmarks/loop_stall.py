@@ -10,7 +10,7 @@ into a :class:`~openrouter_bench.Page`. The body is the largest that fits the
 default cap (:data:`~openrouter_bench.transport.DEFAULT_MAX_RESPONSE_BYTES`),
 made two ways: (a) a few items with very long strings (cheap to parse, long to
 copy) and (b) as many ordinary items as fit (the most objects to build). Each
-is measured with bodies over :data:`~openrouter_bench.transport.OFF_LOOP_BYTES`
+is measured with bodies over :data:`~openrouter_bench.transport._OFF_LOOP_BYTES`
 parsed in a worker thread (as the client does) and with that threshold forced
 off (parsed on the loop). The server is a :class:`HostileServer` on its own
 thread and loop, answering with bytes built before timing.
@@ -66,7 +66,7 @@ BOMB_BYTES: Final = 10 * 1024**3
 _BLOCK: Final = 1024 * 1024
 _WBITS: Final = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 _ON_LOOP: Final = "parsed on the loop (threshold off)"
-_OFF_LOOP: Final = f"parsed off the loop above {transport.OFF_LOOP_BYTES // 1024} KiB"
+_OFF_LOOP: Final = f"parsed off the loop above {transport._OFF_LOOP_BYTES // 1024} KiB"
 _IDLE: Final = "no request, as long (the machine's noise)"
 
 
@@ -275,11 +275,11 @@ async def stalls(quick: bool) -> list[tuple[str, dict[str, list[float]]]]:
     for label, body in bodies_at_cap().items():
         samples: dict[str, list[float]] = {_ON_LOOP: [], _OFF_LOOP: [], _IDLE: []}
         with _server_thread(respond(200, body)) as url:
-            await longest_stall(url, off_loop_bytes=transport.OFF_LOOP_BYTES)  # warm
+            await longest_stall(url, off_loop_bytes=transport._OFF_LOOP_BYTES)  # warm
             for _ in range(runs):
                 started = time.perf_counter()
                 samples[_OFF_LOOP].append(
-                    await longest_stall(url, off_loop_bytes=transport.OFF_LOOP_BYTES)
+                    await longest_stall(url, off_loop_bytes=transport._OFF_LOOP_BYTES)
                 )
                 samples[_IDLE].append(await idle_stall(time.perf_counter() - started))
                 samples[_ON_LOOP].append(await longest_stall(url, off_loop_bytes=sys.maxsize))
@@ -399,7 +399,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     print(
         f"cap {transport.DEFAULT_MAX_RESPONSE_BYTES / 2**20:.0f} MiB, off-loop above "
-        f"{transport.OFF_LOOP_BYTES // 1024} KiB"
+        f"{transport._OFF_LOOP_BYTES // 1024} KiB"
     )
     for label, samples in asyncio.run(stalls(arguments.quick)):
         for name, values in samples.items():

@@ -7,7 +7,7 @@ silently partial data. See :class:`BenchmarksClient`.
 
 from openrouter_bench._budget import RetryBudget
 from openrouter_bench._version import __version__
-from openrouter_bench.cache import CachePolicy, CacheStats
+from openrouter_bench.cache import CachePolicy, CacheStats, SnapshotCache, default_cli_cache_path
 from openrouter_bench.client import BenchmarksClient, ClientStats
 from openrouter_bench.errors import (
     APIError,
@@ -26,6 +26,7 @@ from openrouter_bench.errors import (
     ServerError,
     TransportError,
     WrongEventLoopError,
+    is_transient,
 )
 from openrouter_bench.fanout import FanOutResult
 from openrouter_bench.hooks import (
@@ -62,7 +63,7 @@ from openrouter_bench.query import (
 from openrouter_bench.quota import QuotaPolicy, QuotaStatus
 from openrouter_bench.retry import RetryPolicy
 from openrouter_bench.sync import SyncBenchmarksClient
-from openrouter_bench.watch import RankMove, SnapshotChange, Standing, diff_snapshots
+from openrouter_bench.watch import RankMove, SnapshotChange, Standing, diff_snapshots, standings
 
 __all__ = [
     "ALL",
@@ -109,6 +110,7 @@ __all__ = [
     "SearchEvalItem",
     "SearchSurface",
     "ServerError",
+    "SnapshotCache",
     "SnapshotChange",
     "Source",
     "Standing",
@@ -120,5 +122,8 @@ __all__ = [
     "WaitStarted",
     "WrongEventLoopError",
     "__version__",
+    "default_cli_cache_path",
     "diff_snapshots",
+    "is_transient",
+    "standings",
 ]

@@ -20,14 +20,14 @@ nothing. Nothing here waits or refills with time: only successes refill, so
 a client that sees no success sends no retries.
 
 One budget belongs to one client; it is not thread-safe (one event loop).
-The retry loop uses it through a per-call :class:`RetryLedger`::
+The retry loop uses it through a per-call :class:`RetryAccount`::
 
-    ledger = budget.ledger()
+    account = budget.account()
     ...                                  # an attempt failed and the policy would retry
-    if not ledger.can_retry(error):
+    if not account.can_retry(error):
         raise error                      # the budget is spent
     ...                                  # the call succeeded
-    ledger.on_success()
+    account.on_success()
 """
 
 from __future__ import annotations
@@ -35,17 +35,12 @@ from __future__ import annotations
 import logging
 from typing import Final
 
-from openrouter_bench.errors import ConfigurationError, RequestTimeoutError, is_transient
+from openrouter_bench._checks import count
+from openrouter_bench.errors import RequestTimeoutError, is_transient
 
-__all__ = ["RetryBudget", "RetryLedger"]
+__all__ = ["RetryBudget", "RetryAccount"]
 
 logger: Final = logging.getLogger("openrouter_bench.retry")
-
-
-def _count(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigurationError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
 
 
 class RetryBudget:
@@ -73,10 +68,10 @@ class RetryBudget:
         timeout_cost: int = 10,
         success_refill: int = 1,
     ) -> None:
-        self.capacity = _count("capacity", capacity, 1)
-        self.retry_cost = _count("retry_cost", retry_cost, 1)
-        self.timeout_cost = _count("timeout_cost", timeout_cost, 1)
-        self.success_refill = _count("success_refill", success_refill, 0)
+        self.capacity = count("capacity", capacity)
+        self.retry_cost = count("retry_cost", retry_cost)
+        self.timeout_cost = count("timeout_cost", timeout_cost)
+        self.success_refill = count("success_refill", success_refill, minimum=0)
         self._tokens = self.capacity
         #: Retries refused so far because the balance could not cover them.
         self.denied = 0
@@ -97,9 +92,9 @@ class RetryBudget:
         """Tokens a retry after ``error`` withdraws."""
         return self.timeout_cost if isinstance(error, RequestTimeoutError) else self.retry_cost
 
-    def ledger(self) -> RetryLedger:
-        """A ledger for one call: it withdraws for that call's retries and repays on success."""
-        return RetryLedger(self)
+    def account(self) -> RetryAccount:
+        """An account for one call: it withdraws for that call's retries and repays on success."""
+        return RetryAccount(self)
 
     def _withdraw(self, error: BaseException) -> int:
         """The tokens taken for a retry after ``error``, or 0 when the balance is short."""
@@ -126,7 +121,7 @@ class RetryBudget:
             logger.info("retry budget refilled to %d tokens: retries resume", self._tokens)
 
 
-class RetryLedger:
+class RetryAccount:
     """What one call withdrew from a :class:`RetryBudget`, so that a success can repay it."""
 
     __slots__ = ("_budget", "_settled", "spent")
@@ -138,7 +133,7 @@ class RetryLedger:
         self._settled = False
 
     def __repr__(self) -> str:
-        return f"<RetryLedger spent={self.spent}>"
+        return f"<RetryAccount spent={self.spent}>"
 
     def can_retry(self, error: BaseException) -> bool:
         """Withdraw the cost of one retry after ``error``; False (nothing taken) if it is short.

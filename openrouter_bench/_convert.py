@@ -67,7 +67,7 @@ __all__ = [
 ]
 
 # The models' own default, so records built here and by hand share one empty mapping.
-_NO_EXTRA: Final[Mapping[str, Any]] = models._NO_EXTRA
+_NO_EXTRA: Final[Mapping[str, Any]] = models.NO_EXTRA
 _ABSENT: Final = object()
 _ROOT: Final = "(root)"
 # orjson refuses to write documents nested deeper than 254 levels; an extra

@@ -33,7 +33,7 @@ import sys
 import time
 import traceback
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Final, Self, TextIO
+from typing import TYPE_CHECKING, Any, Final, TextIO
 from urllib.parse import urlsplit
 
 import attrs
@@ -59,7 +59,8 @@ from openrouter_bench.errors import (
 )
 from openrouter_bench.fanout import DEFAULT_CONCURRENCY, FanOutResult
 from openrouter_bench.hooks import ClientHooks, RetryScheduled, WaitStarted
-from openrouter_bench.models import Item, Page
+from openrouter_bench.models import Page
+from openrouter_bench.progress import GridProgress, is_terminal
 from openrouter_bench.query import (
     ALL,
     KNOWN_CATEGORIES,
@@ -70,48 +71,37 @@ from openrouter_bench.query import (
     Source,
     TaskType,
 )
-from openrouter_bench.quota import QuotaStatus
-from openrouter_bench.ranking import format_score, ranking_score
 from openrouter_bench.render import (
-    AS_SENT,
     CHANGE_FORMATS,
     FORMATS,
-    PLAIN,
     ItemView,
     Palette,
-    _align,
-    _csv,
-    _flatten,
+    align_rows,
     render_change,
+    render_grid,
     render_page,
+    render_quota,
 )
 from openrouter_bench.retry import RetryPolicy
-from openrouter_bench.wire import DEFAULT_BASE_URL, check_base_url
+from openrouter_bench.wire import DEFAULT_BASE_URL, BaseURL, parse_base_url
 
 if TYPE_CHECKING:
     from openrouter_bench.client import BenchmarksClient
 
-__all__ = [
-    "GridProgress",
-    "MissingKeyError",
-    "build_parser",
-    "exit_code_for",
-    "main",
-    "render_grid",
-    "render_quota",
-]
+# The command line: its names are not library API (see the package root for that).
+__all__: list[str] = []
 
-EXIT_OK: Final = 0
-EXIT_OTHER: Final = 1
-EXIT_USAGE: Final = 2
-EXIT_AUTH: Final = 3
-EXIT_RATE: Final = 4
-EXIT_UPSTREAM: Final = 5
-EXIT_FORMAT: Final = 6
+_EXIT_OK: Final = 0
+_EXIT_OTHER: Final = 1
+_EXIT_USAGE: Final = 2
+_EXIT_AUTH: Final = 3
+_EXIT_RATE: Final = 4
+_EXIT_UPSTREAM: Final = 5
+_EXIT_FORMAT: Final = 6
 
-ERROR_PREFIX: Final = "openrouter-bench: error:"
+_ERROR_PREFIX: Final = "openrouter-bench: error:"
 
-ENVIRONMENT_HELP: Final = """\
+_ENVIRONMENT_HELP: Final = """\
 environment:
   OPENROUTER_API_KEY     the API key (never pass it on the command line)
   OPENROUTER_BASE_URL    the API base URL (default https://openrouter.ai/api/v1)
@@ -123,25 +113,25 @@ environment:
 _COLUMN_FORMATS: Final = {"get": ("table", "csv"), "grid": ("csv",)}
 
 
-class MissingKeyError(ConfigurationError):
+class _MissingKeyError(ConfigurationError):
     """No API key in the environment: an authentication failure found before sending."""
 
 
-def exit_code_for(error: BaseException) -> int:
+def _exit_code_for(error: BaseException) -> int:
     """The process exit code that stands for ``error``."""
-    if isinstance(error, MissingKeyError):
-        return EXIT_AUTH
+    if isinstance(error, _MissingKeyError):
+        return _EXIT_AUTH
     if isinstance(error, InvalidQueryError | ConfigurationError | BadRequestError):
-        return EXIT_USAGE
+        return _EXIT_USAGE
     if isinstance(error, AuthenticationError):
-        return EXIT_AUTH
+        return _EXIT_AUTH
     if isinstance(error, RateLimitError | QuotaExhaustedError | PaymentRequiredError):
-        return EXIT_RATE
+        return _EXIT_RATE
     if isinstance(error, ServerError | TransportError) or is_transient(error):
-        return EXIT_UPSTREAM
+        return _EXIT_UPSTREAM
     if isinstance(error, ResponseFormatError):
-        return EXIT_FORMAT
-    return EXIT_OTHER
+        return _EXIT_FORMAT
+    return _EXIT_OTHER
 
 
 # --- the parser -------------------------------------------------------------------------------
@@ -149,7 +139,7 @@ def exit_code_for(error: BaseException) -> int:
 
 def _epilog(*examples: str) -> str:
     lines = ["examples:", *(f"  {example}" for example in examples)]
-    return "\n".join(lines) + "\n\n" + ENVIRONMENT_HELP
+    return "\n".join(lines) + "\n\n" + _ENVIRONMENT_HELP
 
 
 def _command(
@@ -775,14 +765,17 @@ def _cache_spec(args: argparse.Namespace) -> Any:
     return f"sqlite:///{default_cli_cache_path()}"
 
 
+def _api(args: argparse.Namespace) -> BaseURL:
+    """The API the command's client talks to, as the client reads it."""
+    return parse_base_url(
+        args.base_url or os.environ.get("OPENROUTER_BASE_URL") or DEFAULT_BASE_URL
+    )
+
+
 def _namespace(args: argparse.Namespace) -> str:
     # The name BenchmarksClient gives its cache entries for this API, so that the
     # cache command sees exactly what the get command stored.
-    base_url = check_base_url(
-        args.base_url or os.environ.get("OPENROUTER_BASE_URL") or DEFAULT_BASE_URL,
-        allow_insecure_http=False,
-    )
-    return namespace_for(base_url)
+    return namespace_for(_api(args).url)
 
 
 def _quota_from(args: argparse.Namespace) -> Any:
@@ -848,12 +841,12 @@ def _client_for(args: argparse.Namespace) -> BenchmarksClient:
     from openrouter_bench.client import BenchmarksClient
 
     if _no_key():
-        raise MissingKeyError(
+        raise _MissingKeyError(
             "no API key: set OPENROUTER_API_KEY (for the bundled fake server, any "
             "non-empty key will do)"
         )
     err: TextIO = args.err
-    announce = _is_terminal(err) and not getattr(args, "quiet", False)
+    announce = is_terminal(err) and not getattr(args, "quiet", False)
     retries = args.retries
     return BenchmarksClient(
         base_url=args.base_url,
@@ -888,11 +881,6 @@ def _shown_spec(args: argparse.Namespace) -> str:
         return spec
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{parts.hostname}{port}{parts.path}"
-
-
-def _is_terminal(stream: TextIO) -> bool:
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty is not None and isatty())
 
 
 # --- get, cache, fake-server, demo ------------------------------------------------------------
@@ -934,7 +922,7 @@ async def _get(args: argparse.Namespace, out: TextIO) -> int:
     out.write(render_page(page, args.format, _view_from(args), Palette.for_stream(out)))
     if hint is not None:
         _hint(args.err, hint)
-    return EXIT_OK
+    return _EXIT_OK
 
 
 async def _cache_command(args: argparse.Namespace, out: TextIO) -> int:
@@ -944,7 +932,7 @@ async def _cache_command(args: argparse.Namespace, out: TextIO) -> int:
     if args.action == "path":
         # The default store is a file; a cache named with --cache is where it is.
         out.write(f"{spec if args.cache else default_cli_cache_path()}\n")
-        return EXIT_OK
+        return _EXIT_OK
     cache = open_cache(spec, namespace=_namespace(args), policy=CachePolicy())
     try:
         if args.action == "clear":
@@ -961,7 +949,7 @@ async def _cache_command(args: argparse.Namespace, out: TextIO) -> int:
             out.write(await cache.describe(counters=False))
     finally:
         await cache.close()
-    return EXIT_OK
+    return _EXIT_OK
 
 
 async def _quota_command(args: argparse.Namespace, out: TextIO) -> int:
@@ -973,96 +961,14 @@ async def _quota_command(args: argparse.Namespace, out: TextIO) -> int:
     redis_cache = _redis_cache(args)
     if policy is not None and policy.store is None and redis_cache is not None:
         policy = attrs.evolve(policy, store=redis_cache)
-    base_url = check_base_url(
-        args.base_url or os.environ.get("OPENROUTER_BASE_URL") or DEFAULT_BASE_URL,
-        allow_insecure_http=False,
-    )
-    parts = urlsplit(base_url)
     # The name BenchmarksClient gives the budget of this API, so both count the same one.
-    limiter = open_quota(policy, api=f"{parts.netloc}{parts.path}")
+    limiter = open_quota(policy, api=_api(args).identity)
     try:
         status = await limiter.status()
     finally:
         await limiter.aclose()
     out.write(render_quota(status, args.format))
-    return EXIT_OK
-
-
-def _quota_rows(status: QuotaStatus) -> list[dict[str, Any]]:
-    paused = None if status.paused_until is None else status.paused_until.isoformat()
-    return [
-        {
-            "window": name,
-            "window_seconds": length,
-            "limit": limit,
-            "used": used,
-            "left": left,
-            "paused_until": paused,
-            "store": status.store,
-        }
-        for name, length, limit, used, left in (
-            (
-                "minute",
-                status.minute_window,
-                status.minute_limit,
-                status.minute_used,
-                status.minute_left,
-            ),
-            ("day", status.day_window, status.day_limit, status.day_used, status.day_left),
-        )
-    ]
-
-
-def render_quota(status: QuotaStatus, fmt: str) -> str:
-    """The budget's state as text in one of :data:`FORMATS`."""
-    rows = _quota_rows(status)
-    if fmt == "json":
-        document = {
-            "at": status.at.isoformat(),
-            "store": status.store,
-            "shared": status.shared,
-            "paused_until": rows[0]["paused_until"],
-            **{
-                row["window"]: {
-                    key: row[key] for key in ("limit", "used", "left", "window_seconds")
-                }
-                for row in rows
-            },
-        }
-        return orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n"
-    if fmt == "ndjson":
-        return "".join(orjson.dumps(row).decode() + "\n" for row in rows)
-    if fmt == "csv":
-        return _csv(rows)
-    shown = [["window", "limit", "used", "left"]]
-    for row in rows:
-        unlimited = row["limit"] is None
-        shown.append(
-            [
-                f"last {row['window']}"
-                if row["window_seconds"] in (60.0, 86_400.0)
-                else f"last {row['window_seconds']:g} s",
-                "none" if unlimited else str(row["limit"]),
-                str(row["used"]),
-                "-" if unlimited else str(row["left"]),
-            ]
-        )
-    kept = f"{status.store}, shared with other processes" if status.shared else status.store
-    if status.store == "off":
-        kept = "no ledger: the quota is off, nothing is counted"
-    if status.paused_until is None:
-        pause = "no pause"
-    else:
-        left = max(0.0, (status.paused_until - status.at).total_seconds())
-        pause = (
-            f"paused by the server until {status.paused_until:%Y-%m-%d %H:%M:%S} UTC ({left:.0f} s)"
-        )
-    lines = [
-        f"quota: {kept}" if status.store == "off" else f"quota kept in {kept}",
-        *_align(shown),
-        pause,
-    ]
-    return "\n".join(lines) + "\n"
+    return _EXIT_OK
 
 
 async def _fake_server(args: argparse.Namespace, out: TextIO) -> int:
@@ -1092,7 +998,7 @@ async def _fake_server(args: argparse.Namespace, out: TextIO) -> int:
         current = asyncio.current_task()
         if current is not None and current.cancelling():
             raise  # Ctrl-C, or whoever runs this command, cancelled it
-    return EXIT_OK
+    return _EXIT_OK
 
 
 def _fake_root(args: argparse.Namespace) -> str:
@@ -1103,8 +1009,7 @@ def _fake_root(args: argparse.Namespace) -> str:
             "which fake server? pass --base-url with the URL fake-server printed, "
             "or set OPENROUTER_BASE_URL"
         )
-    parts = urlsplit(check_base_url(base_url, allow_insecure_http=False))
-    return f"{parts.scheme}://{parts.netloc}"
+    return parse_base_url(base_url).root
 
 
 async def _fake_call(root: str, method: str, path: str, body: object = None) -> Any:
@@ -1161,15 +1066,15 @@ async def _fake(args: argparse.Namespace, out: TextIO) -> int:
                 ]
                 for number, record in enumerate(records, start=1)
             ]
-            out.write("\n".join(_align(rows)) + f"\n\n{plural(len(records), 'request')}\n")
-    return EXIT_OK
+            out.write("\n".join(align_rows(rows)) + f"\n\n{plural(len(records), 'request')}\n")
+    return _EXIT_OK
 
 
 async def _demo(args: argparse.Namespace, out: TextIO) -> int:
     from openrouter_bench.demo import run_demo
 
     await run_demo(out, seed=args.seed)
-    return EXIT_OK
+    return _EXIT_OK
 
 
 # --- grid and watch -----------------------------------------------------------------------
@@ -1177,57 +1082,14 @@ async def _demo(args: argparse.Namespace, out: TextIO) -> int:
 #: A grid's exit code stands for its worst failure, worst first: a refused key or a wrong
 #: query fails every query alike and needs a person; a malformed answer is the server's
 #: fault; rate limits and upstream failures pass by themselves.
-_WORST_FIRST: Final = (EXIT_AUTH, EXIT_USAGE, EXIT_FORMAT, EXIT_OTHER, EXIT_RATE, EXIT_UPSTREAM)
-
-
-class GridProgress:
-    """A progress bar for a fan-out, drawn on ``stream`` only when it is a terminal.
-
-    Piped or redirected, it draws nothing, so what programs read stays clean.
-    The bar (rich's) refreshes by itself, so its clock runs on while the quota
-    holds requests back.
-    """
-
-    def __init__(self, stream: TextIO, total: int, *, label: str = "queries") -> None:
-        self._failed = 0
-        self._bar: Any = None
-        self._task: Any = None
-        if total and _is_terminal(stream):
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-            )
-
-            self._bar = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[failed]} failed"),
-                TimeElapsedColumn(),
-                console=Console(file=stream),
-                refresh_per_second=4,
-            )
-            self._task = self._bar.add_task(label, total=total, failed=0)
-
-    def __enter__(self) -> Self:
-        if self._bar is not None:
-            self._bar.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._bar is not None:
-            self._bar.stop()
-
-    def advance(self, outcome: object) -> None:
-        """One more query done (failed, if ``outcome`` is an error)."""
-        if isinstance(outcome, OpenRouterBenchError):
-            self._failed += 1
-        if self._bar is not None:
-            self._bar.update(self._task, advance=1, failed=self._failed)
+_WORST_FIRST: Final = (
+    _EXIT_AUTH,
+    _EXIT_USAGE,
+    _EXIT_FORMAT,
+    _EXIT_OTHER,
+    _EXIT_RATE,
+    _EXIT_UPSTREAM,
+)
 
 
 async def _grid_queries(client: BenchmarksClient, args: argparse.Namespace) -> list[Query]:
@@ -1280,116 +1142,9 @@ def _empty_grid(axes: dict[str, Any]) -> InvalidQueryError:
     return InvalidQueryError(f"the grid is empty: {reason}")
 
 
-def _grid_label(query: Query) -> str:
-    words = []
-    for name, value in query.params.items():
-        if name == "max_results":
-            words.append(f"top {value}")
-        elif name == "include_run_config":
-            words.append("run-config")
-        else:
-            words.append(value)
-    return " ".join(words) or "everything"
-
-
-def _leader(items: Sequence[Item], query: Query) -> str:
-    if not items:
-        return "no items"
-    top = items[0]
-    name = getattr(top, "display_name", None) or getattr(top, "model_permaslug", None) or "?"
-    score = ranking_score(top, query)
-    return f"#1 {name}" if score is None else f"#1 {name} ({format_score(score)})"
-
-
-def _as_is(text: str) -> str:
-    return text
-
-
-def _grid_table(result: FanOutResult, view: ItemView, palette: Palette) -> str:
-    rows = [["query", "result", "items", "as of", "leader or error"]]
-    styles: list[Callable[[str], str]] = [palette.bold]
-    for query, outcome in result.items():
-        if isinstance(outcome, Page):
-            state = "stale" if outcome.stale else "cached" if outcome.from_cache else "ok"
-            rows.append(
-                [
-                    _grid_label(query),
-                    state,
-                    str(len(outcome)),
-                    f"{outcome.as_of:%Y-%m-%d %H:%M}",
-                    _leader(view.apply(outcome.items), query),
-                ]
-            )
-            styles.append(palette.yellow if outcome.stale else _as_is)
-        else:
-            rows.append([_grid_label(query), "error", "-", "-", str(outcome)])
-            styles.append(palette.red)
-    lines = [style(line) for style, line in zip(styles, _align(rows), strict=True)]
-    return "\n".join(lines) + "\n"
-
-
-def _grid_record(
-    query: Query, outcome: Page | OpenRouterBenchError, view: ItemView
-) -> dict[str, Any]:
-    from openrouter_bench._convert import unstructure_page
-
-    if isinstance(outcome, Page):
-        shown = attrs.evolve(outcome, items=view.apply(outcome.items)) if view.selects else outcome
-        return {
-            "query": query.params,
-            "from_cache": outcome.from_cache,
-            "stale": outcome.stale,
-            "page": unstructure_page(shown),
-        }
-    return {
-        "query": query.params,
-        "error": {
-            "type": type(outcome).__name__,
-            "message": str(outcome),
-            "status": getattr(outcome, "status", None),
-            "attempts": outcome.attempts,
-        },
-    }
-
-
-def render_grid(
-    result: FanOutResult,
-    fmt: str,
-    view: ItemView = AS_SENT,
-    palette: Palette = PLAIN,
-) -> str:
-    """A grid's outcomes as text in one of :data:`~openrouter_bench.render.FORMATS`.
-
-    ``view`` sorts and cuts each page's items (and picks the CSV's columns);
-    a field name it does not find in any page raises
-    :class:`~openrouter_bench.errors.ConfigurationError`.
-    """
-    view.check([item for page in result.pages.values() for item in page.items])
-    if fmt == "json":
-        records = [_grid_record(query, outcome, view) for query, outcome in result.items()]
-        return orjson.dumps(records, option=orjson.OPT_INDENT_2).decode() + "\n"
-    if fmt == "ndjson":
-        return "".join(
-            orjson.dumps(_grid_record(query, outcome, view)).decode() + "\n"
-            for query, outcome in result.items()
-        )
-    if fmt == "csv":
-        from openrouter_bench._convert import unstructure_item
-
-        rows = [
-            {"query": query.key, **_flatten(unstructure_item(item))}
-            for query, page in result.pages.items()
-            for item in view.apply(page.items)
-        ]
-        if not rows:
-            return ""
-        return _csv(rows, None if view.columns is None else ("query", *view.columns))
-    return _grid_table(result, view, palette)
-
-
 def _worst_exit_code(errors: Iterable[BaseException]) -> int:
-    codes = {exit_code_for(error) for error in errors}
-    return next((code for code in _WORST_FIRST if code in codes), EXIT_OK)
+    codes = {_exit_code_for(error) for error in errors}
+    return next((code for code in _WORST_FIRST if code in codes), _EXIT_OK)
 
 
 async def _grid(args: argparse.Namespace, out: TextIO) -> int:
@@ -1408,7 +1163,7 @@ async def _grid(args: argparse.Namespace, out: TextIO) -> int:
         hints = [await _category_hint(client, page) for page in result.pages.values()]
         stats = client.stats
     out.write(render_grid(result, args.format, _view_from(args), Palette.for_stream(out)))
-    prefix = Palette.for_stream(err).red(ERROR_PREFIX)
+    prefix = Palette.for_stream(err).red(_ERROR_PREFIX)
     for query, error in result.errors.items():
         err.write(f"{prefix} {query!r}: {_described(error)}\n")
     for hint in dict.fromkeys(hint for hint in hints if hint is not None):
@@ -1444,7 +1199,7 @@ async def _watch(args: argparse.Namespace, out: TextIO) -> int:
     query = _query_from(args)
     palette = Palette.for_stream(out)
     # Polls that bring nothing are the usual case; on a terminal silence looks like a hang.
-    tell_polls = args.verbose or args.debug or (_is_terminal(err) and not args.quiet)
+    tell_polls = args.verbose or args.debug or (is_terminal(err) and not args.quiet)
 
     def unchanged(poll: int, page: Page) -> None:
         if tell_polls:
@@ -1489,7 +1244,7 @@ async def _watch(args: argparse.Namespace, out: TextIO) -> int:
                 err.write(
                     f"stopped after {plural(args.polls, 'poll')}: {plural(seen, 'change')} seen\n"
                 )
-    return EXIT_OK
+    return _EXIT_OK
 
 
 _COMMANDS: Final = {
@@ -1572,7 +1327,7 @@ def main(
     debug = bool(getattr(args, "debug", False))
     _configure_logging(args, err)
     args.err = err  # for the commands that report progress on stderr
-    prefix = Palette.for_stream(err).red(ERROR_PREFIX)
+    prefix = Palette.for_stream(err).red(_ERROR_PREFIX)
     try:
         return asyncio.run(_COMMANDS[args.command](args, out))
     except KeyboardInterrupt:
@@ -1582,12 +1337,12 @@ def main(
         if debug:
             traceback.print_exc(file=err)
         err.write(f"{prefix} {_described(error)}\n")
-        return exit_code_for(error)
+        return _exit_code_for(error)
     except Exception as error:  # noqa: BLE001 - the last line of defence prints one line
         if debug:
             traceback.print_exc(file=err)
         err.write(f"openrouter-bench: unexpected {type(error).__name__}: {error}\n")
-        return EXIT_OTHER
+        return _EXIT_OTHER
 
 
 def run() -> None:

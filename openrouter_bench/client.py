@@ -68,10 +68,11 @@ from openrouter_bench.transport import DEFAULT_MAX_RESPONSE_BYTES
 from openrouter_bench.watch import SnapshotChange, watch_query
 from openrouter_bench.wire import (
     DEFAULT_BASE_URL,
+    BaseURL,
     Request,
     build_request,
-    check_base_url,
     credential_forms,
+    parse_base_url,
 )
 
 __all__ = ["BenchmarksClient", "ClientStats"]
@@ -83,7 +84,7 @@ _F = TypeVar("_F", bound=Callable[..., object])
 _P = ParamSpec("_P")
 
 #: The largest cap a client accepts: past it, one answer could exhaust a small machine.
-MAX_RESPONSE_BYTES: Final = 1024 * 1024 * 1024
+_MAX_RESPONSE_BYTES: Final = 1024 * 1024 * 1024
 
 # Bounds on what the client sends in headers and URLs: far past any real value, well
 # inside what servers and proxies accept (8 KiB of headers is a common limit).
@@ -170,7 +171,7 @@ def _api_key(value: str | None) -> _Secret:
     return _Secret(_checks.header_value("api_key", key, limit=_KEY_LIMIT, secret=True))
 
 
-def _base_url(value: str | None, *, allow_insecure_http: bool) -> str:
+def _base_url(value: str | None, *, allow_insecure_http: bool) -> BaseURL:
     if value is not None and not isinstance(value, str):
         raise ConfigurationError(f"base_url must be a string, not {type(value).__name__}")
     url = value or os.environ.get("OPENROUTER_BASE_URL") or DEFAULT_BASE_URL
@@ -180,8 +181,8 @@ def _base_url(value: str | None, *, allow_insecure_http: bool) -> str:
             f"base_url must be at most {_URL_LIMIT} characters without white space "
             "or control characters"
         )
-    checked = check_base_url(url, allow_insecure_http=allow_insecure_http)
-    if not _parses(checked, with_yarl=True):
+    checked = parse_base_url(url, allow_insecure_http=allow_insecure_http)
+    if not _parses(checked.url, with_yarl=True):
         raise ConfigurationError("base_url has a malformed host or port")
     return checked
 
@@ -325,12 +326,13 @@ class BenchmarksClient:
     ) -> None:
         self._key = _api_key(api_key)
         allow_insecure_http = _flag("allow_insecure_http", allow_insecure_http)
-        self.base_url = _base_url(base_url, allow_insecure_http=allow_insecure_http)
+        self._base = _base_url(base_url, allow_insecure_http=allow_insecure_http)
+        self.base_url = self._base.url
         self._retry = _instance("retry", retry, RetryPolicy) or RetryPolicy()
         self._timeout = _checks.seconds("timeout", timeout)
         self._connect_timeout = _checks.seconds("connect_timeout", connect_timeout)
         self._max_bytes = _checks.count(
-            "max_response_bytes", max_response_bytes, minimum=1024, maximum=MAX_RESPONSE_BYTES
+            "max_response_bytes", max_response_bytes, minimum=1024, maximum=_MAX_RESPONSE_BYTES
         )
         self._app_url = _optional_header("app_url", app_url, _URL_LIMIT)
         self._app_title = _optional_header("app_title", app_title, _TITLE_LIMIT)
@@ -343,9 +345,8 @@ class BenchmarksClient:
         self._retry_budget = _retry_budget(retry_budget)
         self._hooks = HookRunner(_instance("hooks", hooks, ClientHooks))
         session = _instance("session", session, aiohttp.ClientSession)
-        parts = urlsplit(self.base_url)
-        self._host = parts.hostname
-        if allow_insecure_http and parts.scheme == "http":
+        self._host = self._base.host
+        if allow_insecure_http and self._base.scheme == "http":
             logger.warning(
                 "plain http to %s allowed: the API key travels in clear text", self._host
             )
@@ -380,7 +381,7 @@ class BenchmarksClient:
         backend = self.cache.backend
         self.quota: QuotaLimiter = open_quota(
             quota_policy,
-            api=f"{parts.netloc}{parts.path}",
+            api=self._base.identity,
             redis_client=None if backend is None else _redis_client(backend),
             # A request can take no longer than its timeout; parsing the answer is quick.
             lease=self._timeout + 10.0,

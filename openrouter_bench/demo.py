@@ -18,28 +18,29 @@ import time
 from typing import Final, TextIO
 
 from openrouter_bench._text import plural
-from openrouter_bench.cli import GridProgress
 from openrouter_bench.client import BenchmarksClient
 from openrouter_bench.errors import InvalidQueryError, OpenRouterBenchError
 from openrouter_bench.fake import FakeOpenRouter
 from openrouter_bench.fanout import Outcome
 from openrouter_bench.models import DesignArenaItem, Page
+from openrouter_bench.progress import GridProgress
 from openrouter_bench.query import KNOWN_CATEGORIES, Arena, Query, Source, TaskType
 from openrouter_bench.quota import QuotaPolicy
 from openrouter_bench.ranking import format_score, ranking_score
 from openrouter_bench.render import ItemView, render_page
 from openrouter_bench.retry import RetryPolicy
 
-__all__ = ["run_demo"]
+# The demo command: nothing here is library API.
+__all__: list[str] = []
 
-DEMO_KEY: Final = "demo-key-for-the-fake-server"
+_DEMO_KEY: Final = "demo-key-for-the-fake-server"
 
 # Short waits so the demo shows retries without making anyone wait for them.
-DEMO_RETRY: Final = RetryPolicy(attempts=5, initial_wait=0.05, max_wait=0.2, deadline=20.0)
+_DEMO_RETRY: Final = RetryPolicy(attempts=5, initial_wait=0.05, max_wait=0.2, deadline=20.0)
 
 # The published 30 requests a minute, on a 3 s window: the sweep meets the limit in seconds.
-DEMO_MINUTE: Final = 3.0
-DEMO_QUOTA: Final = QuotaPolicy(minute_window=DEMO_MINUTE)
+_DEMO_MINUTE: Final = 3.0
+_DEMO_QUOTA: Final = QuotaPolicy(minute_window=_DEMO_MINUTE)
 
 
 class _Narrator:
@@ -111,9 +112,9 @@ async def run_demo(out: TextIO, *, seed: int = 1) -> None:
 
 async def _story(out: TextIO, seed: int) -> None:
     async with (
-        FakeOpenRouter(seed=seed, minute_window=DEMO_MINUTE) as fake,
+        FakeOpenRouter(seed=seed, minute_window=_DEMO_MINUTE) as fake,
         BenchmarksClient(
-            DEMO_KEY, base_url=fake.url, cache="memory", retry=DEMO_RETRY, quota=DEMO_QUOTA
+            _DEMO_KEY, base_url=fake.url, cache="memory", retry=_DEMO_RETRY, quota=_DEMO_QUOTA
         ) as client,
     ):
         show = _Narrator(out, fake)
@@ -164,7 +165,7 @@ async def _story(out: TextIO, seed: int) -> None:
         show.heading("New data is published, then the server goes down during the refresh")
         published_at_step = show.step
         fake.publish()
-        fake.script(*([503] * DEMO_RETRY.attempts))
+        fake.script(*([503] * _DEMO_RETRY.attempts))
         try:
             page = await client.get(coding, max_age=0)
         except OpenRouterBenchError as error:  # only if the stale window were closed
@@ -206,7 +207,7 @@ async def _sweep(
     fake = show.fake
     show.heading(
         "A full Design Arena sweep: every arena, every category the data has "
-        f"(quota: {DEMO_QUOTA.per_minute} requests per {DEMO_MINUTE:g} s, "
+        f"(quota: {_DEMO_QUOTA.per_minute} requests per {_DEMO_MINUTE:g} s, "
         "the real per-minute limit sped up)"
     )
     sent_before = len(fake.requests)

@@ -47,7 +47,6 @@ __all__ = [
     "ServerError",
     "TransportError",
     "WrongEventLoopError",
-    "error_for_status",
     "is_transient",
 ]
 

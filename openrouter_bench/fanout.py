@@ -34,21 +34,14 @@ from openrouter_bench.errors import (
 from openrouter_bench.models import Page
 from openrouter_bench.query import Query
 
-__all__ = [
-    "DEFAULT_CONCURRENCY",
-    "FanOutResult",
-    "Outcome",
-    "fan_out",
-    "stream_outcomes",
-    "unique_queries",
-]
+__all__ = ["FanOutResult"]
 
 #: Queries in flight at once by default: well under the 30-a-minute quota, which
 #: paces the requests anyway; more would only hold more connections open.
 DEFAULT_CONCURRENCY: Final = 4
 
 #: The most queries in flight at once: far more than the quota could ever feed.
-MAX_CONCURRENCY: Final = 1000
+_MAX_CONCURRENCY: Final = 1000
 
 #: What a query ended with: its page, or the typed error it failed with.
 Outcome: TypeAlias = Page | OpenRouterBenchError
@@ -73,8 +66,8 @@ def unique_queries(queries: Iterable[Query]) -> list[Query]:
 
 
 def check_concurrency(concurrency: int) -> int:
-    """``concurrency`` if it is a whole number from 1 to :data:`MAX_CONCURRENCY`."""
-    return _checks.count("concurrency", concurrency, maximum=MAX_CONCURRENCY)
+    """``concurrency`` if it is a whole number from 1 to :data:`_MAX_CONCURRENCY`."""
+    return _checks.count("concurrency", concurrency, maximum=_MAX_CONCURRENCY)
 
 
 @attrs.frozen(eq=False)

@@ -40,12 +40,13 @@ __all__ = [
     "UnknownItem",
 ]
 
-_NO_EXTRA: Mapping[str, Any] = MappingProxyType({})
+#: The ``extra`` of a record the server sent nothing extra for: one shared empty mapping.
+NO_EXTRA: Mapping[str, Any] = MappingProxyType({})
 
 
 def _extra_field() -> Any:
     # Keys the server sent that this shape does not declare; kept for the round trip.
-    return attrs.field(default=_NO_EXTRA, kw_only=True, repr=False, eq=True, hash=False)
+    return attrs.field(default=NO_EXTRA, kw_only=True, repr=False, eq=True, hash=False)
 
 
 @attrs.frozen

@@ -110,11 +110,11 @@ ALL: Final = _All.ALL
 _E = TypeVar("_E", bound=enum.StrEnum)
 
 #: The longest text a parameter takes: every name the API uses is a word or two.
-MAX_TEXT: Final = 200
+_MAX_TEXT: Final = 200
 #: The largest ``max_results``: the most a server's 64-bit integer holds (``sys.maxsize``).
-MAX_RESULTS: Final = 2**63 - 1
+_MAX_RESULTS: Final = 2**63 - 1
 #: The most queries one grid may expand to, before any is built.
-MAX_GRID: Final = 100_000
+_MAX_GRID: Final = 100_000
 
 # No name the API uses has one; each would end up in a URL, a cache key and a log
 # line (lone surrogates cannot even be encoded into a URL).
@@ -127,9 +127,9 @@ def _text(name: str, value: object) -> str:
         raise InvalidQueryError(
             f"{name} must be a string, not {type(value).__name__}", parameter=name
         )
-    if len(value) > MAX_TEXT:
+    if len(value) > _MAX_TEXT:
         raise InvalidQueryError(
-            f"{name} must be at most {MAX_TEXT} characters, got {len(value)}", parameter=name
+            f"{name} must be at most {_MAX_TEXT} characters, got {len(value)}", parameter=name
         )
     if not value.strip():
         raise InvalidQueryError(f"{name} must not be empty", parameter=name)
@@ -203,9 +203,9 @@ def _max_results(value: object) -> int | None:
             f"max_results must be at least 1, got {max(value, -(10**18))}",
             parameter="max_results",
         )
-    if value > MAX_RESULTS:
+    if value > _MAX_RESULTS:
         raise InvalidQueryError(
-            f"max_results must be at most {MAX_RESULTS} (2**63 - 1)", parameter="max_results"
+            f"max_results must be at most {_MAX_RESULTS} (2**63 - 1)", parameter="max_results"
         )
     return int(value)
 
@@ -442,9 +442,9 @@ class Query:
             for value in values:
                 converter(value)  # a wrong type is an error, not a skipped combination
         size = math.prod(len(values) for values in axes.values())
-        if size > MAX_GRID:
+        if size > _MAX_GRID:
             raise InvalidQueryError(
-                f"the grid has {size} combinations; at most {MAX_GRID} are built"
+                f"the grid has {size} combinations; at most {_MAX_GRID} are built"
             )
         seen: dict[Query, None] = {}
         names = list(axes)
@@ -486,9 +486,9 @@ def _axis(value: object, every: Iterable[object] | None) -> list[object]:
     if isinstance(value, str | bytes | bytearray | bool | int | enum.Enum) or value is None:
         return [value]
     if isinstance(value, Iterable):
-        values = list(itertools.islice(value, MAX_GRID + 1))
-        if len(values) > MAX_GRID:
-            raise InvalidQueryError(f"a grid axis may have at most {MAX_GRID} values")
+        values = list(itertools.islice(value, _MAX_GRID + 1))
+        if len(values) > _MAX_GRID:
+            raise InvalidQueryError(f"a grid axis may have at most {_MAX_GRID} values")
         if not values:
             raise InvalidQueryError("a grid axis must have at least one value")
         return values
@@ -497,7 +497,7 @@ def _axis(value: object, every: Iterable[object] | None) -> list[object]:
 
 def _unknown_parameter(names: Iterable[str]) -> InvalidQueryError:
     name = sorted(names)[0]
-    close = difflib.get_close_matches(name[:MAX_TEXT], _PARAM_ORDER, n=1)
+    close = difflib.get_close_matches(name[:_MAX_TEXT], _PARAM_ORDER, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return InvalidQueryError(
         f"unknown parameter {_cut(name)!r}{hint} (the parameters: {', '.join(_PARAM_ORDER)})",

@@ -58,12 +58,12 @@ from urllib.parse import urlsplit
 import attrs
 
 from openrouter_bench._checks import count, seconds
-from openrouter_bench.errors import ConfigurationError, QuotaExhaustedError, RateLimitError
+from openrouter_bench.errors import ConfigurationError, QuotaExhaustedError
 from openrouter_bench.hooks import WaitReason
-from openrouter_bench.retry import PauseCeiling
+from openrouter_bench.retry import PauseCeiling, paused_past_deadline
 from openrouter_bench.wire import DEFAULT_MAX_RETRY_AFTER
 
-__all__ = ["QuotaLimiter", "QuotaPolicy", "QuotaStatus", "open_quota"]
+__all__ = ["QuotaPolicy", "QuotaStatus"]
 
 logger: Final = logging.getLogger("openrouter_bench.quota")
 
@@ -748,12 +748,7 @@ class QuotaLimiter:
                 if turn is _Turn.PAUSED:
                     left = budget - paused
                     if verdict.wait > left:
-                        raise RateLimitError(
-                            f"rate limited: the server asked to wait {verdict.wait:.1f} s, "
-                            f"more than the {max(0.0, left):.1f} s left of this call's deadline",
-                            status=429,
-                            retry_after=verdict.wait,
-                        )
+                        raise paused_past_deadline(verdict.wait, left)
                     logger.info("rate limited: waiting %.2f s before sending", verdict.wait)
                     if on_wait is not None:
                         on_wait("rate_limit", verdict.wait)

@@ -20,7 +20,8 @@ from openrouter_bench.models import (
 )
 from openrouter_bench.query import Query, TaskType
 
-__all__ = ["format_score", "ranking_name", "ranking_score", "ranking_variant"]
+# Used by render, watch and the demo; the package root exports none of it.
+__all__: list[str] = []
 
 #: The Artificial Analysis index each task type maps to (the server's own mapping).
 _TASK_INDEX: Final = {

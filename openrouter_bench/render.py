@@ -1,5 +1,9 @@
 """Turning pages into text for people and programs: table, JSON, CSV and NDJSON.
 
+The commands' other outputs are here too: a grid's outcomes
+(:func:`render_grid`), a watch's changes (:func:`render_change`) and the
+request budget (:func:`render_quota`).
+
 JSON is the API's own shape (``{"data": [...], "meta": {...}}``); CSV and
 NDJSON hold one item per row with nested objects flattened to dotted names;
 the table shows the columns that matter for the page's kind of item.
@@ -30,7 +34,8 @@ import orjson
 
 from openrouter_bench._convert import unstructure_item, unstructure_page
 from openrouter_bench._text import plural
-from openrouter_bench.errors import ConfigurationError
+from openrouter_bench.errors import ConfigurationError, OpenRouterBenchError
+from openrouter_bench.fanout import FanOutResult
 from openrouter_bench.models import (
     ArtificialAnalysisItem,
     DesignArenaItem,
@@ -42,22 +47,12 @@ from openrouter_bench.models import (
     UnknownItem,
 )
 from openrouter_bench.query import Query
+from openrouter_bench.quota import QuotaStatus
 from openrouter_bench.ranking import format_score, ranking_name, ranking_score
 from openrouter_bench.watch import SnapshotChange
 
-__all__ = [
-    "AS_SENT",
-    "CHANGE_COLUMNS",
-    "CHANGE_FORMATS",
-    "FORMATS",
-    "PLAIN",
-    "ItemView",
-    "Palette",
-    "field_value",
-    "item_fields",
-    "render_change",
-    "render_page",
-]
+# Used by the commands and the demo; the package root exports none of it.
+__all__: list[str] = []
 
 FORMATS: Final = ("table", "json", "csv", "ndjson")
 
@@ -104,7 +99,7 @@ class Palette:
 
 
 #: No colours: for files, pipes and programs.
-PLAIN: Final = Palette()
+_PLAIN: Final = Palette()
 
 
 # --- item fields ------------------------------------------------------------------------------
@@ -135,7 +130,7 @@ _KNOWN_FIELDS: Final[dict[type, tuple[str, ...]]] = {
 }
 
 
-def item_fields(items: Iterable[Item]) -> tuple[str, ...]:
+def _item_fields(items: Iterable[Item]) -> tuple[str, ...]:
     """The field names ``items`` can be sorted by or shown in columns, dotted when nested.
 
     The fields of each shape present, and any extra key an item carries; with
@@ -153,7 +148,7 @@ def item_fields(items: Iterable[Item]) -> tuple[str, ...]:
     return tuple(name for name in names if name not in parents)
 
 
-def field_value(item: Item, name: str) -> Any:
+def _field_value(item: Item, name: str) -> Any:
     """The value of field ``name`` (dotted when nested) of ``item``; None when it has none.
 
     Known fields come typed (a price is a :class:`~decimal.Decimal`, a time a
@@ -214,7 +209,7 @@ def _unknown_field(kind: str, name: str, valid: Sequence[str]) -> ConfigurationE
 class ItemView:
     """Which items of a page to show, in which order, and with which columns.
 
-    - ``sort``: a field name (:func:`item_fields`), largest first (best first
+    - ``sort``: a field name (:func:`_item_fields`), largest first (best first
       for every score); ``"-name"`` for smallest first. Items without a value
       come last either way, and ties keep the server's order. None: the
       server's order.
@@ -247,7 +242,7 @@ class ItemView:
         wanted = [*([] if self.sort_field is None else [self.sort_field]), *(self.columns or ())]
         if not wanted:
             return
-        valid = item_fields(items)
+        valid = _item_fields(items)
         known = set(valid)
         if self.sort_field is not None and self.sort_field not in known:
             raise _unknown_field("to sort by", self.sort_field, valid)
@@ -263,7 +258,7 @@ class ItemView:
             keyed: list[tuple[tuple[int, Any], Item]] = []
             missing: list[Item] = []
             for item in chosen:
-                key = _sort_key(field_value(item, name))
+                key = _sort_key(_field_value(item, name))
                 if key is None:
                     missing.append(item)
                 else:
@@ -283,13 +278,13 @@ class ItemView:
 
 
 #: Every item, in the server's order, with the usual columns.
-AS_SENT: Final = ItemView()
+_AS_SENT: Final = ItemView()
 
 
 # --- pages ------------------------------------------------------------------------------------
 
 
-def render_page(page: Page, fmt: str, view: ItemView = AS_SENT, palette: Palette = PLAIN) -> str:
+def render_page(page: Page, fmt: str, view: ItemView = _AS_SENT, palette: Palette = _PLAIN) -> str:
     """The page as text in one of :data:`FORMATS` (ending with a newline unless empty).
 
     ``view`` picks, orders and cuts the items and, for a table or CSV, the
@@ -380,7 +375,7 @@ class _Column:
 
 
 def _field_column(name: str) -> _Column:
-    return _Column(name, name, lambda item: _cell(field_value(item, name)))
+    return _Column(name, name, lambda item: _cell(_field_value(item, name)))
 
 
 _COLUMNS: Final[dict[type, list[_Column]]] = {
@@ -478,7 +473,7 @@ def _table(page: Page, items: Sequence[Item], view: ItemView, palette: Palette) 
         else list(enumerate(items, start=1))
     )
     rows = [[str(rank), *(column.cell(item) for column in columns)] for rank, item in ranked]
-    head, *body = _align([header, *rows])
+    head, *body = align_rows([header, *rows])
     meta = page.meta
     footer = [f"as of {meta.as_of:%Y-%m-%d %H:%M} UTC, {view.describe(len(items), len(page))}"]
     if page.stale:
@@ -490,7 +485,8 @@ def _table(page: Page, items: Sequence[Item], view: ItemView, palette: Palette) 
     return "\n".join([palette.bold(head), *body, "", *footer]) + "\n"
 
 
-def _align(rows: Iterable[list[str]]) -> list[str]:
+def align_rows(rows: Iterable[list[str]]) -> list[str]:
+    """Rows of cells as lines of columns, each as wide as its widest cell."""
     table = list(rows)
     widths = [max(len(row[index]) for row in table) for index in range(len(table[0]))]
     return [
@@ -502,7 +498,7 @@ def _align(rows: Iterable[list[str]]) -> list[str]:
 # --- changes (watch) --------------------------------------------------------------------------
 
 #: The CSV columns of a change: one row per new leader, entry, exit and move.
-CHANGE_COLUMNS: Final = (
+_CHANGE_COLUMNS: Final = (
     "new_as_of",
     "old_as_of",
     "change",
@@ -591,7 +587,7 @@ def _change_table(change: SnapshotChange, palette: Palette) -> str:
     ]
     lines = [title]
     if rows:
-        head, *body = _align([["change", "ranking", "model", "rank", "score"], *rows])
+        head, *body = align_rows([["change", "ranking", "model", "rank", "score"], *rows])
         lines += ["", palette.bold(head), *body]
     if change.citation:
         lines += ["", f"source: {change.citation}"]
@@ -599,7 +595,7 @@ def _change_table(change: SnapshotChange, palette: Palette) -> str:
 
 
 def render_change(
-    change: SnapshotChange, fmt: str, *, header: bool = True, palette: Palette = PLAIN
+    change: SnapshotChange, fmt: str, *, header: bool = True, palette: Palette = _PLAIN
 ) -> str:
     """One change of a watch as text in one of :data:`CHANGE_FORMATS`.
 
@@ -613,8 +609,194 @@ def render_change(
     if fmt in ("json", "ndjson"):
         return orjson.dumps(change.to_json()).decode() + "\n"
     if fmt == "csv":
-        text = _csv(_change_rows(change), CHANGE_COLUMNS)
+        text = _csv(_change_rows(change), _CHANGE_COLUMNS)
         return text if header else text.split("\n", 1)[1]
     if fmt == "table":
         return _change_table(change, palette)
     raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(CHANGE_FORMATS)}")
+
+
+# --- grids (fan-outs) ------------------------------------------------------------------------
+
+
+def _grid_label(query: Query) -> str:
+    words = []
+    for name, value in query.params.items():
+        if name == "max_results":
+            words.append(f"top {value}")
+        elif name == "include_run_config":
+            words.append("run-config")
+        else:
+            words.append(value)
+    return " ".join(words) or "everything"
+
+
+def _leader(items: Sequence[Item], query: Query) -> str:
+    if not items:
+        return "no items"
+    top = items[0]
+    name = getattr(top, "display_name", None) or getattr(top, "model_permaslug", None) or "?"
+    score = ranking_score(top, query)
+    return f"#1 {name}" if score is None else f"#1 {name} ({format_score(score)})"
+
+
+def _as_is(text: str) -> str:
+    return text
+
+
+def _grid_table(result: FanOutResult, view: ItemView, palette: Palette) -> str:
+    rows = [["query", "result", "items", "as of", "leader or error"]]
+    styles: list[Callable[[str], str]] = [palette.bold]
+    for query, outcome in result.items():
+        if isinstance(outcome, Page):
+            state = "stale" if outcome.stale else "cached" if outcome.from_cache else "ok"
+            rows.append(
+                [
+                    _grid_label(query),
+                    state,
+                    str(len(outcome)),
+                    f"{outcome.as_of:%Y-%m-%d %H:%M}",
+                    _leader(view.apply(outcome.items), query),
+                ]
+            )
+            styles.append(palette.yellow if outcome.stale else _as_is)
+        else:
+            rows.append([_grid_label(query), "error", "-", "-", str(outcome)])
+            styles.append(palette.red)
+    lines = [style(line) for style, line in zip(styles, align_rows(rows), strict=True)]
+    return "\n".join(lines) + "\n"
+
+
+def _grid_record(
+    query: Query, outcome: Page | OpenRouterBenchError, view: ItemView
+) -> dict[str, Any]:
+    if isinstance(outcome, Page):
+        shown = attrs.evolve(outcome, items=view.apply(outcome.items)) if view.selects else outcome
+        return {
+            "query": query.params,
+            "from_cache": outcome.from_cache,
+            "stale": outcome.stale,
+            "page": unstructure_page(shown),
+        }
+    return {
+        "query": query.params,
+        "error": {
+            "type": type(outcome).__name__,
+            "message": str(outcome),
+            "status": getattr(outcome, "status", None),
+            "attempts": outcome.attempts,
+        },
+    }
+
+
+def render_grid(
+    result: FanOutResult,
+    fmt: str,
+    view: ItemView = _AS_SENT,
+    palette: Palette = _PLAIN,
+) -> str:
+    """A grid's outcomes as text in one of :data:`FORMATS`.
+
+    ``view`` sorts and cuts each page's items (and picks the CSV's columns);
+    a field name it does not find in any page raises
+    :class:`~openrouter_bench.errors.ConfigurationError`.
+    """
+    view.check([item for page in result.pages.values() for item in page.items])
+    if fmt == "json":
+        records = [_grid_record(query, outcome, view) for query, outcome in result.items()]
+        return orjson.dumps(records, option=orjson.OPT_INDENT_2).decode() + "\n"
+    if fmt == "ndjson":
+        return "".join(
+            orjson.dumps(_grid_record(query, outcome, view)).decode() + "\n"
+            for query, outcome in result.items()
+        )
+    if fmt == "csv":
+        rows = [
+            {"query": query.key, **_flatten(unstructure_item(item))}
+            for query, page in result.pages.items()
+            for item in view.apply(page.items)
+        ]
+        if not rows:
+            return ""
+        return _csv(rows, None if view.columns is None else ("query", *view.columns))
+    return _grid_table(result, view, palette)
+
+
+# --- the quota --------------------------------------------------------------------------------
+
+
+def _quota_rows(status: QuotaStatus) -> list[dict[str, Any]]:
+    paused = None if status.paused_until is None else status.paused_until.isoformat()
+    return [
+        {
+            "window": name,
+            "window_seconds": length,
+            "limit": limit,
+            "used": used,
+            "left": left,
+            "paused_until": paused,
+            "store": status.store,
+        }
+        for name, length, limit, used, left in (
+            (
+                "minute",
+                status.minute_window,
+                status.minute_limit,
+                status.minute_used,
+                status.minute_left,
+            ),
+            ("day", status.day_window, status.day_limit, status.day_used, status.day_left),
+        )
+    ]
+
+
+def render_quota(status: QuotaStatus, fmt: str) -> str:
+    """The request budget's state as text in one of :data:`FORMATS`."""
+    rows = _quota_rows(status)
+    if fmt == "json":
+        document = {
+            "at": status.at.isoformat(),
+            "store": status.store,
+            "shared": status.shared,
+            "paused_until": rows[0]["paused_until"],
+            **{
+                row["window"]: {
+                    key: row[key] for key in ("limit", "used", "left", "window_seconds")
+                }
+                for row in rows
+            },
+        }
+        return orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n"
+    if fmt == "ndjson":
+        return "".join(orjson.dumps(row).decode() + "\n" for row in rows)
+    if fmt == "csv":
+        return _csv(rows)
+    shown = [["window", "limit", "used", "left"]]
+    for row in rows:
+        unlimited = row["limit"] is None
+        shown.append(
+            [
+                f"last {row['window']}"
+                if row["window_seconds"] in (60.0, 86_400.0)
+                else f"last {row['window_seconds']:g} s",
+                "none" if unlimited else str(row["limit"]),
+                str(row["used"]),
+                "-" if unlimited else str(row["left"]),
+            ]
+        )
+    kept = f"{status.store}, shared with other processes" if status.shared else status.store
+    if status.store == "off":
+        kept = "no ledger: the quota is off, nothing is counted"
+    if status.paused_until is None:
+        pause = "no pause"
+    else:
+        left = max(0.0, (status.paused_until - status.at).total_seconds())
+        pause = (
+            f"paused by the server until {status.paused_until:%Y-%m-%d %H:%M:%S} UTC ({left:.0f} s)"
+        )
+    lines = [
+        f"quota: {kept}" if status.store == "off" else f"quota kept in {kept}",
+        *align_rows(shown),
+        pause,
+    ]
+    return "\n".join(lines) + "\n"

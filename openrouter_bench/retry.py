@@ -12,7 +12,7 @@ tenacity's ``RetryError``: the last typed error is raised, with ``attempts``
 set on it.
 
 "May I send now?" is asked of one gate per client (a :class:`SendGate`)
-before every attempt: :class:`RateLimitGate` knows only the server's pauses;
+before every attempt: :class:`_RateLimitGate` knows only the server's pauses;
 the client's :class:`~openrouter_bench.quota.QuotaLimiter` adds the request
 budget, in this process or shared through Redis. A 429 pauses the whole gate,
 not just the task that saw it. Time spent waiting in the gate's line for a
@@ -46,7 +46,7 @@ from openrouter_bench.errors import (
 )
 from openrouter_bench.wire import DEFAULT_MAX_RETRY_AFTER
 
-__all__ = ["PauseCeiling", "RateLimitGate", "RetryPolicy", "SendGate", "call_with_retries"]
+__all__ = ["RetryPolicy"]
 
 logger: Final = logging.getLogger("openrouter_bench.retry")
 
@@ -214,7 +214,17 @@ class PauseCeiling:
         return self.seconds
 
 
-class RateLimitGate:
+def paused_past_deadline(wait: float, left: float) -> RateLimitError:
+    """The error of a call the server paused (429) for longer than its deadline has ``left``."""
+    return RateLimitError(
+        f"rate limited: the server asked to wait {wait:.1f} s, "
+        f"more than the {max(0.0, left):.1f} s left of this call's deadline",
+        status=429,
+        retry_after=wait,
+    )
+
+
+class _RateLimitGate:
     """Holds every call of one client back while the server has asked it to wait.
 
     A 429 with ``Retry-After: N`` closes the gate for N seconds, at most
@@ -250,12 +260,7 @@ class RateLimitGate:
         """Wait for the gate to open, within ``budget`` seconds."""
         while (remaining := self.remaining) > 0:
             if remaining > budget:
-                raise RateLimitError(
-                    f"rate limited: the server asked to wait {remaining:.1f} s, "
-                    f"more than the {budget:.1f} s left of this call's deadline",
-                    status=429,
-                    retry_after=remaining,
-                )
+                raise paused_past_deadline(remaining, budget)
             logger.info("rate limited: waiting %.2f s before sending", remaining)
             await self._sleep(remaining)
             budget -= remaining
@@ -271,7 +276,7 @@ class RateLimitGate:
         self.close_for(seconds)
 
 
-RetryObserver = Callable[[BaseException, int, float], None]
+_RetryObserver = Callable[[BaseException, int, float], None]
 
 
 async def call_with_retries(
@@ -284,7 +289,7 @@ async def call_with_retries(
     rng: Callable[[], float] = random.random,
     describe: str = "request",
     budget: RetryBudget | None = None,
-    on_retry: RetryObserver | None = None,
+    on_retry: _RetryObserver | None = None,
     started: float | None = None,
 ) -> T:
     """Run ``attempt(budget)`` until it succeeds or ``policy`` gives up.
@@ -301,7 +306,7 @@ async def call_with_retries(
     """
     started = clock() if started is None else started
     attempts = 0
-    ledger = None if budget is None else budget.ledger()
+    account = None if budget is None else budget.account()
 
     async def one_attempt() -> T:
         nonlocal attempts, started
@@ -324,7 +329,7 @@ async def call_with_retries(
     def judge(error: BaseException) -> float | None:
         # The one place a failure is judged: the policy, then the shared budget.
         wait = policy.decide(error, attempt=attempts, elapsed=clock() - started, rng=rng)
-        if wait is None or (ledger is not None and not ledger.can_retry(error)):
+        if wait is None or (account is not None and not account.can_retry(error)):
             return None
         logger.warning(
             "%s failed (attempt %d of %d): %s; retrying in %.2f s",
@@ -339,8 +344,8 @@ async def call_with_retries(
         return wait
 
     def succeeded(result: T) -> T:
-        if ledger is not None:
-            ledger.on_success()
+        if account is not None:
+            account.on_success()
         return result
 
     # Most calls succeed at once: the first attempt runs without building a

@@ -12,7 +12,7 @@ hold for whatever the other side sends:
   installed) are inflated here, a bounded slice at a time, so a small body
   that inflates to gigabytes stops at the cap holding little more than it.
 - **An error status is read for what it is.** For any status but 200 only the
-  first :data:`ERROR_EXCERPT_BYTES` of the body are read: a 502 with a 20 MiB
+  first :data:`_ERROR_EXCERPT_BYTES` of the body are read: a 502 with a 20 MiB
   HTML page is still a 502 (a transient error the cache can mask with a stale
   page), not a body over the cap.
 - **The key does not come back.** Every copy of the request's credential in the
@@ -51,15 +51,8 @@ from openrouter_bench.models import Page
 from openrouter_bench.query import Query
 from openrouter_bench.wire import Request, credential_forms, read_response
 
-__all__ = [
-    "ACCEPT_ENCODING",
-    "DEFAULT_MAX_RESPONSE_BYTES",
-    "ERROR_EXCERPT_BYTES",
-    "OFF_LOOP_BYTES",
-    "RawResponse",
-    "exchange",
-    "read_page",
-]
+# Used by the client; the package root exports none of it.
+__all__: list[str] = []
 
 #: The default cap on a 200 body, counted after decoding. The fake's unfiltered page
 #: (every source, 1,061 items) is 335 KiB, so 2 MiB is six of them: room for the
@@ -75,11 +68,11 @@ DEFAULT_MAX_RESPONSE_BYTES: Final = 2 * 1024 * 1024
 
 #: Bodies longer than this are parsed in a worker thread (about 1.5 ms of parsing on the
 #: loop at this size, against some 0.1 ms to hand the work to a thread and back).
-OFF_LOOP_BYTES: Final = 64 * 1024
+_OFF_LOOP_BYTES: Final = 64 * 1024
 
 #: How much of an error status's body is read: enough for the API's error JSON or a
 #: proxy page's ``<title>``; the rest is never read.
-ERROR_EXCERPT_BYTES: Final = 64 * 1024
+_ERROR_EXCERPT_BYTES: Final = 64 * 1024
 
 #: Bytes asked of the socket at a time.
 _READ_CHUNK: Final = 64 * 1024
@@ -252,7 +245,7 @@ if _ZSTD is not None:
     _FACTORIES["zstd"] = lambda: _Zstd(_ZSTD)
 
 #: What the client says it can decode: exactly the codings above.
-ACCEPT_ENCODING: Final = ", ".join(name for name in _FACTORIES if name != "x-gzip")
+_ACCEPT_ENCODING: Final = ", ".join(name for name in _FACTORIES if name != "x-gzip")
 
 
 def _decoder(content_encoding: str) -> _Decoder | None:
@@ -265,7 +258,7 @@ def _decoder(content_encoding: str) -> _Decoder | None:
         shown = untrusted_text(content_encoding, limit=60)
         raise ResponseFormatError(
             f"the answer is in a content coding this client cannot decode: {shown!r} "
-            f"(it accepts {ACCEPT_ENCODING})"
+            f"(it accepts {_ACCEPT_ENCODING})"
         )
     return factory()
 
@@ -328,11 +321,11 @@ async def _read_body(response: aiohttp.ClientResponse, limit: int, *, cut: bool)
 
 
 @attrs.frozen
-class RawResponse:
+class _RawResponse:
     """What came back: the status, the response's headers (by lower-case name), and the
     decoded body.
 
-    For a status other than 200, ``body`` is at most :data:`ERROR_EXCERPT_BYTES`
+    For a status other than 200, ``body`` is at most :data:`_ERROR_EXCERPT_BYTES`
     of it (the rest was not read).
     """
 
@@ -352,7 +345,7 @@ def _secrets(request: Request) -> tuple[str, ...]:
 
 def _without_secrets(
     status: int, headers: Mapping[str, str], body: bytes, secrets: tuple[str, ...]
-) -> RawResponse:
+) -> _RawResponse:
     """The answer with every copy of the key in it replaced, before anything reads it.
 
     A real server never echoes the credential; a hostile one does, in a body or a
@@ -369,7 +362,7 @@ def _without_secrets(
         key = name.lower()
         # A repeated header reads as its values joined, as RFC 9110 combines them.
         kept[key] = f"{kept[key]}, {value}" if key in kept else value
-    return RawResponse(status=status, headers=kept, body=body)
+    return _RawResponse(status=status, headers=kept, body=body)
 
 
 def _reason(error: BaseException, secrets: tuple[str, ...]) -> str:
@@ -387,7 +380,7 @@ async def exchange(
     connect_seconds: float,
     max_bytes: int,
     verify_tls: bool = True,
-) -> RawResponse:
+) -> _RawResponse:
     """Send ``request`` once; its status, headers and body (a 200's up to ``max_bytes``
     decoded bytes, else :class:`ResponseFormatError`).
 
@@ -400,7 +393,7 @@ async def exchange(
     secrets = _secrets(request)
     headers = dict(request.headers)
     if not any(name.lower() == "accept-encoding" for name in headers):
-        headers["Accept-Encoding"] = ACCEPT_ENCODING
+        headers["Accept-Encoding"] = _ACCEPT_ENCODING
     client_timeout = aiohttp.ClientTimeout(total=total_seconds, connect=connect_seconds)
     failure: OpenRouterBenchError
     try:
@@ -439,7 +432,7 @@ async def _error_excerpt(response: aiohttp.ClientResponse) -> bytes:
     # Whatever is wrong with an error's body, the status says what happened: a body
     # in an unknown coding or one that does not decode reads as empty.
     try:
-        return await _read_body(response, ERROR_EXCERPT_BYTES, cut=True)
+        return await _read_body(response, _ERROR_EXCERPT_BYTES, cut=True)
     except ResponseFormatError:
         response.close()
         return b""
@@ -447,16 +440,16 @@ async def _error_excerpt(response: aiohttp.ClientResponse) -> bytes:
 
 # --- the page ---------------------------------------------------------------------------------
 
-Reader = Callable[..., Page]
+_Reader = Callable[..., Page]
 
 
 async def read_page(
-    response: RawResponse,
+    response: _RawResponse,
     *,
     query: Query,
     fetched_at: datetime,
-    off_loop_bytes: int = OFF_LOOP_BYTES,
-    reader: Reader = read_response,
+    off_loop_bytes: int = _OFF_LOOP_BYTES,
+    reader: _Reader = read_response,
     secrets: Sequence[str] = (),
     max_items: int = MAX_PAGE_ITEMS,
 ) -> Page:

@@ -32,14 +32,7 @@ from openrouter_bench.models import Item, Page
 from openrouter_bench.query import Query
 from openrouter_bench.ranking import format_score, ranking_name, ranking_score, ranking_variant
 
-__all__ = [
-    "RankMove",
-    "SnapshotChange",
-    "Standing",
-    "diff_snapshots",
-    "standings",
-    "watch_query",
-]
+__all__ = ["RankMove", "SnapshotChange", "Standing", "diff_snapshots", "standings"]
 
 logger: Final = logging.getLogger("openrouter_bench.watch")
 

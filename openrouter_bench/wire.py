@@ -34,22 +34,14 @@ from openrouter_bench.errors import (
 from openrouter_bench.models import Page
 from openrouter_bench.query import Query
 
-__all__ = [
-    "DEFAULT_BASE_URL",
-    "DEFAULT_MAX_RETRY_AFTER",
-    "Request",
-    "build_request",
-    "check_base_url",
-    "credential_forms",
-    "parse_retry_after",
-    "read_response",
-]
+# Used by the client and the transport; the package root exports none of it.
+__all__: list[str] = []
 
 DEFAULT_BASE_URL: Final = "https://openrouter.ai/api/v1"
-USER_AGENT: Final = f"openrouter-bench/{__version__}"
+_USER_AGENT: Final = f"openrouter-bench/{__version__}"
 
 #: How much of an error body an error keeps (enough for a proxy page's gist).
-EXCERPT_CHARS: Final = 300
+_EXCERPT_CHARS: Final = 300
 
 #: The longest pause a server's ``Retry-After`` may impose by default (one hour): see
 #: :attr:`~openrouter_bench.retry.RetryPolicy.max_retry_after`.
@@ -115,8 +107,38 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def check_base_url(base_url: str, *, allow_insecure_http: bool = False) -> str:
-    """The base URL without a trailing slash, or :class:`ConfigurationError` if it is unusable.
+@attrs.frozen
+class BaseURL:
+    """A checked base URL and the parts of it the client uses, split once.
+
+    :attr:`identity` (host, port and path) names the API for the cache's
+    namespace and the quota's counters: two clients of one API share them
+    whatever their scheme or trailing slash.
+    """
+
+    #: The URL without a trailing slash.
+    url: str
+    scheme: str
+    #: The host name, lower-cased, without a port.
+    host: str
+    #: The host and the port as written.
+    netloc: str
+    #: The path without a trailing slash.
+    path: str
+
+    @property
+    def identity(self) -> str:
+        """``netloc`` and ``path``: which API this is, credentials and scheme aside."""
+        return f"{self.netloc}{self.path}"
+
+    @property
+    def root(self) -> str:
+        """The scheme and the host, without the path."""
+        return f"{self.scheme}://{self.netloc}"
+
+
+def parse_base_url(base_url: str, *, allow_insecure_http: bool = False) -> BaseURL:
+    """The base URL split into a :class:`BaseURL`, or :class:`ConfigurationError` if unusable.
 
     Plain ``http://`` is accepted for loopback hosts only (the fake server, a
     local proxy), unless ``allow_insecure_http`` is set: the key travels in a
@@ -141,7 +163,19 @@ def check_base_url(base_url: str, *, allow_insecure_http: bool = False) -> str:
             f"refusing to send the API key over plain http to {parts.hostname}; "
             "use https, or pass allow_insecure_http=True if you really mean it"
         )
-    return base_url.rstrip("/")
+    # Neither a query nor a fragment follows the path, so its slashes end the URL.
+    return BaseURL(
+        url=base_url.rstrip("/"),
+        scheme=parts.scheme,
+        host=parts.hostname,
+        netloc=parts.netloc,
+        path=parts.path.rstrip("/"),
+    )
+
+
+def check_base_url(base_url: str, *, allow_insecure_http: bool = False) -> str:
+    """The base URL without a trailing slash, as :func:`parse_base_url` checks it."""
+    return parse_base_url(base_url, allow_insecure_http=allow_insecure_http).url
 
 
 def build_request(
@@ -157,7 +191,7 @@ def build_request(
     headers = {
         "Authorization": f"Bearer {api_key}",
         "Accept": "application/json",
-        "User-Agent": USER_AGENT,
+        "User-Agent": _USER_AGENT,
     }
     if app_url:
         headers["HTTP-Referer"] = app_url
@@ -173,7 +207,7 @@ def credential_forms(api_key: str) -> tuple[str, ...]:
     return (f"Bearer {api_key}", api_key)
 
 
-def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
+def _parse_retry_after(value: str | None, *, now: datetime) -> float | None:
     """Seconds to wait from a ``Retry-After`` value (delta seconds or an HTTP date), or None.
 
     A date in the past or a negative delay means 0; a value that is neither
@@ -264,7 +298,7 @@ def read_response(
         status,
         kept,
         body,
-        retry_after=parse_retry_after(retry_after, now=fetched_at),
+        retry_after=_parse_retry_after(retry_after, now=fetched_at),
         secrets=secrets,
     )
 
@@ -369,7 +403,7 @@ def _error_message(status: int, body: bytes, secrets: Sequence[str]) -> tuple[st
     excerpt = untrusted_text(
         html.unescape(_TAGS.sub(" ", text)),
         secrets=secrets,
-        limit=EXCERPT_CHARS,
+        limit=_EXCERPT_CHARS,
         cut=len(body) > _SCAN_BYTES,
     )
     title = _TITLE.search(body[:_TITLE_BYTES])

@@ -1,4 +1,4 @@
-"""Helpers for the snapshot-cache tests: pages, a scripted upstream, a private redis-server.
+"""Helpers for the snapshot-cache tests: pages, a scripted upstream, a cross-process worker.
 
 Run as a script it is one worker process of the cross-process tests:
 ``python _cache_fixtures.py REDIS_URL NAMESPACE MODE``, see :func:`worker_main`.
@@ -7,11 +7,7 @@ Run as a script it is one worker process of the cross-process tests:
 from __future__ import annotations
 
 import asyncio
-import shutil
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -101,67 +97,6 @@ class Upstream:
             return make_page(query, self.as_of, fetched_at=self.clock())
 
         return fetch
-
-
-def free_port() -> int:
-    """A loopback TCP port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-class RedisServer:
-    """A private redis-server on a loopback port, started and stopped by the test."""
-
-    def __init__(self, executable: str) -> None:
-        self.executable = executable
-        self.port = free_port()
-        self.directory = tempfile.mkdtemp(prefix="orb-redis-")
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(  # noqa: S603  # a fixed argv, no shell
-            [
-                self.executable,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                self.directory,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as conn:
-                    conn.sendall(b"PING\r\n")
-                    if conn.recv(16).startswith(b"+PONG"):
-                        return
-            except OSError:
-                time.sleep(0.02)
-        raise RuntimeError(f"redis-server did not come up on port {self.port}")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait(timeout=5)
-            self.process = None
-
-    def cleanup(self) -> None:
-        self.stop()
-        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 # The cross-process worker.

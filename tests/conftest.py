@@ -15,7 +15,7 @@ import attrs
 import pytest
 
 from openrouter_bench.cli import main
-from openrouter_bench.fake import FakeOpenRouter
+from openrouter_bench.fake import FakeOpenRouter, FakeTime, RedisServer
 from openrouter_bench.hooks import (
     CacheEvent,
     ClientHooks,
@@ -24,31 +24,9 @@ from openrouter_bench.hooks import (
     RetryScheduled,
     WaitStarted,
 )
-from tests._cache_fixtures import RedisServer
 
 #: A key that must never show up anywhere: reprs, errors, logs, output, cache.
 CANARY_KEY: Final = "sk-or-v1-canary-5f3a9c1e7d2b4f60a8e1c3b5d7f9a2c4"
-
-
-class FakeTime:
-    """A clock pair (wall and monotonic) whose ``sleep`` advances time instead of waiting."""
-
-    def __init__(self, start: float = 1_780_000_000.0) -> None:
-        self.now = start
-        self.sleeps: list[float] = []
-
-    def time(self) -> float:
-        return self.now
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture

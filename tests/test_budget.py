@@ -1,7 +1,7 @@
 """The retry budget: retries stop when the upstream is down, and cost nothing on a blip.
 
 The module is tested on its own, driving the same decisions a retry loop makes
-(:meth:`RetryPolicy.decide`, then the ledger). The test against the client
+(:meth:`RetryPolicy.decide`, then the account). The test against the client
 runs once ``BenchmarksClient`` takes a ``retry_budget``; until then it is
 skipped with the reason.
 """
@@ -15,8 +15,9 @@ import random
 
 import pytest
 
+from benchmarks.fault_matrix import UNLIMITED
 from openrouter_bench import BenchmarksClient, Query, RetryPolicy, ServerError
-from openrouter_bench._budget import RetryBudget, RetryLedger
+from openrouter_bench._budget import RetryAccount, RetryBudget
 from openrouter_bench.errors import (
     BadRequestError,
     ConfigurationError,
@@ -26,7 +27,6 @@ from openrouter_bench.errors import (
 )
 from openrouter_bench.fake import FakeOpenRouter
 from tests.conftest import CANARY_KEY
-from tests.fault_matrix_table import UNLIMITED
 
 OUTAGE = ServerError("service unavailable", status=503)
 POLICY = RetryPolicy.no_wait(attempts=5)
@@ -39,7 +39,7 @@ async def _call(budget: RetryBudget | None, fails: bool | random.Random, sent: l
     ``fails`` is True for an outage (every attempt fails) or a generator
     drawing a 20 % failure per attempt. ``sent`` counts the requests.
     """
-    ledger = budget.ledger() if budget is not None else None
+    account = budget.account() if budget is not None else None
     attempt = 0
     while True:
         attempt += 1
@@ -47,12 +47,12 @@ async def _call(budget: RetryBudget | None, fails: bool | random.Random, sent: l
         await asyncio.sleep(0)  # every caller's attempt interleaves with the others'
         failed = fails if isinstance(fails, bool) else fails.random() < 0.2
         if not failed:
-            if ledger is not None:
-                ledger.on_success()
+            if account is not None:
+                account.on_success()
             return True
         if POLICY.decide(OUTAGE, attempt=attempt, elapsed=0.0) is None:
             return False
-        if ledger is not None and not ledger.can_retry(OUTAGE):
+        if account is not None and not account.can_retry(OUTAGE):
             return False
 
 
@@ -78,7 +78,7 @@ async def test_successes_after_an_outage_let_retries_resume() -> None:
     for _ in range(budget.retry_cost):
         assert await _call(budget, False, [0])
     assert budget.tokens >= budget.retry_cost
-    assert budget.ledger().can_retry(OUTAGE)
+    assert budget.account().can_retry(OUTAGE)
 
 
 async def test_intermittent_faults_do_not_drain_the_budget() -> None:
@@ -94,47 +94,47 @@ async def test_intermittent_faults_do_not_drain_the_budget() -> None:
 
 
 def test_a_retry_withdraws_its_cost_and_a_timeout_costs_more() -> None:
-    """5 tokens per retry, 10 after a timeout; the ledger counts what its call took."""
+    """5 tokens per retry, 10 after a timeout; the account counts what its call took."""
     budget = RetryBudget(capacity=100)
-    ledger = budget.ledger()
-    assert ledger.can_retry(ServerError("bad gateway", status=502))
-    assert ledger.can_retry(TransportError("reset"))
-    assert ledger.can_retry(RequestTimeoutError("slow"))
+    account = budget.account()
+    assert account.can_retry(ServerError("bad gateway", status=502))
+    assert account.can_retry(TransportError("reset"))
+    assert account.can_retry(RequestTimeoutError("slow"))
     assert budget.tokens == 100 - 5 - 5 - 10
-    assert ledger.spent == 20
+    assert account.spent == 20
 
 
 def test_a_success_repays_its_retries_or_deposits_the_refill() -> None:
     """A call with retries repays them on success; one without adds one token, up to capacity."""
     budget = RetryBudget(capacity=100)
-    first = budget.ledger()
+    first = budget.account()
     assert first.can_retry(OUTAGE)
-    other = budget.ledger()
+    other = budget.account()
     assert other.can_retry(OUTAGE)
     assert budget.tokens == 90
     first.on_success()
     assert budget.tokens == 95
-    budget.ledger().on_success()
+    budget.account().on_success()
     assert budget.tokens == 96
     other.on_success()
     other.on_success()  # only the first success of a call counts
     assert budget.tokens == 100
-    budget.ledger().on_success()
+    budget.account().on_success()
     assert budget.tokens == 100
 
 
 def test_a_short_balance_refuses_without_taking_anything() -> None:
     """A retry the balance cannot cover is refused; the tokens stay and the refusal is counted."""
     budget = RetryBudget(capacity=12)
-    ledger = budget.ledger()
-    assert ledger.can_retry(OUTAGE)
-    assert not ledger.can_retry(RequestTimeoutError("slow"))
+    account = budget.account()
+    assert account.can_retry(OUTAGE)
+    assert not account.can_retry(RequestTimeoutError("slow"))
     assert budget.tokens == 7
-    assert ledger.can_retry(OUTAGE)
-    assert not ledger.can_retry(OUTAGE)
+    assert account.can_retry(OUTAGE)
+    assert not account.can_retry(OUTAGE)
     assert budget.tokens == 2
     assert budget.denied == 2
-    assert ledger.spent == 10
+    assert account.spent == 10
 
 
 @pytest.mark.parametrize(
@@ -144,17 +144,17 @@ def test_a_short_balance_refuses_without_taking_anything() -> None:
 def test_what_is_not_transient_is_never_worth_a_retry(error: Exception) -> None:
     """A non-transient error is refused without touching the balance or the refusal count."""
     budget = RetryBudget()
-    assert not budget.ledger().can_retry(error)
+    assert not budget.account().can_retry(error)
     assert budget.tokens == budget.capacity
     assert budget.denied == 0
 
 
-def test_a_settled_ledger_takes_nothing_more() -> None:
-    """After its call succeeded, a ledger refuses further retries."""
+def test_a_settled_account_takes_nothing_more() -> None:
+    """After its call succeeded, an account refuses further retries."""
     budget = RetryBudget()
-    ledger = budget.ledger()
-    ledger.on_success()
-    assert not ledger.can_retry(OUTAGE)
+    account = budget.account()
+    account.on_success()
+    assert not account.can_retry(OUTAGE)
     assert budget.tokens == budget.capacity
 
 
@@ -180,9 +180,9 @@ def test_running_dry_is_logged_once_and_recovery_once(caplog: pytest.LogCaptureF
     caplog.set_level(logging.INFO, logger="openrouter_bench.retry")
     budget = RetryBudget(capacity=10, timeout_cost=10)
     for _ in range(5):
-        budget.ledger().can_retry(OUTAGE)
+        budget.account().can_retry(OUTAGE)
     for _ in range(10):
-        budget.ledger().on_success()
+        budget.account().on_success()
     messages = [(record.levelno, record.getMessage()) for record in caplog.records]
     assert [level for level, _ in messages] == [logging.WARNING, logging.INFO]
     assert "retry budget spent" in messages[0][1]
@@ -190,13 +190,13 @@ def test_running_dry_is_logged_once_and_recovery_once(caplog: pytest.LogCaptureF
 
 
 def test_reprs_say_the_balance() -> None:
-    """The budget's and the ledger's reprs show the balance and what a call spent."""
+    """The budget's and the account's reprs show the balance and what a call spent."""
     budget = RetryBudget(capacity=50)
-    ledger = budget.ledger()
-    ledger.can_retry(OUTAGE)
+    account = budget.account()
+    account.can_retry(OUTAGE)
     assert repr(budget) == "<RetryBudget 45/50 tokens, 5 per retry, 0 retries refused>"
-    assert repr(ledger) == "<RetryLedger spent=5>"
-    assert isinstance(ledger, RetryLedger)
+    assert repr(account) == "<RetryAccount spent=5>"
+    assert isinstance(account, RetryAccount)
 
 
 WIRED = "retry_budget" in inspect.signature(BenchmarksClient).parameters

@@ -25,16 +25,15 @@ from aiocache import RedisCache
 from openrouter_bench._snapshot_codec import FORMAT, MAX_POINTER_BYTES
 from openrouter_bench.cache import CachePolicy, SnapshotCache, open_cache
 from openrouter_bench.errors import ServerError
+from openrouter_bench.fake import RedisServer, free_port
 from openrouter_bench.models import Page
 from openrouter_bench.query import Query
 from tests._cache_fixtures import (
     AS_OF_1,
     AS_OF_2,
     Clock,
-    RedisServer,
     Upstream,
     counter_key,
-    free_port,
     make_page,
     worker_command,
 )

@@ -18,7 +18,7 @@ from openrouter_bench.cli import main
 from openrouter_bench.fake import FakeOpenRouter
 from openrouter_bench.fake.faults import FaultSpec
 from openrouter_bench.query import ALL, Arena, Query
-from tests.conftest import on_terminal, run_cli
+from tests.conftest import run_cli
 
 SWEEP = ("grid", "--source", "design-arena", "--arena", "all", "--category", "all")
 FOUR = (
@@ -160,17 +160,6 @@ def test_bad_grid_options_are_usage_errors(api: FakeOpenRouter, bad: tuple[str, 
     result = run("grid", "--source", "openrouter", *bad)
     assert result.code == 2
     assert api.requests == []
-
-
-def test_the_progress_bar_shows_on_a_terminal(api: FakeOpenRouter) -> None:
-    """On a terminal, stderr shows a progress bar that reaches the end; stdout stays clean."""
-    code, shown, out = on_terminal([*FOUR, "--no-cache", *QUIET], stream="err")
-    assert code == 0
-    assert "grid" in shown
-    assert "4/4" in shown
-    assert "0 failed" in shown
-    assert "4 queries: 4 pages, 0 errors" in shown
-    assert "\x1b[" not in out
 
 
 def watch_in_thread(argv: list[str]) -> tuple[threading.Thread, dict[str, object]]:

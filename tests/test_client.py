@@ -38,9 +38,9 @@ from openrouter_bench import (
     TransportError,
 )
 from openrouter_bench._convert import unstructure_page
-from openrouter_bench.fake import FakeOpenRouter
+from openrouter_bench.fake import FakeOpenRouter, FakeTime
 from openrouter_bench.query import ALL, KNOWN_CATEGORIES, Arena, BenchmarkType, Source, TaskType
-from tests.conftest import CANARY_KEY, FakeTime
+from tests.conftest import CANARY_KEY
 
 NO_WAIT = RetryPolicy.no_wait(attempts=4)
 

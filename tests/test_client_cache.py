@@ -5,7 +5,7 @@ zero-wait policy. The Redis tests read ``REDIS_URL`` and the memcached test
 ``MEMCACHED_URL``; without them they skip, except under ``CI=true``.
 
 Run as a script, this file is one worker process of the cross-process test:
-``python tests/test_client_cache.py BASE_URL REDIS_URL MAX_RESULTS``.
+``python tests/test_client_cache.py BASE_URL REDIS_URL _MAX_RESULTS``.
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ from openrouter_bench import (
     TransportError,
 )
 from openrouter_bench._convert import unstructure_page
-from openrouter_bench.fake import FakeOpenRouter
-from tests.conftest import CANARY_KEY, FakeTime
+from openrouter_bench.fake import FakeOpenRouter, FakeTime
+from tests.conftest import CANARY_KEY
 
 ATTEMPTS = 3
 TTL = 60.0

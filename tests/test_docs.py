@@ -785,7 +785,7 @@ def test_errors_page_explains_every_error() -> None:
             error = kind("documented")
         shown = re.match(r"\d+", rows[name][-1])
         assert shown is not None, f"{name}: no exit code in its row"
-        assert int(shown.group()) == cli.exit_code_for(error), f"{name}: wrong exit code"
+        assert int(shown.group()) == cli._exit_code_for(error), f"{name}: wrong exit code"
 
 
 def test_api_reference_covers_every_export() -> None:
@@ -799,6 +799,23 @@ def test_api_reference_covers_every_export() -> None:
     if error_module:
         documented |= set(_exported_errors())
     assert exported <= documented, f"not in the API reference: {sorted(exported - documented)}"
+
+
+def test_api_reference_names_only_the_root_and_the_fake() -> None:
+    """Each ``:::`` entry of the API reference is a root export or part of the fake server."""
+    for path in (DOCS / "reference" / "api").glob("*.md"):
+        for target in re.findall(r"^::: (\S+)", path.read_text(encoding="utf-8"), re.MULTILINE):
+            name = target.removeprefix("openrouter_bench.")
+            assert name in openrouter_bench.__all__ or name.startswith("fake"), (path.name, target)
+
+
+def test_docs_import_from_the_root_and_the_fake_only() -> None:
+    """No page, example or the README tells users to import from an internal module."""
+    pages = [ROOT / "README.md", *DOCS.rglob("*.md"), *EXAMPLES.rglob("*.py")]
+    for path in pages:
+        text = path.read_text(encoding="utf-8")
+        for module in re.findall(r"^\s*(?:from|import) (openrouter_bench\.[\w.]+)", text, re.M):
+            assert module.startswith("openrouter_bench.fake"), (path.name, module)
 
 
 def _docstrings() -> Iterator[tuple[str, str]]:

@@ -1,4 +1,4 @@
-"""The fault matrix, run: each row of ``tests/fault_matrix_table.py`` against a real server.
+"""The fault matrix, run: each row of ``benchmarks/fault_matrix.py`` against a real server.
 
 The rows are the documentation too: ``docs/reliability.md`` prints them, and
 the last test here fails when the document no longer matches the table.
@@ -12,15 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from openrouter_bench.fake import FAULT_NAMES
-from openrouter_bench.fake.faults import FaultSpec
-from tests.fault_matrix_table import (
+from benchmarks.fault_matrix import (
     FAULT_MATRIX,
     FaultCase,
     expected_row_start,
     observed_matches,
     run_case,
 )
+from openrouter_bench.fake import FAULT_NAMES
+from openrouter_bench.fake.faults import FaultSpec
+from tests.conftest import CANARY_KEY
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "reliability.md"
 
@@ -32,7 +33,7 @@ def _kind(spec: FaultSpec) -> object:
 @pytest.mark.parametrize("case", FAULT_MATRIX, ids=[case.name for case in FAULT_MATRIX])
 async def test_each_fault_has_its_documented_outcome(case: FaultCase) -> None:
     """Outcome, attempts, requests seen, Retry-After waits and total time are as the row says."""
-    observed = await run_case(case)
+    observed = await run_case(case, key=CANARY_KEY)
     assert observed_matches(case, observed) == []
     if case.outcome is None:
         assert observed.page_matches is True

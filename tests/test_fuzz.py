@@ -35,6 +35,7 @@ from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from benchmarks.fault_matrix import UNLIMITED
 from openrouter_bench import (
     APIError,
     BenchmarksClient,
@@ -66,10 +67,9 @@ from openrouter_bench.cache import (
 from openrouter_bench.errors import error_for_status
 from openrouter_bench.fake import FakeOpenRouter
 from openrouter_bench.query import KNOWN_CATEGORIES, Arena, BenchmarkType, Source, TaskType
-from openrouter_bench.wire import parse_retry_after, read_response
+from openrouter_bench.wire import _parse_retry_after, read_response
 from tests._cache_fixtures import Clock, make_page
 from tests.conftest import CANARY_KEY, redis_url_or_skip
-from tests.fault_matrix_table import UNLIMITED
 
 NOW: Final = datetime(2026, 6, 3, 12, 0, tzinfo=UTC)
 QUERY: Final = Query(source="design-arena", category="svg")
@@ -309,7 +309,7 @@ def test_any_answer_reads_as_a_page_or_its_typed_error(
 )
 def test_any_retry_after_is_a_wait_or_nothing(value: str, now: datetime) -> None:
     """parse_retry_after on any text: None, or a finite number of seconds >= 0; never raises."""
-    wait = parse_retry_after(value, now=now)
+    wait = _parse_retry_after(value, now=now)
     assert wait is None or (math.isfinite(wait) and wait >= 0)
 
 

@@ -20,8 +20,8 @@ from openrouter_bench import (
     ServerError,
     WaitStarted,
 )
-from openrouter_bench.fake import FakeOpenRouter
-from tests.conftest import CANARY_KEY, FakeTime, Recorder
+from openrouter_bench.fake import FakeOpenRouter, FakeTime
+from tests.conftest import CANARY_KEY, Recorder
 
 
 def client_for(fake: FakeOpenRouter, hooks: ClientHooks, **options: object) -> BenchmarksClient:

@@ -835,7 +835,7 @@ def test_a_hugely_negative_max_results_is_refused_briefly() -> None:
 
 
 def test_text_longer_than_the_limit_is_refused() -> None:
-    """A parameter text past MAX_TEXT characters is refused, naming the parameter."""
+    """A parameter text past _MAX_TEXT characters is refused, naming the parameter."""
     with pytest.raises(InvalidQueryError, match="at most 200") as caught:
         Query(source="design-arena", category="x" * 201)
     assert caught.value.parameter == "category"
@@ -895,7 +895,7 @@ def test_from_params_refuses_something_not_a_mapping() -> None:
 
 
 def test_a_grid_too_large_to_build_is_refused_before_building() -> None:
-    """A grid of more than MAX_GRID combinations is refused at once, not built."""
+    """A grid of more than _MAX_GRID combinations is refused at once, not built."""
     names = [f"c{number}" for number in range(400)]
     with pytest.raises(InvalidQueryError, match="combinations"):
         Query.grid(source="design-arena", category=names, search_engine=names)

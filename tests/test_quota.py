@@ -36,11 +36,10 @@ from openrouter_bench import (
     RetryPolicy,
 )
 from openrouter_bench._checks import MAX_SECONDS
-from openrouter_bench.fake import FakeOpenRouter, RecordedRequest
+from openrouter_bench.fake import FakeOpenRouter, FakeTime, RecordedRequest, free_port
 from openrouter_bench.quota import QuotaLimiter, open_quota
 from openrouter_bench.retry import call_with_retries
-from tests._cache_fixtures import free_port
-from tests.conftest import CANARY_KEY, FakeTime
+from tests.conftest import CANARY_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 WINDOW = 2.0

@@ -29,7 +29,7 @@ from openrouter_bench.errors import (
     ServerError,
     TransportError,
 )
-from openrouter_bench.retry import RateLimitGate, RetryPolicy, call_with_retries
+from openrouter_bench.retry import RetryPolicy, _RateLimitGate, call_with_retries
 
 CANARY_KEY = "sk-or-v1-canary-retry-0000"
 
@@ -95,12 +95,12 @@ async def _run(
     clock: FakeClock,
     policy: RetryPolicy,
     *,
-    gate: RateLimitGate | None = None,
+    gate: _RateLimitGate | None = None,
 ) -> str:
     return await call_with_retries(
         attempt,
         policy=policy,
-        gate=gate if gate is not None else RateLimitGate(clock=clock, sleep=clock.sleep),
+        gate=gate if gate is not None else _RateLimitGate(clock=clock, sleep=clock.sleep),
         clock=clock,
         sleep=clock.sleep,
         rng=_fixed(1.0),
@@ -453,7 +453,7 @@ async def test_time_spent_before_the_call_counts_against_the_deadline() -> None:
     await call_with_retries(
         attempt,
         policy=RetryPolicy.no_wait(deadline=10.0),
-        gate=RateLimitGate(clock=clock, sleep=clock.sleep),
+        gate=_RateLimitGate(clock=clock, sleep=clock.sleep),
         clock=clock,
         sleep=clock.sleep,
         started=clock() - 4.0,
@@ -577,7 +577,7 @@ async def test_retry_after_longer_than_the_deadline_fails_at_once() -> None:
 async def test_a_429_closes_the_shared_gate() -> None:
     """A 429 with Retry-After closes the gate for that long, for every call sharing it."""
     clock = FakeClock()
-    gate = RateLimitGate(clock=clock, sleep=clock.sleep)
+    gate = _RateLimitGate(clock=clock, sleep=clock.sleep)
     attempt = ScriptedAttempt([_rate_limited(120.0)])
     with pytest.raises(RateLimitError):
         await _run(attempt, clock, RetryPolicy.no_wait(deadline=60.0), gate=gate)
@@ -589,7 +589,7 @@ async def test_a_huge_429_pauses_the_gate_for_the_ceiling_only(
 ) -> None:
     """Retry-After of 10^12 s closes the gate for the ceiling; the error says the ceiling too."""
     clock = FakeClock()
-    gate = RateLimitGate(clock=clock, sleep=clock.sleep, max_pause=3600.0)
+    gate = _RateLimitGate(clock=clock, sleep=clock.sleep, max_pause=3600.0)
     limited = _rate_limited(1e12)
     with (
         caplog.at_level(logging.DEBUG, logger="openrouter_bench.retry"),
@@ -609,10 +609,10 @@ def test_the_suspicious_pause_is_a_warning_once_per_gate(caplog: pytest.LogCaptu
     """The first cut pause of a gate is a warning, later ones debug; a new gate warns again."""
     clock = FakeClock()
     with caplog.at_level(logging.DEBUG, logger="openrouter_bench.retry"):
-        first = RateLimitGate(clock=clock, max_pause=60.0)
+        first = _RateLimitGate(clock=clock, max_pause=60.0)
         for asked in (1e9, 1e10, float("inf")):
             first.close_for(asked)
-        RateLimitGate(clock=clock, max_pause=60.0).close_for(1e9)
+        _RateLimitGate(clock=clock, max_pause=60.0).close_for(1e9)
     levels = [r.levelno for r in caplog.records if "suspicious" in r.getMessage()]
     assert levels == [logging.WARNING, logging.DEBUG, logging.DEBUG, logging.WARNING]
     assert first.remaining == 60.0
@@ -621,7 +621,7 @@ def test_the_suspicious_pause_is_a_warning_once_per_gate(caplog: pytest.LogCaptu
 @pytest.mark.parametrize("asked", [float("nan"), -1.0, 0.0, float("-inf")])
 def test_a_pause_that_is_not_a_positive_number_is_no_pause(asked: float) -> None:
     """NaN, zero and negatives never close the gate (and never raise)."""
-    gate = RateLimitGate(clock=FakeClock())
+    gate = _RateLimitGate(clock=FakeClock())
     gate.close_for(asked)
     assert gate.remaining == 0.0
 
@@ -629,7 +629,7 @@ def test_a_pause_that_is_not_a_positive_number_is_no_pause(asked: float) -> None
 async def test_a_429_without_retry_after_leaves_the_gate_open() -> None:
     """Without Retry-After there is nothing to pause the other calls for."""
     clock = FakeClock()
-    gate = RateLimitGate(clock=clock, sleep=clock.sleep)
+    gate = _RateLimitGate(clock=clock, sleep=clock.sleep)
     attempt = ScriptedAttempt([_rate_limited(None), "page"])
     await _run(attempt, clock, RetryPolicy(jitter=False), gate=gate)
     assert gate.remaining == 0.0
@@ -639,7 +639,7 @@ async def test_a_429_without_retry_after_leaves_the_gate_open() -> None:
 async def test_closed_gate_is_waited_before_the_first_attempt() -> None:
     """A call that finds the gate closed waits for it before sending anything."""
     clock = FakeClock()
-    gate = RateLimitGate(clock=clock, sleep=clock.sleep)
+    gate = _RateLimitGate(clock=clock, sleep=clock.sleep)
     gate.close_for(4.0)
     attempt = ScriptedAttempt(["page"])
     assert await _run(attempt, clock, RetryPolicy(deadline=60.0), gate=gate) == "page"
@@ -650,7 +650,7 @@ async def test_closed_gate_is_waited_before_the_first_attempt() -> None:
 async def test_gate_closed_past_the_deadline_fails_before_sending() -> None:
     """A gate closed for longer than the deadline fails the call at once, nothing sent."""
     clock = FakeClock()
-    gate = RateLimitGate(clock=clock, sleep=clock.sleep)
+    gate = _RateLimitGate(clock=clock, sleep=clock.sleep)
     gate.close_for(90.0)
     attempt = ScriptedAttempt(["page"])
     with pytest.raises(RateLimitError) as caught:
@@ -677,7 +677,7 @@ async def test_retry_is_logged_without_the_key(caplog: pytest.LogCaptureFixture)
         await call_with_retries(
             attempt,
             policy=RetryPolicy.no_wait(attempts=3),
-            gate=RateLimitGate(clock=clock, sleep=clock.sleep),
+            gate=_RateLimitGate(clock=clock, sleep=clock.sleep),
             clock=clock,
             sleep=clock.sleep,
             describe="GET /benchmarks",
@@ -690,7 +690,7 @@ async def test_retry_is_logged_without_the_key(caplog: pytest.LogCaptureFixture)
 async def test_concurrent_calls_build_separate_loops() -> None:
     """Many concurrent calls with one policy keep their own attempt counts."""
     clock = FakeClock()
-    gate = RateLimitGate(clock=clock, sleep=clock.sleep)
+    gate = _RateLimitGate(clock=clock, sleep=clock.sleep)
     policy = RetryPolicy.no_wait(attempts=3)
     scripts: list[list[BaseException | str]] = [
         [*[_server_error()] * failures, "ok"] for failures in range(3)
@@ -701,13 +701,13 @@ async def test_concurrent_calls_build_separate_loops() -> None:
     assert [a.calls for a in attempts] == [1, 2, 3]
 
 
-# --- RateLimitGate -----------------------------------------------------------
+# --- _RateLimitGate -----------------------------------------------------------
 
 
 async def test_open_gate_does_not_sleep() -> None:
     """A gate nobody closed lets calls through without sleeping."""
     clock = FakeClock()
-    gate = RateLimitGate(clock=clock, sleep=clock.sleep)
+    gate = _RateLimitGate(clock=clock, sleep=clock.sleep)
     await gate.wait(budget=0.0)
     assert gate.remaining == 0.0
     assert clock.sleeps == []
@@ -716,7 +716,7 @@ async def test_open_gate_does_not_sleep() -> None:
 async def test_gate_sleeps_the_remaining_time() -> None:
     """close_for then wait sleeps exactly what is left of the pause."""
     clock = FakeClock()
-    gate = RateLimitGate(clock=clock, sleep=clock.sleep)
+    gate = _RateLimitGate(clock=clock, sleep=clock.sleep)
     gate.close_for(5.0)
     clock.now += 2.0
     assert gate.remaining == 3.0
@@ -728,7 +728,7 @@ async def test_gate_sleeps_the_remaining_time() -> None:
 async def test_gate_waits_when_budget_equals_remaining() -> None:
     """A pause that fits the budget exactly is waited, not refused."""
     clock = FakeClock()
-    gate = RateLimitGate(clock=clock, sleep=clock.sleep)
+    gate = _RateLimitGate(clock=clock, sleep=clock.sleep)
     gate.close_for(5.0)
     await gate.wait(budget=5.0)
     assert clock.sleeps == [5.0]
@@ -737,7 +737,7 @@ async def test_gate_waits_when_budget_equals_remaining() -> None:
 async def test_gate_reopens_by_itself() -> None:
     """Once the pause has passed the gate is open again without anyone sleeping on it."""
     clock = FakeClock()
-    gate = RateLimitGate(clock=clock, sleep=clock.sleep)
+    gate = _RateLimitGate(clock=clock, sleep=clock.sleep)
     gate.close_for(5.0)
     clock.now += 6.0
     await gate.wait(budget=0.0)
@@ -747,7 +747,7 @@ async def test_gate_reopens_by_itself() -> None:
 def test_close_for_never_shortens_a_longer_pause() -> None:
     """A shorter Retry-After does not cut a longer pause short."""
     clock = FakeClock()
-    gate = RateLimitGate(clock=clock, sleep=clock.sleep)
+    gate = _RateLimitGate(clock=clock, sleep=clock.sleep)
     gate.close_for(10.0)
     gate.close_for(2.0)
     assert gate.remaining == 10.0
@@ -758,7 +758,7 @@ def test_close_for_never_shortens_a_longer_pause() -> None:
 async def test_gate_wait_beyond_budget_raises_at_once() -> None:
     """A pause longer than the budget raises RateLimitError (429) without sleeping."""
     clock = FakeClock()
-    gate = RateLimitGate(clock=clock, sleep=clock.sleep)
+    gate = _RateLimitGate(clock=clock, sleep=clock.sleep)
     gate.close_for(30.0)
     with pytest.raises(RateLimitError) as caught:
         await gate.wait(budget=10.0)
@@ -777,7 +777,7 @@ async def test_gate_wait_loops_if_closed_again_while_sleeping() -> None:
         if len(clock.sleeps) == 1:
             gate.close_for(2.0)
 
-    gate = RateLimitGate(clock=clock, sleep=sleep_and_extend)
+    gate = _RateLimitGate(clock=clock, sleep=sleep_and_extend)
     gate.close_for(3.0)
     await gate.wait(budget=10.0)
     assert clock.sleeps == [3.0, 2.0]
@@ -792,7 +792,7 @@ async def test_gate_extension_counts_against_the_budget() -> None:
         if len(clock.sleeps) == 1:
             gate.close_for(5.0)
 
-    gate = RateLimitGate(clock=clock, sleep=sleep_and_extend)
+    gate = _RateLimitGate(clock=clock, sleep=sleep_and_extend)
     gate.close_for(3.0)
     with pytest.raises(RateLimitError):
         await gate.wait(budget=6.0)
@@ -808,7 +808,7 @@ async def test_a_429_seen_by_one_call_holds_back_another() -> None:
         gate_sleeps.append(seconds)
         await clock.sleep(seconds)
 
-    gate = RateLimitGate(clock=clock, sleep=gate_sleep)
+    gate = _RateLimitGate(clock=clock, sleep=gate_sleep)
     first_was_limited = asyncio.Event()
     second_finished = asyncio.Event()
     first_retry_sleeps: list[float] = []

@@ -39,6 +39,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 import openrouter_bench
+from benchmarks.fault_matrix import FAULT_MATRIX, UNLIMITED, run_case
 from benchmarks.soak import redis_sweep
 from openrouter_bench import (
     BenchmarksClient,
@@ -60,10 +61,8 @@ from openrouter_bench import (
 )
 from openrouter_bench._convert import decode_page
 from openrouter_bench.cli import main
-from openrouter_bench.fake import FakeOpenRouter
-from tests._cache_fixtures import free_port
-from tests.conftest import CANARY_KEY, FakeTime, Recorder, redis_url_or_skip
-from tests.fault_matrix_table import FAULT_MATRIX, UNLIMITED, run_case
+from openrouter_bench.fake import FakeOpenRouter, FakeTime, free_port
+from tests.conftest import CANARY_KEY, Recorder, redis_url_or_skip
 
 # The distinctive tail too: a leak may cut a key short.
 SECRETS: Final = (CANARY_KEY, CANARY_KEY[-20:])
@@ -241,9 +240,9 @@ async def _surface(fake: FakeOpenRouter, clock: FakeTime) -> list[object]:
         **_page_args(),
     )
     budget = RetryBudget()
-    ledger = budget.ledger()
-    ledger.can_retry(ServerError("x", status=503))
-    got += [unknown, budget, ledger, fake, *fake.requests, NO_WAIT]
+    account = budget.account()
+    account.can_retry(ServerError("x", status=503))
+    got += [unknown, budget, account, fake, *fake.requests, NO_WAIT]
     return got
 
 
@@ -275,7 +274,7 @@ def sweep() -> _Sweep:
     root.setLevel(logging.DEBUG)
 
     async def run() -> list[object]:
-        got: list[object] = [(await run_case(case)).got for case in FAULT_MATRIX]
+        got: list[object] = [(await run_case(case, key=CANARY_KEY)).got for case in FAULT_MATRIX]
         clock = FakeTime()
         async with FakeOpenRouter(seed=3, per_minute=None, per_day=None) as fake:
             got += await _surface(fake, clock)

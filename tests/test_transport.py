@@ -49,7 +49,7 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 
 async def _exchange(
     session: aiohttp.ClientSession, server: HostileServer, *, cap: int = CAP
-) -> transport.RawResponse:
+) -> transport._RawResponse:
     request = build_request(Query(), base_url=server.url, api_key=CANARY_KEY)
     return await transport.exchange(
         session, request, total_seconds=10.0, connect_seconds=5.0, max_bytes=cap
@@ -178,7 +178,7 @@ async def test_the_client_says_which_codings_it_decodes(
         await _exchange(session, server)
     sent = server.requests[0].header("accept-encoding") or ""
     assert {part.strip() for part in sent.split(",")} >= {"gzip", "deflate"}
-    assert sent == transport.ACCEPT_ENCODING
+    assert sent == transport._ACCEPT_ENCODING
 
 
 async def test_a_session_that_decompresses_cannot_undo_the_cap(page_body: bytes) -> None:
@@ -198,7 +198,7 @@ async def test_optional_codings_decode_and_keep_the_cap(
     session: aiohttp.ClientSession, page_body: bytes, module: str, coding: str
 ) -> None:
     """br and zstd, when their decoders are installed, decode a page and stop a bomb at the cap."""
-    if coding not in transport.ACCEPT_ENCODING.split(", "):
+    if coding not in transport._ACCEPT_ENCODING.split(", "):
         pytest.skip(f"no bounded {coding} decoder installed")
     codec: Any = pytest.importorskip(module)
     compress: Callable[[bytes], bytes] = codec.compress
@@ -217,7 +217,7 @@ async def test_an_error_status_reads_only_an_excerpt(session: aiohttp.ClientSess
     async with HostileServer(respond(502, body, content_type="text/html")) as server:
         response = await _exchange(session, server)
     assert response.status == 502
-    assert response.body == body[: transport.ERROR_EXCERPT_BYTES]
+    assert response.body == body[: transport._ERROR_EXCERPT_BYTES]
 
 
 async def test_an_error_status_in_an_unknown_coding_is_still_its_status(
@@ -290,7 +290,7 @@ async def test_no_answer_in_time_is_a_timeout(session: aiohttp.ClientSession) ->
             )
 
 
-def _threaded_reader(threads: list[threading.Thread]) -> transport.Reader:
+def _threaded_reader(threads: list[threading.Thread]) -> transport._Reader:
     def reader(*arguments: Any, **options: Any) -> Page:
         threads.append(threading.current_thread())
         return read_response(*arguments, **options)
@@ -301,7 +301,7 @@ def _threaded_reader(threads: list[threading.Thread]) -> transport.Reader:
 async def test_a_large_body_is_parsed_off_the_event_loop(page_body: bytes) -> None:
     """Above the threshold the page is read in a worker thread; at or below it, on the loop."""
     threads: list[threading.Thread] = []
-    response = transport.RawResponse(status=200, headers={}, body=page_body)
+    response = transport._RawResponse(status=200, headers={}, body=page_body)
     for threshold in (len(page_body) - 1, len(page_body)):
         page = await transport.read_page(
             response,
@@ -318,9 +318,9 @@ async def test_a_large_body_is_parsed_off_the_event_loop(page_body: bytes) -> No
 async def test_the_default_threshold_sends_a_full_page_off_the_loop() -> None:
     """The fake's unfiltered page is larger than the default threshold, and under the cap."""
     body = orjson.dumps(FakeOpenRouter(seed=5).payload({}))
-    assert transport.OFF_LOOP_BYTES < len(body) < transport.DEFAULT_MAX_RESPONSE_BYTES
+    assert transport._OFF_LOOP_BYTES < len(body) < transport.DEFAULT_MAX_RESPONSE_BYTES
     threads: list[threading.Thread] = []
-    response = transport.RawResponse(status=200, headers={}, body=body)
+    response = transport._RawResponse(status=200, headers={}, body=body)
     await transport.read_page(
         response, query=Query(), fetched_at=NOW, reader=_threaded_reader(threads)
     )
@@ -329,9 +329,9 @@ async def test_the_default_threshold_sends_a_full_page_off_the_loop() -> None:
 
 async def test_a_parse_error_carries_no_chain_and_no_parser_frames() -> None:
     """The error read_page raises has no __context__ (the decoder's, holding the body)."""
-    body = b"not json " + CANARY_KEY.encode() + b" " * transport.OFF_LOOP_BYTES
+    body = b"not json " + CANARY_KEY.encode() + b" " * transport._OFF_LOOP_BYTES
     for size in (10, len(body)):
-        response = transport.RawResponse(status=200, headers={}, body=body[:size])
+        response = transport._RawResponse(status=200, headers={}, body=body[:size])
         with pytest.raises(ResponseFormatError) as caught:
             await transport.read_page(response, query=Query(), fetched_at=NOW)
         assert caught.value.__context__ is None
@@ -367,7 +367,7 @@ async def test_read_page_hands_the_secrets_to_the_reader(page_body: bytes) -> No
         seen.append(options)
         return read_response(*arguments, **options)
 
-    response = transport.RawResponse(status=200, headers={}, body=page_body)
+    response = transport._RawResponse(status=200, headers={}, body=page_body)
     await transport.read_page(
         response, query=Query(max_results=20), fetched_at=NOW, reader=reader, secrets=["x"]
     )

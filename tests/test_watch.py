@@ -28,10 +28,10 @@ from openrouter_bench import (
     SnapshotChange,
     diff_snapshots,
 )
-from openrouter_bench.fake import FakeOpenRouter
+from openrouter_bench.fake import FakeOpenRouter, FakeTime
 from openrouter_bench.models import Page
 from openrouter_bench.watch import watch_query
-from tests.conftest import CANARY_KEY, FakeTime
+from tests.conftest import CANARY_KEY
 
 QUERIES = [
     pytest.param(Query(source="design-arena", category="gamedev"), id="one-category"),

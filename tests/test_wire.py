@@ -41,13 +41,13 @@ from openrouter_bench.models import (
 )
 from openrouter_bench.query import Query
 from openrouter_bench.wire import (
+    _EXCERPT_CHARS,
     DEFAULT_BASE_URL,
-    EXCERPT_CHARS,
     Request,
+    _parse_retry_after,
     build_request,
     check_base_url,
     credential_forms,
-    parse_retry_after,
     read_response,
 )
 
@@ -295,7 +295,7 @@ def test_safe_headers_mask_any_casing() -> None:
     assert request.safe_headers == {"authorization": "<redacted>"}
 
 
-# --- parse_retry_after -------------------------------------------------------
+# --- _parse_retry_after -------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -311,29 +311,29 @@ def test_safe_headers_mask_any_casing() -> None:
 )
 def test_retry_after_seconds(value: str, expected: float) -> None:
     """Delta seconds are read as floats; a negative delay means no wait."""
-    assert parse_retry_after(value, now=NOW) == expected
+    assert _parse_retry_after(value, now=NOW) == expected
 
 
 def test_retry_after_http_date_in_the_future() -> None:
     """An HTTP date is turned into the seconds from now until then."""
     later = format_datetime(NOW + timedelta(seconds=90), usegmt=True)
-    assert parse_retry_after(later, now=NOW) == 90.0
+    assert _parse_retry_after(later, now=NOW) == 90.0
 
 
 def test_retry_after_http_date_in_the_past() -> None:
     """A date already past means retry at once (0), not a negative wait."""
     earlier = format_datetime(NOW - timedelta(hours=1), usegmt=True)
-    assert parse_retry_after(earlier, now=NOW) == 0.0
+    assert _parse_retry_after(earlier, now=NOW) == 0.0
 
 
 def test_retry_after_http_date_without_zone_is_utc() -> None:
     """An HTTP date with a -0000 zone is read as UTC."""
-    assert parse_retry_after("Wed, 03 Jun 2026 12:00:30 -0000", now=NOW) == 30.0
+    assert _parse_retry_after("Wed, 03 Jun 2026 12:00:30 -0000", now=NOW) == 30.0
 
 
 def test_retry_after_http_date_with_offset() -> None:
     """A date with a numeric offset is compared in absolute time."""
-    assert parse_retry_after("Wed, 03 Jun 2026 14:01:00 +0200", now=NOW) == 60.0
+    assert _parse_retry_after("Wed, 03 Jun 2026 14:01:00 +0200", now=NOW) == 60.0
 
 
 @pytest.mark.parametrize(
@@ -342,7 +342,7 @@ def test_retry_after_http_date_with_offset() -> None:
 )
 def test_retry_after_unusable_values_are_ignored(value: str | None) -> None:
     """Missing, empty, garbage, non-ASCII digits and non-finite words give None."""
-    assert parse_retry_after(value, now=NOW) is None
+    assert _parse_retry_after(value, now=NOW) is None
 
 
 @pytest.mark.parametrize(
@@ -359,7 +359,7 @@ def test_retry_after_unusable_values_are_ignored(value: str | None) -> None:
 )
 def test_retry_after_too_long_to_hold_is_the_longest_wait(value: str) -> None:
     """A number or date past any use reads as a finite wait of at most 100 years, never an error."""
-    seconds = parse_retry_after(value, now=NOW)
+    seconds = _parse_retry_after(value, now=NOW)
     assert seconds is not None
     assert 0 < seconds <= MAX_SECONDS
     assert math.isfinite(seconds)
@@ -370,20 +370,20 @@ def test_retry_after_too_long_to_hold_is_the_longest_wait(value: str) -> None:
 )
 def test_retry_after_far_in_the_past_is_no_wait(value: str) -> None:
     """A date at the start of the calendar, or a huge negative, is no wait at all."""
-    assert parse_retry_after(value, now=NOW) in (0.0, None)
+    assert _parse_retry_after(value, now=NOW) in (0.0, None)
 
 
 @given(st.text())
 def test_retry_after_never_raises_on_any_text(value: str) -> None:
     """Any text at all gives None or a finite wait from 0 to 100 years."""
-    seconds = parse_retry_after(value, now=NOW)
+    seconds = _parse_retry_after(value, now=NOW)
     assert seconds is None or 0.0 <= seconds <= MAX_SECONDS
 
 
 @given(st.floats(allow_nan=True, allow_infinity=True) | st.integers().map(float))
 def test_retry_after_never_raises_on_any_number(number: float) -> None:
     """Any float printed as Retry-After gives None (NaN, inf) or a wait from 0 to 100 years."""
-    seconds = parse_retry_after(repr(number), now=NOW)
+    seconds = _parse_retry_after(repr(number), now=NOW)
     if math.isfinite(number):
         assert seconds == min(MAX_SECONDS, max(0.0, number))
     else:
@@ -397,7 +397,7 @@ def test_retry_after_any_http_date_is_a_bounded_wait(when: datetime) -> None:
         text = format_datetime(when.astimezone(UTC), usegmt=True)
     except (OverflowError, ValueError):
         return  # not representable in UTC: no header could say it
-    seconds = parse_retry_after(text, now=NOW)
+    seconds = _parse_retry_after(text, now=NOW)
     assert seconds is not None
     assert 0.0 <= seconds <= MAX_SECONDS
 
@@ -589,12 +589,12 @@ def test_nginx_page_message_and_excerpt() -> None:
 
 
 def test_long_html_page_is_cut_short() -> None:
-    """A big proxy page keeps at most EXCERPT_CHARS of text and a 120-character title."""
+    """A big proxy page keeps at most _EXCERPT_CHARS of text and a 120-character title."""
     body = b"<html><title>" + b"T" * 500 + b"</title><body>" + b"word " * 5000 + b"</body></html>"
     error = _read_error(503, body)
     assert isinstance(error, ServerError)
     assert len(error.message) == 120
-    assert len(error.body_excerpt) <= EXCERPT_CHARS
+    assert len(error.body_excerpt) <= _EXCERPT_CHARS
 
 
 def test_plain_text_body_becomes_the_excerpt() -> None:

@@ -27,8 +27,8 @@ from openrouter_bench import (
     Query,
     SnapshotChange,
     Standing,
+    standings,
 )
-from openrouter_bench.watch import standings
 
 
 def leaders(standing: dict[tuple[str, str, str | None], Standing]) -> dict[str, Standing]:

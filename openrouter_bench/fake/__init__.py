@@ -15,11 +15,17 @@ so can yours: see :mod:`openrouter_bench.fake.pytest_plugin` for the
 - :mod:`~openrouter_bench.fake.ratelimit`: the sliding-window limits
 - :mod:`~openrouter_bench.fake.hostile`: :class:`HostileServer`, raw scripted answers
   from a malicious or misconfigured server
+- :mod:`~openrouter_bench.fake.clock`: :class:`FakeTime`, a clock whose ``sleep`` waits
+  for nothing, to give the client (``clock=``, ``timer=``, ``sleep=``) and the fake
+- :mod:`~openrouter_bench.fake.redis_server`: :class:`RedisServer`, a private
+  ``redis-server`` on a free loopback port, and :func:`free_port`
 """
 
+from openrouter_bench.fake.clock import FakeTime
 from openrouter_bench.fake.dataset import DEFAULT_AS_OF
 from openrouter_bench.fake.faults import FAULT_NAMES, TRANSIENT_FAULTS, Fault
 from openrouter_bench.fake.hostile import HostileServer, RawRequest
+from openrouter_bench.fake.redis_server import RedisServer, free_port
 from openrouter_bench.fake.selection import ParameterError
 from openrouter_bench.fake.server import FakeOpenRouter, RecordedRequest, serve
 
@@ -27,11 +33,14 @@ __all__ = [
     "DEFAULT_AS_OF",
     "FAULT_NAMES",
     "FakeOpenRouter",
+    "FakeTime",
     "Fault",
     "HostileServer",
     "ParameterError",
     "RawRequest",
     "RecordedRequest",
+    "RedisServer",
     "TRANSIENT_FAULTS",
+    "free_port",
     "serve",
 ]

@@ -29,9 +29,8 @@ from openrouter_bench import BenchmarksClient, Query, ResponseFormatError, Retry
 from openrouter_bench._convert import MAX_PAGE_ITEMS
 from openrouter_bench._lru import ITEM_FLOOR, BoundedMemoryCache
 from openrouter_bench.cache import _memcached_key
-from openrouter_bench.fake import FakeOpenRouter
+from openrouter_bench.fake import FakeOpenRouter, free_port
 from openrouter_bench.fake.hostile import HostileServer, respond
-from tests._cache_fixtures import free_port
 from tests.conftest import CANARY_KEY, required
 from tests.hostile._tiny_items import MILLION, rss, tiny_items
 

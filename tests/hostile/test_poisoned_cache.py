@@ -39,9 +39,9 @@ from openrouter_bench import (
 )
 from openrouter_bench._convert import unstructure_page
 from openrouter_bench._snapshot_codec import FORMAT, MAX_POINTER_BYTES, as_of_text
-from openrouter_bench.fake import FakeOpenRouter
+from openrouter_bench.fake import FakeOpenRouter, FakeTime
 from openrouter_bench.fake.hostile import HostileServer, RawRequest, respond
-from tests.conftest import CANARY_KEY, FakeTime, redis_url_or_skip, required
+from tests.conftest import CANARY_KEY, redis_url_or_skip, required
 
 from .conftest import Observe
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from openrouter_bench.fake import FakeTime
 from openrouter_bench.quota import QuotaLimiter, QuotaPolicy, open_quota
-from tests.conftest import FakeTime
 from tests.hostile.conftest import Observe
 
 API = "test"

@@ -27,8 +27,9 @@ from openrouter_bench import (
     RetryPolicy,
     ServerError,
 )
+from openrouter_bench.fake import FakeTime
 from openrouter_bench.fake.hostile import HostileServer, respond
-from tests.conftest import CANARY_KEY, FakeTime
+from tests.conftest import CANARY_KEY
 
 from .conftest import Observe
 

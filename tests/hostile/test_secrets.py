@@ -20,10 +20,10 @@ import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
+from benchmarks.fault_matrix import FAULT_MATRIX, run_case
 from openrouter_bench import BenchmarksClient, OpenRouterBenchError, RetryPolicy
 from openrouter_bench.fake.hostile import Answer, HostileServer, RawRequest, chunked, respond
 from tests.conftest import CANARY_KEY
-from tests.fault_matrix_table import FAULT_MATRIX, run_case
 
 from .conftest import Observe
 
@@ -187,7 +187,7 @@ async def test_no_fault_of_the_matrix_leaves_a_secret_on_its_error(observe: Obse
     errors = 0
     walked = 0
     for case in FAULT_MATRIX:
-        got = (await run_case(case)).got
+        got = (await run_case(case, key=CANARY_KEY)).got
         if isinstance(got, OpenRouterBenchError):
             errors += 1
         count, found = _findings(got)

@@ -20,8 +20,9 @@ import orjson
 import pytest
 
 from openrouter_bench import BenchmarksClient, OpenRouterBenchError, RetryPolicy
+from openrouter_bench.fake import FakeTime
 from openrouter_bench.fake.hostile import Answer, HostileServer, RawRequest, respond
-from tests.conftest import CANARY_KEY, FakeTime
+from tests.conftest import CANARY_KEY
 
 from .conftest import Observe
 

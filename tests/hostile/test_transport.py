@@ -20,9 +20,9 @@ from openrouter_bench import (
     ServerError,
     transport,
 )
-from openrouter_bench.fake import FakeOpenRouter
+from openrouter_bench.fake import FakeOpenRouter, FakeTime
 from openrouter_bench.fake.hostile import HostileServer, respond
-from tests.conftest import CANARY_KEY, FakeTime
+from tests.conftest import CANARY_KEY
 
 from .conftest import Observe
 
@@ -148,7 +148,7 @@ async def test_a_huge_502_still_lets_the_cache_serve_stale(
     assert cost.traced_peak < size // 8
     observe(
         f"stale page served ({len(stale)} items) after a 502 read for its first "
-        f"{transport.ERROR_EXCERPT_BYTES // 1024} KiB of {size // MiB} MiB; {cost}"
+        f"{transport._ERROR_EXCERPT_BYTES // 1024} KiB of {size // MiB} MiB; {cost}"
     )
 
 

@@ -1,5 +1,6 @@
-"""The finished command line: examples in every help, sorting and cutting what is shown,
-chosen columns, colours only on a terminal, and quiet logs unless asked for.
+"""What the renderer shows, through the commands: sorting and cutting what is shown, chosen
+columns, each page of a grid, colours only on a terminal; and beside it the help's examples
+and the logs, quiet unless asked for.
 
 The commands run in-process against the fake server in thread mode, like
 ``tests/test_cli.py``; a terminal is a pseudo-terminal from ``os.openpty``.
@@ -27,7 +28,7 @@ from openrouter_bench.errors import ConfigurationError
 from openrouter_bench.fake import FakeOpenRouter
 from openrouter_bench.models import Page
 from openrouter_bench.query import Query
-from openrouter_bench.render import ItemView, Palette, field_value, item_fields, render_page
+from openrouter_bench.render import ItemView, Palette, _field_value, _item_fields, render_page
 from tests.conftest import on_terminal, run_cli
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -183,10 +184,10 @@ def test_items_without_a_value_come_last_either_way(api: FakeOpenRouter) -> None
     page = page_of(api, {"source": "design-arena", "arena": "models"})
     for sort in ("pricing.prompt", "-pricing.prompt"):
         shown = ItemView(sort=sort).apply(page.items)
-        values = [field_value(item, "pricing.prompt") for item in shown]
+        values = [_field_value(item, "pricing.prompt") for item in shown]
         priced = [value for value in values if value is not None]
         assert values[: len(priced)] == sorted(priced, reverse=not sort.startswith("-"))
-        unpriced = [item for item in page.items if field_value(item, "pricing.prompt") is None]
+        unpriced = [item for item in page.items if _field_value(item, "pricing.prompt") is None]
         assert unpriced
         assert list(shown[len(priced) :]) == unpriced
 
@@ -195,12 +196,12 @@ def test_prices_sort_as_numbers_and_ties_keep_the_servers_order(api: FakeOpenRou
     """Decimal prices compare by value, not as text; equal values keep their order."""
     page = page_of(api, {"source": "artificial-analysis"})
     shown = ItemView(sort="-pricing.prompt").apply(page.items)
-    prices = [field_value(item, "pricing.prompt") for item in shown]
+    prices = [_field_value(item, "pricing.prompt") for item in shown]
     known = [price for price in prices if price is not None]
     assert all(isinstance(price, Decimal) for price in known)
     assert known == sorted(known)
     for price in set(known):
-        tied = [item for item in shown if field_value(item, "pricing.prompt") == price]
+        tied = [item for item in shown if _field_value(item, "pricing.prompt") == price]
         assert tied == [item for item in page.items if item in tied]
 
 
@@ -210,8 +211,8 @@ def test_a_mixed_page_sorts_what_has_the_field(api: FakeOpenRouter) -> None:
     shown = ItemView(sort="elo").apply(page.items)
     arena = [item for item in shown if item.source == "design-arena"]
     assert list(shown[: len(arena)]) == arena
-    assert [field_value(item, "elo") for item in arena] == sorted(
-        (field_value(item, "elo") for item in arena), reverse=True
+    assert [_field_value(item, "elo") for item in arena] == sorted(
+        (_field_value(item, "elo") for item in arena), reverse=True
     )
     assert list(shown[len(arena) :]) == [item for item in page.items if item not in arena]
 
@@ -277,7 +278,7 @@ def test_an_unknown_field_exits_2_listing_the_valid_ones(
     assert line.startswith(ERROR_PREFIX + fragment)
     assert "did you mean" in line
     listed = line.split("valid fields: ", 1)[1].split(", ")
-    assert listed == list(item_fields(page_of(api, SVG_PARAMS).items))
+    assert listed == list(_item_fields(page_of(api, SVG_PARAMS).items))
     assert {"elo", "win_rate", "pricing.prompt", "tournament_stats.total"} <= set(listed)
 
 
@@ -303,7 +304,7 @@ def test_columns_where_they_mean_nothing_are_usage_errors(
 
 def test_item_fields_without_items_are_every_known_shapes() -> None:
     """With nothing fetched, the valid fields are those of every known item shape."""
-    fields = item_fields(())
+    fields = _item_fields(())
     assert {"elo", "coding_index", "accuracy", "primary_score", "run_config.temperature"} <= set(
         fields
     )

@@ -45,15 +45,14 @@ from openrouter_bench import (
     TransportError,
 )
 from openrouter_bench._convert import unstructure_page
-from openrouter_bench.fake import FakeOpenRouter
+from openrouter_bench.fake import FakeOpenRouter, FakeTime, free_port
 from openrouter_bench.fake.faults import FaultSpec
-from tests._cache_fixtures import free_port
-from tests.conftest import CANARY_KEY, FakeTime
 
 __all__ = [
     "FAULT_MATRIX",
     "POLICY",
     "UNLIMITED",
+    "KEY",
     "FaultCase",
     "Observed",
     "expected_row_start",
@@ -68,6 +67,8 @@ UNLIMITED: Final[dict[str, Any]] = (
 )
 #: The retry policy of every row: the library's decisions, without the backoff waits.
 POLICY: Final = RetryPolicy.no_wait(attempts=4, deadline=30.0)
+#: The API key of every row, unless the caller gives its own (a test's canary).
+KEY: Final = "sk-or-v1-fault-matrix-0000000000000000000000000000000000"
 #: The per-attempt timeout of the rows whose fault is a stall.
 SHORT_TIMEOUT: Final = 0.2
 QUERY: Final = Query(source="artificial-analysis", task_type="coding")
@@ -443,8 +444,8 @@ async def _redirect_target(port: int) -> AsyncIterator[list[int]]:
         await server.wait_closed()
 
 
-async def run_case(case: FaultCase) -> Observed:
-    """Run one row against a fresh server and report what the client did."""
+async def run_case(case: FaultCase, *, key: str = KEY) -> Observed:
+    """Run one row against a fresh server with API key ``key``; report what the client did."""
     clock = FakeTime()
     async with (
         FakeOpenRouter(seed=11, per_minute=None, per_day=None, wall_clock=clock.time) as fake,
@@ -458,7 +459,7 @@ async def run_case(case: FaultCase) -> Observed:
             "nothing": f"http://127.0.0.1:{free_port()}/api/v1",
         }[case.via]
         client = BenchmarksClient(
-            CANARY_KEY,
+            key,
             base_url=base_url,
             cache=None,
             retry=POLICY,
