@@ -22,7 +22,7 @@ from tests.fault_matrix_table import (
     run_case,
 )
 
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "reliability.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "reliability.md"
 
 
 def _kind(spec: FaultSpec) -> object:
