@@ -19,12 +19,15 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Final
+
+import pytest
 
 import openrouter_bench
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = Path(openrouter_bench.__file__).resolve().parent
-LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
+LINT_IMPORTS: Final = Path(sys.executable).parent / "lint-imports"
 
 
 def _is_private(name: str) -> bool:
@@ -196,13 +199,30 @@ def test_the_import_contracts_hold() -> None:
     assert "0 broken" in finished.stdout
 
 
-def test_an_upward_import_breaks_the_layers_contract(tmp_path: Path) -> None:
-    """errors importing cli (the bottom layer reaching the top) fails lint-imports, naming it."""
-    shutil.copytree(PACKAGE, tmp_path / "openrouter_bench", ignore=shutil.ignore_patterns("*.pyc"))
+LAYERS: Final = "Modules import only the layers below them"
+FAKE_APART: Final = "The fake server speaks the endpoint's vocabulary, not the client's code"
+
+
+@pytest.mark.parametrize(
+    ("module", "imported", "contract"),
+    [
+        pytest.param("errors", "openrouter_bench.cli", LAYERS, id="bottom-imports-top"),
+        pytest.param("client", "openrouter_bench.fake", LAYERS, id="client-imports-fake"),
+        pytest.param(
+            "fake.server", "openrouter_bench.models", FAKE_APART, id="fake-imports-models"
+        ),
+    ],
+)
+def test_a_forbidden_import_breaks_its_contract(
+    tmp_path: Path, module: str, imported: str, contract: str
+) -> None:
+    """One import across a contract (errors -> cli) fails lint-imports, naming both."""
+    copy = tmp_path / "openrouter_bench"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("*.pyc", "__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
-    errors = tmp_path / "openrouter_bench" / "errors.py"
-    errors.write_text(errors.read_text(encoding="utf-8") + "\nimport openrouter_bench.cli\n")
+    source = copy.joinpath(*module.split(".")).with_suffix(".py")
+    source.write_text(source.read_text(encoding="utf-8") + f"\nimport {imported}\n")
     finished = _lint_imports(tmp_path, PYTHONPATH=str(tmp_path))
     assert finished.returncode == 1, finished.stdout + finished.stderr
-    assert "Modules import only the layers below them BROKEN" in finished.stdout
-    assert "openrouter_bench.errors -> openrouter_bench.cli" in finished.stdout
+    assert f"{contract} BROKEN" in finished.stdout
+    assert f"openrouter_bench.{module} -> {imported}" in finished.stdout
