@@ -5,7 +5,7 @@ zero-wait policy. The Redis tests read ``REDIS_URL`` and the memcached test
 ``MEMCACHED_URL``; without them they skip, except under ``CI=true``.
 
 Run as a script, this file is one worker process of the cross-process test:
-``python tests/test_client_cache.py BASE_URL REDIS_URL _MAX_RESULTS``.
+``python tests/e2e/test_client_cache.py BASE_URL REDIS_URL MAX_RESULTS``.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ ATTEMPTS = 3
 TTL = 60.0
 STALE_WINDOW = 300.0
 QUERY = Query(source="design-arena", category="gamedev", max_results=8)
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def same_data(page: Page, document: dict[str, Any]) -> bool:

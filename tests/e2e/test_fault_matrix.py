@@ -23,7 +23,7 @@ from openrouter_bench.fake import FAULT_NAMES
 from openrouter_bench.fake.faults import FaultSpec
 from tests.conftest import CANARY_KEY
 
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "reliability.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "reliability.md"
 
 
 def _kind(spec: FaultSpec) -> object:

@@ -20,7 +20,7 @@ import pytest
 
 from tests.conftest import required
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CALLS = 2_000
 
 
