@@ -57,6 +57,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from openrouter_bench import _redis
 from openrouter_bench._checks import count, seconds
 from openrouter_bench.errors import ConfigurationError, QuotaExhaustedError, RateLimitError
 from openrouter_bench.hooks import WaitReason
@@ -73,10 +74,6 @@ Sleep = Callable[[float], Awaitable[None]]
 #: Hears of a timed wait before it starts: why (``"quota"`` or ``"rate_limit"``) and how long.
 WaitObserver = Callable[[WaitReason, float], None]
 
-#: No Redis call may hold up a request longer than this; past it Redis counts as down.
-_REDIS_TIMEOUT: Final = 0.5
-#: While Redis is down, it is tried again at most this often (timer seconds).
-_PROBE_INTERVAL: Final = 1.0
 #: How often a process waiting for a slot another process holds looks again, at most.
 _MAX_POLL: Final = 0.25
 
@@ -451,15 +448,14 @@ class _RedisLedger:
         self._clock = clock
         self._fallback = _LocalLedger(windows, clock)
         self._local_tokens: set[str] = set()
-        self._down = False
-        self._probe_at = 0.0
+        self._breaker = _redis.OutageBreaker(clock)
 
     async def take(self, token: str, lease: float) -> _Verdict:
         if not self._usable():
             return await self._take_locally(token, lease)
         args = [token, str(math.ceil(lease * _MICROS)), str(self._retain), *self._limits]
         try:
-            async with asyncio.timeout(_REDIS_TIMEOUT):
+            async with asyncio.timeout(_redis.TIMEOUT):
                 code, wait = await self._take(keys=self._keys, args=args)
         except Exception as error:  # noqa: BLE001  # Redis trouble means "count here", not a failed call
             self._failed(error)
@@ -480,7 +476,7 @@ class _RedisLedger:
             await self._fallback.finish(token)
             return
         try:
-            async with asyncio.timeout(_REDIS_TIMEOUT):
+            async with asyncio.timeout(_redis.TIMEOUT):
                 await self._finish(keys=self._keys, args=[token])
         except Exception as error:  # noqa: BLE001  # the slot's lease runs out by itself
             self._failed(error)
@@ -490,7 +486,7 @@ class _RedisLedger:
         if not self._usable():
             return
         try:
-            async with asyncio.timeout(_REDIS_TIMEOUT):
+            async with asyncio.timeout(_redis.TIMEOUT):
                 await self._pause(
                     keys=self._keys, args=[str(math.ceil(seconds * _MICROS)), self._max_pause]
                 )
@@ -501,7 +497,7 @@ class _RedisLedger:
         if not self._usable():
             return await self._fallback.usage()
         try:
-            async with asyncio.timeout(_REDIS_TIMEOUT):
+            async with asyncio.timeout(_redis.TIMEOUT):
                 *counts, paused = await self._usage(keys=self._keys, args=self._lengths)
         except Exception as error:  # noqa: BLE001  # Redis trouble: report what this process counts
             self._failed(error)
@@ -513,19 +509,17 @@ class _RedisLedger:
         if not self._owns_client:
             return
         try:
-            async with asyncio.timeout(_REDIS_TIMEOUT):
+            async with asyncio.timeout(_redis.TIMEOUT):
                 await self._client.aclose()
         except Exception as error:  # noqa: BLE001  # closing is best effort
             logger.debug("quota: closing the Redis client failed: %r", error)
 
     def _usable(self) -> bool:
-        return not self._down or self._clock() >= self._probe_at
+        return self._breaker.allows()
 
     def _failed(self, error: Exception) -> None:
-        self._probe_at = self._clock() + _PROBE_INTERVAL
-        if self._down:
+        if not self._breaker.failed():
             return
-        self._down = True
         reason = "timed out" if isinstance(error, TimeoutError) else type(error).__name__
         logger.warning(
             "quota: the shared budget in Redis is unavailable (%s); "
@@ -534,8 +528,7 @@ class _RedisLedger:
         )
 
     def _recovered(self) -> None:
-        if self._down:
-            self._down = False
+        if self._breaker.succeeded():
             logger.info("quota: Redis is back; the budget is shared again")
 
 
@@ -893,23 +886,8 @@ def open_quota(
 
 
 def _redis_from_url(url: str) -> Any:
-    try:
-        from redis.asyncio import Redis
-        from redis.asyncio.retry import Retry
-        from redis.backoff import NoBackoff
-    except ImportError:
-        raise ConfigurationError(
-            "a shared quota needs the redis package: install openrouter-bench[redis]"
-        ) from None
-    try:
-        return Redis.from_url(
-            url,
-            socket_timeout=_REDIS_TIMEOUT,
-            socket_connect_timeout=_REDIS_TIMEOUT,
-            # The limiter decides what a failure means; redis-py's own retries would stall a call.
-            retry=Retry(NoBackoff(), 0),
-        )
-    except ValueError:
-        raise ConfigurationError(
-            "the quota store URL looks like redis://host:port/db (db a number)"
-        ) from None
+    return _redis.client_from_url(
+        url,
+        user="a shared quota",
+        malformed="the quota store URL looks like redis://host:port/db (db a number)",
+    )

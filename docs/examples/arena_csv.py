@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 from openrouter_bench import Arena, BenchmarksClient, DesignArenaItem, OpenRouterBenchError, Page
-from openrouter_bench.cache import default_cli_cache_path
+from openrouter_bench._paths import default_cli_cache_path
 
 COLUMNS = [
     "as_of",
