@@ -16,6 +16,7 @@ from openrouter_bench.cache.codec import (
     BytesSerializer,
 )
 from openrouter_bench.cache.sqlite import SQLiteCache
+from openrouter_bench.errors import ConfigurationError
 from openrouter_bench.models import Page
 from openrouter_bench.query import Query
 from tests._cache_fixtures import Clock, Upstream, make_page
@@ -106,3 +107,78 @@ async def test_a_value_over_a_backends_limit_is_not_written(
     pages = [key for key in await backend.keys_with_prefix(NAMESPACE) if ":page:" in key]
     assert len(pages) == 1
     await backend.close()
+
+
+# Each adapter lists, clears and describes its own backend.
+
+
+async def test_the_memory_adapter_counts_clears_and_describes_its_entries(
+    clock: Clock, upstream: Upstream
+) -> None:
+    """Over the bounded LRU: stored() counts a query and its page, clear() removes both."""
+    cache = open_cache("memory", namespace=NAMESPACE, policy=CachePolicy(), clock=clock)
+    await cache.get(QUERY, upstream.fetcher(QUERY))
+    assert await cache.stored() == (1, 1)
+    assert "backend: memory (2/10000 entries" in await cache.describe()
+    assert await cache.clear() == 2
+    assert await cache.stored() == (0, 0)
+    await cache.close()
+
+
+async def test_an_object_backend_that_cannot_list_says_so(clock: Clock, upstream: Upstream) -> None:
+    """Over a plain aiocache memory backend: stored() is None (no listing), clear() empties it."""
+    backend = SimpleMemoryCache()
+    cache = open_cache(backend, namespace=NAMESPACE, policy=CachePolicy(), clock=clock)
+    await cache.get(QUERY, upstream.fetcher(QUERY))
+    assert await cache.stored() is None
+    assert "backend: memory" in await cache.describe()
+    await cache.clear()
+    await cache.get(QUERY, upstream.fetcher(QUERY))
+    assert upstream.calls == 2
+    await cache.close()
+
+
+async def test_the_sqlite_adapter_counts_clears_and_describes_its_entries(
+    tmp_path: Path, clock: Clock, upstream: Upstream
+) -> None:
+    """Over SQLite: stored() counts, clear() empties this namespace only, describe() names it."""
+    path = tmp_path / "cache.db"
+    cache = open_cache(f"sqlite:///{path}", namespace=NAMESPACE, clock=clock)
+    other = open_cache(f"sqlite:///{path}", namespace=NAMESPACE + "-other", clock=clock)
+    await cache.get(QUERY, upstream.fetcher(QUERY))
+    await other.get(QUERY, upstream.fetcher(QUERY))
+    assert await cache.stored() == (1, 1)
+    assert f"backend: sqlite {path}" in await cache.describe()
+    assert await cache.clear() == 2
+    assert await cache.stored() == (0, 0)
+    assert await other.stored() == (1, 1)
+    await cache.close()
+    await other.close()
+
+
+async def test_memcached_refuses_to_clear_and_keeps_its_entries(
+    memcached_url: str, clock: Clock, upstream: Upstream
+) -> None:
+    """memcached cannot list keys: clear() is a ConfigurationError that says so, nothing is lost."""
+    namespace = f"{NAMESPACE}-{id(clock)}"
+    cache = open_cache(memcached_url, namespace=namespace, policy=CachePolicy(), clock=clock)
+    try:
+        await cache.get(QUERY, upstream.fetcher(QUERY))
+        with pytest.raises(ConfigurationError, match="memcached cannot list keys") as raised:
+            await cache.clear()
+        assert "expire by themselves" in str(raised.value)
+        assert await cache.stored() is None
+        assert "backend: memcached 127.0.0.1:" in await cache.describe()
+        again = await cache.get(QUERY, upstream.fetcher(QUERY))
+        assert again.from_cache
+        assert upstream.calls == 1
+    finally:
+        await cache.close()
+
+
+async def test_the_redis_client_is_exposed_only_by_a_redis_backend(clock: Clock) -> None:
+    """SnapshotCache.redis_client is None over memory and SQLite-free backends without Redis."""
+    cache = open_cache("memory", namespace=NAMESPACE, clock=clock)
+    assert cache.redis_client is None
+    assert open_cache(None, namespace=NAMESPACE, clock=clock).redis_client is None
+    await cache.close()

@@ -289,3 +289,14 @@ async def test_a_huge_value_at_the_pointer_key_is_read_only_up_to_the_cap(
     assert (await cache.get(QUERY, upstream.fetcher(QUERY))).from_cache
     assert await control.strlen(pointer_key) < MAX_POINTER_BYTES
     assert cache.stats.backend_errors == 0
+
+
+async def test_a_redis_cache_exposes_the_client_it_uses(
+    make_cache: Callable[..., SnapshotCache], redis_url: str, namespace: str, clock: Clock
+) -> None:
+    """SnapshotCache.redis_client is the backend's own redis-py client, the one the quota shares."""
+    cache = make_cache(redis_url, namespace=namespace, clock=clock)
+    assert isinstance(cache.redis_client, aioredis.Redis)
+    assert cache.backend is not None
+    assert cache.redis_client is cache.backend.client
+    assert await cache.redis_client.ping()
