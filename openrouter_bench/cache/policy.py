@@ -49,7 +49,7 @@ class CachePolicy:
     - ``max_entries``: bound of the in-memory backend (pages and pointers).
     - ``max_bytes``: what the in-memory backend's entries may weigh together
       (64 MiB by default: a page weighs about twice its body, see
-      :mod:`~openrouter_bench._lru`); a page over an eighth of it is served, not kept.
+      :mod:`~openrouter_bench.cache.lru`); a page over an eighth of it is served, not kept.
     - ``lease_ttl``: lifetime of a Redis lease. Its holder renews it every third of
       that while its fetch runs (a fetch with retries can outlast it many times),
       so a holder that dies frees it within ``lease_ttl``.
