@@ -17,6 +17,7 @@ backend they run on; :func:`entries_for` picks the adapter once.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import logging
 import sqlite3
@@ -87,7 +88,7 @@ BACKEND_DEADLINE: ContextVar[asyncio.Timeout | None] = ContextVar(
 )
 
 
-class Entries:
+class Entries(abc.ABC):
     """What every adapter offers; a subclass overrides what its backend does differently."""
 
     #: True when pages are kept as objects (a pointer may carry its page: a hit does no work).
@@ -107,24 +108,29 @@ class Entries:
         """The longest one backend call may take before the backend counts as down."""
         return _redis.TIMEOUT
 
+    @abc.abstractmethod
     async def read_pointer(self, query: Query) -> Pointer | None:
-        raise NotImplementedError
+        """The pointer of ``query``, or None (missing, or not one this cache wrote)."""
 
+    @abc.abstractmethod
     async def read_page(self, query: Query, as_of: str) -> Page | None:
-        raise NotImplementedError
+        """The page of ``query`` at ``as_of``, or None (missing, or not one this cache wrote)."""
 
+    @abc.abstractmethod
     async def write_page(self, query: Query, as_of: str, page: Page) -> None:
-        raise NotImplementedError
+        """Store ``page`` as the snapshot of ``query`` at ``as_of``, for ``retain`` seconds."""
 
+    @abc.abstractmethod
     async def keep_page(self, query: Query, as_of: str, page: Page) -> Page:
         """The stored page of ``query`` at ``as_of`` (``page`` if gone), kept ``retain`` more."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     async def write_pointer(self, query: Query, pointer: Pointer) -> None:
-        raise NotImplementedError
+        """Store ``pointer`` as the newest snapshot of ``query``, for ``retain`` seconds."""
 
+    @abc.abstractmethod
     async def delete_page(self, query: Query, as_of: str) -> None:
-        raise NotImplementedError
+        """Drop the page of ``query`` at ``as_of`` (one past the history kept)."""
 
     async def clear(self) -> int:
         """Remove the namespace's entries; how many (0 when the backend does not count)."""

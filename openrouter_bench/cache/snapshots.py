@@ -99,6 +99,10 @@ class SnapshotCache:
     identical concurrent calls still share one fetch). ``namespace`` prefixes
     every key; the client makes it from the base URL's host so two services
     never mix. ``clock`` is wall time in seconds, used for freshness.
+    ``on_event`` is told how each call was answered ("hit", "miss",
+    "coalesced" or "stale"; the client's hooks). ``owns_backend``: the cache
+    closes the backend in :meth:`close` (set by :func:`open_cache` for a
+    backend it built from a URL).
     """
 
     def __init__(
