@@ -30,7 +30,7 @@ from benchmarks._context import RunContext
 from benchmarks._documents import API_KEY, body_for, distinct_queries, fan_out_queries
 from benchmarks._measure import Stats
 from benchmarks._report import Row, ScenarioResult, Verdict
-from openrouter_bench import BenchmarksClient, Page, Query
+from openrouter_bench import BenchmarksClient, CachePolicy, Page, Query
 from openrouter_bench._convert import decode_page
 
 __all__ = ["run"]
@@ -52,7 +52,9 @@ def _rss() -> float:
 async def _fill(queries: int, max_entries: int) -> dict[str, Any]:
     # Up to 1,000 distinct answers to decode from (fewer in a quick run: building them is slow).
     bodies = [body_for(query) for query in fan_out_queries(min(1000, queries // 10))]
-    client = BenchmarksClient(API_KEY, base_url=UNUSED_BASE_URL, max_entries=max_entries)
+    client = BenchmarksClient(
+        API_KEY, base_url=UNUSED_BASE_URL, cache_policy=CachePolicy(max_entries=max_entries)
+    )
     fetched_at = datetime.now(UTC)
     every = max(1, queries // CHECKPOINTS)
     before = _rss()

@@ -30,8 +30,8 @@ from benchmarks._measure import Stats, interleaved, stats_of
 from benchmarks._profile import describe_difference, profile_calls
 from benchmarks._report import Row, ScenarioResult, Verdict, plural, timed_row
 from openrouter_bench import BenchmarksClient, Page
-from openrouter_bench._snapshot_codec import as_of_text
-from openrouter_bench._snapshot_codec import decode_page as decode_entry
+from openrouter_bench.cache._codec import as_of_text
+from openrouter_bench.cache._codec import unpack_page as decode_entry
 
 __all__ = ["run"]
 

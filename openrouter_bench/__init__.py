@@ -6,8 +6,9 @@ silently partial data. See :class:`BenchmarksClient`.
 """
 
 from openrouter_bench._budget import RetryBudget
+from openrouter_bench._paths import default_cli_cache_path
 from openrouter_bench._version import __version__
-from openrouter_bench.cache import CachePolicy, CacheStats, SnapshotCache, default_cli_cache_path
+from openrouter_bench.cache import CachePolicy, CacheStats, SnapshotCache
 from openrouter_bench.client import BenchmarksClient, ClientStats
 from openrouter_bench.errors import (
     APIError,

@@ -32,14 +32,7 @@ from typing import Any, Final, TypeVar
 
 import platformdirs
 
-from openrouter_bench.quota import (
-    GRANTED,
-    _LocalLedger,
-    _Turn,
-    _Usage,
-    _Verdict,
-    _Window,
-)
+from openrouter_bench._ledger import GRANTED, LocalLedger, Turn, Usage, Verdict, Window
 
 __all__ = ["SQLiteLedger", "default_cli_quota_path"]
 
@@ -101,7 +94,7 @@ class SQLiteLedger:
         path: str | os.PathLike[str],
         *,
         scope: str,
-        windows: tuple[_Window, ...],
+        windows: tuple[Window, ...],
         clock: Callable[[], float] = time.time,
         busy_timeout: float = 2.0,
     ) -> None:
@@ -113,7 +106,7 @@ class SQLiteLedger:
         self._clock = clock
         self._busy_timeout = busy_timeout
         self._executor: ThreadPoolExecutor | None = None
-        self._fallback = _LocalLedger(windows, clock)
+        self._fallback = LocalLedger(windows, clock)
         self._local_tokens: set[str] = set()
         self._down = False
         self._probe_at = 0.0
@@ -123,7 +116,7 @@ class SQLiteLedger:
     def __repr__(self) -> str:
         return f"<SQLiteLedger {self.path}>"
 
-    async def take(self, token: str, lease: float) -> _Verdict:
+    async def take(self, token: str, lease: float) -> Verdict:
         if not self._usable():
             return await self._take_locally(token, lease)
         try:
@@ -134,9 +127,9 @@ class SQLiteLedger:
         self._recovered()
         return verdict
 
-    async def _take_locally(self, token: str, lease: float) -> _Verdict:
+    async def _take_locally(self, token: str, lease: float) -> Verdict:
         verdict = await self._fallback.take(token, lease)
-        if verdict.turn is _Turn.GRANTED:
+        if verdict.turn is Turn.GRANTED:
             self._local_tokens.add(token)
         return verdict
 
@@ -159,7 +152,7 @@ class SQLiteLedger:
         except (sqlite3.Error, OSError) as error:  # the local pause still holds this process
             self._failed(error)
 
-    async def usage(self) -> _Usage:
+    async def usage(self) -> Usage:
         if not self._usable():
             return await self._fallback.usage()
         try:
@@ -239,7 +232,7 @@ class SQLiteLedger:
         if connection is not None:
             connection.close()
 
-    def _db_take(self, token: str, lease: float) -> _Verdict:
+    def _db_take(self, token: str, lease: float) -> Verdict:
         db = self._db()
         # IMMEDIATE takes the write lock before reading: the count and the insert are one step.
         db.execute("BEGIN IMMEDIATE")  # waits up to the busy timeout for another process
@@ -267,16 +260,16 @@ class SQLiteLedger:
             raise
         return verdict
 
-    def _decide(self, stamps: list[float], now: float, paused_until: float) -> _Verdict:
+    def _decide(self, stamps: list[float], now: float, paused_until: float) -> Verdict:
         # The Redis script's rule: a stamp in the future is a request in flight (its lease
         # end), counted in every window; the daily windows first, then a pause, then the rest.
         for window in self._windows:
             if window.daily:
                 verdict = self._check(window, stamps, now)
                 if verdict is not None:
-                    return _Verdict(_Turn.EXHAUSTED, verdict.wait)
+                    return Verdict(Turn.EXHAUSTED, verdict.wait)
         if paused_until > now:
-            return _Verdict(_Turn.PAUSED, paused_until - now)
+            return Verdict(Turn.PAUSED, paused_until - now)
         for window in self._windows:
             if not window.daily:
                 verdict = self._check(window, stamps, now)
@@ -285,13 +278,13 @@ class SQLiteLedger:
         return GRANTED
 
     @staticmethod
-    def _check(window: _Window, stamps: list[float], now: float) -> _Verdict | None:
+    def _check(window: Window, stamps: list[float], now: float) -> Verdict | None:
         inside = [stamp for stamp in stamps if stamp > now - window.length]
         if len(inside) < window.limit:
             return None
         pivot = inside[len(inside) - window.limit]
-        turn = _Turn.HELD if pivot > now else _Turn.WINDOW
-        return _Verdict(turn, max(0.0, pivot + window.length - now))
+        turn = Turn.HELD if pivot > now else Turn.WINDOW
+        return Verdict(turn, max(0.0, pivot + window.length - now))
 
     def _paused_until(self, db: sqlite3.Connection) -> float:
         row = db.execute(
@@ -313,7 +306,7 @@ class SQLiteLedger:
             (self._scope, now + seconds, now + self._horizon),
         )
 
-    def _db_usage(self) -> _Usage:
+    def _db_usage(self) -> Usage:
         db = self._db()
         now = self._clock()
         used = tuple(
@@ -325,4 +318,4 @@ class SQLiteLedger:
             )
             for window in self._windows
         )
-        return _Usage(used, max(0.0, self._paused_until(db) - now))
+        return Usage(used, max(0.0, self._paused_until(db) - now))

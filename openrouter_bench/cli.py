@@ -39,6 +39,7 @@ from urllib.parse import urlsplit
 import attrs
 import orjson
 
+from openrouter_bench._paths import cli_cache_spec, default_cli_cache_path
 from openrouter_bench._text import plural
 from openrouter_bench._version import __version__
 from openrouter_bench.cache import namespace_for
@@ -759,9 +760,8 @@ def _cache_spec(args: argparse.Namespace) -> Any:
     if getattr(args, "no_cache", False):
         return None
     if args.cache:
-        return args.cache
-    from openrouter_bench.cache import default_cli_cache_path
-
+        # A bare sqlite:// names the command's own file (the library wants a path).
+        return cli_cache_spec(args.cache)
     return f"sqlite:///{default_cli_cache_path()}"
 
 
@@ -926,7 +926,7 @@ async def _get(args: argparse.Namespace, out: TextIO) -> int:
 
 
 async def _cache_command(args: argparse.Namespace, out: TextIO) -> int:
-    from openrouter_bench.cache import CachePolicy, default_cli_cache_path, open_cache
+    from openrouter_bench.cache import CachePolicy, open_cache
 
     spec = _cache_spec(args)
     if args.action == "path":

@@ -33,12 +33,10 @@ import yarl
 from openrouter_bench import _checks, fanout, transport
 from openrouter_bench._budget import RetryBudget
 from openrouter_bench._convert import MAX_PAGE_ITEMS
-from openrouter_bench._lru import DEFAULT_MAX_BYTES as DEFAULT_MAX_CACHE_BYTES
 from openrouter_bench.cache import (
     CachePolicy,
     CacheStats,
     SnapshotCache,
-    _redis_client,
     namespace_for,
     open_cache,
 )
@@ -242,6 +240,22 @@ def _callable(name: str, value: _F) -> _F:
     return value
 
 
+def _cache_policy(
+    policy: CachePolicy | None,
+    *,
+    ttl: float | timedelta | None,
+    stale_if_error: float | timedelta | None,
+) -> CachePolicy:
+    """``policy`` (default ``CachePolicy()``) with the convenience keywords given laid over it."""
+    chosen = _instance("cache_policy", policy, CachePolicy) or CachePolicy()
+    # CachePolicy checks these (0 is allowed: no caching, or no stale serves).
+    if ttl is not None:
+        chosen = attrs.evolve(chosen, ttl=ttl)
+    if stale_if_error is not None:
+        chosen = attrs.evolve(chosen, stale_if_error=stale_if_error)
+    return chosen
+
+
 def _cache_spec(spec: Any) -> Any:
     if isinstance(spec, str) and spec != "memory":
         if len(spec) > _URL_LIMIT:
@@ -262,9 +276,16 @@ class BenchmarksClient:
 
     ``api_key`` defaults to ``$OPENROUTER_API_KEY`` and ``base_url`` to
     ``$OPENROUTER_BASE_URL``, else OpenRouter's API. ``cache`` is ``"memory"``
-    (a bounded LRU of ``max_entries`` pages weighing ``max_cache_bytes`` at
-    most), ``None``, a ``redis://`` or
+    (a bounded LRU of ``cache_policy.max_entries`` entries weighing
+    ``cache_policy.max_bytes`` at most), ``None``, a ``redis://`` or
     ``memcached://`` URL, a ``sqlite:///path`` file, or an aiocache instance.
+    ``cache_policy`` (a :class:`~openrouter_bench.cache.CachePolicy`, default
+    ``CachePolicy()``) holds every cache setting: freshness, stale serves,
+    history, the memory bounds and the Redis lease. ``ttl`` and
+    ``stale_if_error`` are also keywords of their own, as the two settings most
+    callers change: given, each replaces that field of ``cache_policy`` (the
+    keyword wins, so one shared policy can serve clients of different
+    freshness).
     ``max_page_items`` caps the items of one answer (ResponseFormatError past it).
     Pass ``session`` to share an aiohttp session you own; the client never
     closes it.
@@ -300,11 +321,9 @@ class BenchmarksClient:
         *,
         base_url: str | None = None,
         cache: Any = "memory",
-        ttl: float | timedelta = 600.0,
-        stale_if_error: float | timedelta = 86_400.0,
-        max_entries: int = 10_000,
-        max_cache_bytes: int = DEFAULT_MAX_CACHE_BYTES,
-        history: int = 2,
+        cache_policy: CachePolicy | None = None,
+        ttl: float | timedelta | None = None,
+        stale_if_error: float | timedelta | None = None,
         retry: RetryPolicy | None = None,
         quota: QuotaPolicy | str | None = DEFAULT_QUOTA,
         timeout: float | timedelta = 20.0,
@@ -361,28 +380,22 @@ class BenchmarksClient:
             )
         self._verify_tls = verify_tls
         quota_policy = _quota_policy(quota)
-        policy = CachePolicy(
-            # CachePolicy checks these (0 is allowed: no caching, or no stale serves).
-            ttl=ttl,
-            stale_if_error=stale_if_error,
-            history=history,
-            max_entries=max_entries,
-            max_bytes=max_cache_bytes,
-        )
+        runner = self._hooks
         self.cache: SnapshotCache = open_cache(
             _cache_spec(cache),
             namespace=namespace_for(self.base_url),
-            policy=policy,
+            policy=_cache_policy(cache_policy, ttl=ttl, stale_if_error=stale_if_error),
             clock=clock,
+            on_event=(
+                (lambda query, outcome: runner.emit(CacheEvent(query, outcome)))
+                if runner.active
+                else None
+            ),
         )
-        if self._hooks.active:
-            runner = self._hooks
-            self.cache.on_event = lambda query, outcome: runner.emit(CacheEvent(query, outcome))
-        backend = self.cache.backend
         self.quota: QuotaLimiter = open_quota(
             quota_policy,
             api=self._base.identity,
-            redis_client=None if backend is None else _redis_client(backend),
+            redis_client=self.cache.redis_client,
             # A request can take no longer than its timeout; parsing the answer is quick.
             lease=self._timeout + 10.0,
             max_pause=self._retry.max_retry_after,

@@ -42,22 +42,22 @@ small: a sorted log per window, and one script.
 from __future__ import annotations
 
 import asyncio
-import bisect
 import collections
 import contextlib
-import enum
 import logging
 import math
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Protocol
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 import attrs
 
+from openrouter_bench import _redis
 from openrouter_bench._checks import count, seconds
+from openrouter_bench._ledger import GRANTED, Ledger, LocalLedger, Turn, Usage, Verdict, Window
 from openrouter_bench.errors import ConfigurationError, QuotaExhaustedError
 from openrouter_bench.hooks import WaitReason
 from openrouter_bench.retry import PauseCeiling, paused_past_deadline
@@ -73,10 +73,6 @@ Sleep = Callable[[float], Awaitable[None]]
 #: Hears of a timed wait before it starts: why (``"quota"`` or ``"rate_limit"``) and how long.
 WaitObserver = Callable[[WaitReason, float], None]
 
-#: No Redis call may hold up a request longer than this; past it Redis counts as down.
-_REDIS_TIMEOUT: Final = 0.5
-#: While Redis is down, it is tried again at most this often (timer seconds).
-_PROBE_INTERVAL: Final = 1.0
 #: How often a process waiting for a slot another process holds looks again, at most.
 _MAX_POLL: Final = 0.25
 
@@ -177,13 +173,13 @@ class QuotaPolicy:
     scope: str = attrs.field(default="default", validator=_scope)
 
     @property
-    def windows(self) -> tuple[_Window, ...]:
+    def windows(self) -> tuple[Window, ...]:
         """The limits in force, the daily one first (it is checked first)."""
         windows = []
         if self.per_day is not None:
-            windows.append(_Window(self.per_day, self.day_window, daily=True))
+            windows.append(Window(self.per_day, self.day_window, daily=True))
         if self.per_minute is not None:
-            windows.append(_Window(self.per_minute, self.minute_window, daily=False))
+            windows.append(Window(self.per_minute, self.minute_window, daily=False))
         return tuple(windows)
 
     def __repr__(self) -> str:
@@ -197,116 +193,6 @@ class QuotaPolicy:
             f"minute_window={self.minute_window:g}, day_window={self.day_window:g}, "
             f"store={store!r}, scope={self.scope!r})"
         )
-
-
-@attrs.frozen
-class _Window:
-    limit: int
-    length: float
-    daily: bool
-
-
-class _Turn(enum.Enum):
-    GRANTED = "granted"
-    WINDOW = "a slot frees at a known time"
-    HELD = "every slot is held by a request in flight"
-    PAUSED = "the server asked everyone to wait"
-    EXHAUSTED = "the daily budget is spent"
-
-
-@attrs.frozen
-class _Verdict:
-    turn: _Turn
-    wait: float = 0.0
-
-
-GRANTED: Final = _Verdict(_Turn.GRANTED)
-
-
-class _Ledger(Protocol):
-    async def take(self, token: str, lease: float) -> _Verdict: ...
-
-    async def finish(self, token: str) -> None: ...
-
-    async def pause(self, seconds: float) -> None: ...
-
-    async def usage(self) -> _Usage: ...
-
-    async def aclose(self) -> None: ...
-
-
-@attrs.frozen
-class _Usage:
-    # Requests counted in each window (in flight included), in the policy's window order,
-    # and the seconds left of a pause.
-    used: tuple[int, ...]
-    paused_for: float
-
-
-class _LocalLedger:
-    """The windows of one process: release times, sorted, and the tokens in flight."""
-
-    def __init__(self, windows: tuple[_Window, ...], clock: Clock) -> None:
-        self._windows = windows
-        self._clock = clock
-        self._longest = max((window.length for window in windows), default=0.0)
-        self._stamps: list[float] = []
-        self._held: set[str] = set()
-        self._paused_until = -math.inf
-
-    async def take(self, token: str, lease: float) -> _Verdict:
-        now = self._clock()
-        stamps = self._stamps
-        expired = bisect.bisect_right(stamps, now - self._longest)
-        if expired:
-            del stamps[:expired]
-        daily = [window for window in self._windows if window.daily]
-        others = [window for window in self._windows if not window.daily]
-        for window in daily:
-            verdict = self._check(window, now)
-            if verdict is not None:
-                wait = verdict.wait if verdict.turn is _Turn.WINDOW else window.length
-                return _Verdict(_Turn.EXHAUSTED, wait)
-        if self._paused_until > now:
-            return _Verdict(_Turn.PAUSED, self._paused_until - now)
-        for window in others:
-            verdict = self._check(window, now)
-            if verdict is not None:
-                return verdict
-        self._held.add(token)
-        return GRANTED
-
-    def _check(self, window: _Window, now: float) -> _Verdict | None:
-        stamps = self._stamps
-        first = bisect.bisect_right(stamps, now - window.length)
-        # Requests in flight count as inside every window, and as the newest.
-        used = len(stamps) - first + len(self._held)
-        if used < window.limit:
-            return None
-        pivot = first + used - window.limit
-        if pivot >= len(stamps):
-            return _Verdict(_Turn.HELD, math.inf)
-        return _Verdict(_Turn.WINDOW, stamps[pivot] + window.length - now)
-
-    async def finish(self, token: str) -> None:
-        if token in self._held:
-            self._held.discard(token)
-            bisect.insort(self._stamps, self._clock())
-
-    async def pause(self, seconds: float) -> None:
-        self._paused_until = max(self._paused_until, self._clock() + seconds)
-
-    async def usage(self) -> _Usage:
-        now = self._clock()
-        stamps = self._stamps
-        used = tuple(
-            len(stamps) - bisect.bisect_right(stamps, now - window.length) + len(self._held)
-            for window in self._windows
-        )
-        return _Usage(used, max(0.0, self._paused_until - now))
-
-    async def aclose(self) -> None:
-        return None
 
 
 # The shared ledger's scripts. Times are whole microseconds of the Redis server's clock,
@@ -408,11 +294,11 @@ return counts
 """
 
 _TURNS: Final = {
-    0: _Turn.GRANTED,
-    1: _Turn.WINDOW,
-    2: _Turn.HELD,
-    3: _Turn.PAUSED,
-    4: _Turn.EXHAUSTED,
+    0: Turn.GRANTED,
+    1: Turn.WINDOW,
+    2: Turn.HELD,
+    3: Turn.PAUSED,
+    4: Turn.EXHAUSTED,
 }
 
 
@@ -424,7 +310,7 @@ class _RedisLedger:
         client: Any,
         *,
         prefix: str,
-        windows: tuple[_Window, ...],
+        windows: tuple[Window, ...],
         owns_client: bool,
         clock: Clock,
         max_pause: float,
@@ -449,28 +335,27 @@ class _RedisLedger:
         self._max_pause = str(math.ceil(max_pause * _MICROS))
         self._limits.append(self._max_pause)
         self._clock = clock
-        self._fallback = _LocalLedger(windows, clock)
+        self._fallback = LocalLedger(windows, clock)
         self._local_tokens: set[str] = set()
-        self._down = False
-        self._probe_at = 0.0
+        self._breaker = _redis.OutageBreaker(clock)
 
-    async def take(self, token: str, lease: float) -> _Verdict:
+    async def take(self, token: str, lease: float) -> Verdict:
         if not self._usable():
             return await self._take_locally(token, lease)
         args = [token, str(math.ceil(lease * _MICROS)), str(self._retain), *self._limits]
         try:
-            async with asyncio.timeout(_REDIS_TIMEOUT):
+            async with asyncio.timeout(_redis.TIMEOUT):
                 code, wait = await self._take(keys=self._keys, args=args)
         except Exception as error:  # noqa: BLE001  # Redis trouble means "count here", not a failed call
             self._failed(error)
             return await self._take_locally(token, lease)
         self._recovered()
         turn = _TURNS[int(code)]
-        return GRANTED if turn is _Turn.GRANTED else _Verdict(turn, int(wait) / _MICROS)
+        return GRANTED if turn is Turn.GRANTED else Verdict(turn, int(wait) / _MICROS)
 
-    async def _take_locally(self, token: str, lease: float) -> _Verdict:
+    async def _take_locally(self, token: str, lease: float) -> Verdict:
         verdict = await self._fallback.take(token, lease)
-        if verdict.turn is _Turn.GRANTED:
+        if verdict.turn is Turn.GRANTED:
             self._local_tokens.add(token)
         return verdict
 
@@ -480,7 +365,7 @@ class _RedisLedger:
             await self._fallback.finish(token)
             return
         try:
-            async with asyncio.timeout(_REDIS_TIMEOUT):
+            async with asyncio.timeout(_redis.TIMEOUT):
                 await self._finish(keys=self._keys, args=[token])
         except Exception as error:  # noqa: BLE001  # the slot's lease runs out by itself
             self._failed(error)
@@ -490,42 +375,40 @@ class _RedisLedger:
         if not self._usable():
             return
         try:
-            async with asyncio.timeout(_REDIS_TIMEOUT):
+            async with asyncio.timeout(_redis.TIMEOUT):
                 await self._pause(
                     keys=self._keys, args=[str(math.ceil(seconds * _MICROS)), self._max_pause]
                 )
         except Exception as error:  # noqa: BLE001  # the local pause still holds this process back
             self._failed(error)
 
-    async def usage(self) -> _Usage:
+    async def usage(self) -> Usage:
         if not self._usable():
             return await self._fallback.usage()
         try:
-            async with asyncio.timeout(_REDIS_TIMEOUT):
+            async with asyncio.timeout(_redis.TIMEOUT):
                 *counts, paused = await self._usage(keys=self._keys, args=self._lengths)
         except Exception as error:  # noqa: BLE001  # Redis trouble: report what this process counts
             self._failed(error)
             return await self._fallback.usage()
         self._recovered()
-        return _Usage(tuple(int(count) for count in counts), int(paused) / _MICROS)
+        return Usage(tuple(int(count) for count in counts), int(paused) / _MICROS)
 
     async def aclose(self) -> None:
         if not self._owns_client:
             return
         try:
-            async with asyncio.timeout(_REDIS_TIMEOUT):
+            async with asyncio.timeout(_redis.TIMEOUT):
                 await self._client.aclose()
         except Exception as error:  # noqa: BLE001  # closing is best effort
             logger.debug("quota: closing the Redis client failed: %r", error)
 
     def _usable(self) -> bool:
-        return not self._down or self._clock() >= self._probe_at
+        return self._breaker.allows()
 
     def _failed(self, error: Exception) -> None:
-        self._probe_at = self._clock() + _PROBE_INTERVAL
-        if self._down:
+        if not self._breaker.failed():
             return
-        self._down = True
         reason = "timed out" if isinstance(error, TimeoutError) else type(error).__name__
         logger.warning(
             "quota: the shared budget in Redis is unavailable (%s); "
@@ -534,8 +417,7 @@ class _RedisLedger:
         )
 
     def _recovered(self) -> None:
-        if self._down:
-            self._down = False
+        if self._breaker.succeeded():
             logger.info("quota: Redis is back; the budget is shared again")
 
 
@@ -598,7 +480,7 @@ class QuotaLimiter:
 
     def __init__(
         self,
-        ledger: _Ledger,
+        ledger: Ledger,
         *,
         policy: QuotaPolicy | None,
         lease: float,
@@ -741,11 +623,11 @@ class QuotaLimiter:
                     continue
                 verdict = await self._ledger.take(ticket.token, self._lease)
                 turn = verdict.turn
-                if turn is _Turn.GRANTED:
+                if turn is Turn.GRANTED:
                     break
-                if turn is _Turn.EXHAUSTED:
+                if turn is Turn.EXHAUSTED:
                     raise self._exhausted(verdict.wait)
-                if turn is _Turn.PAUSED:
+                if turn is Turn.PAUSED:
                     left = budget - paused
                     if verdict.wait > left:
                         raise paused_past_deadline(verdict.wait, left)
@@ -754,7 +636,7 @@ class QuotaLimiter:
                         on_wait("rate_limit", verdict.wait)
                     await self._sleep(verdict.wait)
                     paused += verdict.wait
-                elif turn is _Turn.WINDOW:
+                elif turn is Turn.WINDOW:
                     logger.debug("quota: next slot in %.3f s", verdict.wait)
                     if on_wait is not None:
                         on_wait("quota", verdict.wait)
@@ -824,7 +706,7 @@ def open_quota(
     """
     if policy is None:
         return QuotaLimiter(
-            _LocalLedger((), timer),
+            LocalLedger((), timer),
             policy=None,
             lease=lease,
             poll=None,
@@ -857,7 +739,7 @@ def open_quota(
         client = redis_client
     if client is None:
         return QuotaLimiter(
-            _LocalLedger(windows, timer),
+            LocalLedger(windows, timer),
             policy=policy,
             lease=lease,
             poll=None,
@@ -888,23 +770,8 @@ def open_quota(
 
 
 def _redis_from_url(url: str) -> Any:
-    try:
-        from redis.asyncio import Redis
-        from redis.asyncio.retry import Retry
-        from redis.backoff import NoBackoff
-    except ImportError:
-        raise ConfigurationError(
-            "a shared quota needs the redis package: install openrouter-bench[redis]"
-        ) from None
-    try:
-        return Redis.from_url(
-            url,
-            socket_timeout=_REDIS_TIMEOUT,
-            socket_connect_timeout=_REDIS_TIMEOUT,
-            # The limiter decides what a failure means; redis-py's own retries would stall a call.
-            retry=Retry(NoBackoff(), 0),
-        )
-    except ValueError:
-        raise ConfigurationError(
-            "the quota store URL looks like redis://host:port/db (db a number)"
-        ) from None
+    return _redis.client_from_url(
+        url,
+        user="a shared quota",
+        malformed="the quota store URL looks like redis://host:port/db (db a number)",
+    )

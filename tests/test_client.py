@@ -21,6 +21,7 @@ from openrouter_bench import (
     AuthenticationError,
     BadRequestError,
     BenchmarksClient,
+    CachePolicy,
     ClientClosedError,
     ConfigurationError,
     DesignArenaItem,
@@ -614,9 +615,6 @@ def test_bad_durations_are_configuration_errors_naming_the_option(
 @pytest.mark.parametrize(
     ("option", "value", "words"),
     [
-        ("max_entries", 10**12, "at most"),
-        ("history", 10**6, "at most 1000"),
-        ("history", 0, "at least 1"),
         ("max_response_bytes", 10**12, "at most"),
         ("max_response_bytes", 100, "at least 1024"),
         ("max_response_bytes", "big", "whole number"),
@@ -628,6 +626,24 @@ def test_bad_counts_are_configuration_errors_naming_the_option(
     """Counts are whole numbers within sane bounds."""
     with pytest.raises(ConfigurationError, match=f"^{option} must be .*{words}"):
         BenchmarksClient(CANARY_KEY, cache=None, **option_of(option, value))
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "words"),
+    [
+        ("max_entries", 10**12, "at most"),
+        ("history", 10**6, "at most 1000"),
+        ("history", 0, "at least 1"),
+    ],
+)
+def test_bad_cache_counts_are_configuration_errors_naming_the_option(
+    option: str, value: object, words: str
+) -> None:
+    """The cache policy's counts (given to the client in cache_policy) are within sane bounds."""
+    with pytest.raises(ConfigurationError, match=f"^{option} must be .*{words}"):
+        BenchmarksClient(
+            CANARY_KEY, cache=None, cache_policy=CachePolicy(**option_of(option, value))
+        )
 
 
 @pytest.mark.parametrize(

@@ -49,22 +49,7 @@ def _library_modules() -> list[str]:
     )
 
 
-#: Modules whose __all__ is being cut down on another branch, each with why; the mark is
-#: strict, so the test says when it can go.
-_IN_FLIGHT: dict[str, str] = {
-    "openrouter_bench.cache": "the cache package's own __all__ is its restructuring's to limit",
-}
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=_IN_FLIGHT[name]))
-        if name in _IN_FLIGHT
-        else name
-        for name in _library_modules()
-    ],
-)
+@pytest.mark.parametrize("name", _library_modules())
 def test_a_module_exports_nothing_the_root_does_not(name: str) -> None:
     """Every public-named module has an __all__, and each of its names is one the root exports."""
     module = importlib.import_module(name)

@@ -737,7 +737,7 @@ async def test_a_poisoned_shared_pause_key_is_cut_to_the_ceiling(
             pass
         assert time.monotonic() - started < 1.0 + 2.0
         assert await control.pttl(_pause_key(scope)) <= 1_000
-        assert not limiter._ledger._down  # type: ignore[attr-defined]  # Redis was never "failed"
+        assert not limiter._ledger._breaker.down  # type: ignore[attr-defined]  # Redis was never "failed"
     finally:
         await limiter.aclose()
         await control.aclose()

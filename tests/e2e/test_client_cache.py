@@ -26,6 +26,8 @@ from openrouter_bench import (
     AuthenticationError,
     BadRequestError,
     BenchmarksClient,
+    CachePolicy,
+    ConfigurationError,
     NotFoundError,
     OpenRouterBenchError,
     Page,
@@ -616,3 +618,38 @@ async def _burst_worker(base_url: str, redis_url: str, max_results: int) -> None
 if __name__ == "__main__":
     worker_base_url, worker_redis_url, worker_max_results = sys.argv[1:]
     asyncio.run(_burst_worker(worker_base_url, worker_redis_url, int(worker_max_results)))
+
+
+# The cache's settings: one policy, and two keywords laid over it.
+
+
+async def test_every_cache_setting_reaches_the_cache_through_cache_policy() -> None:
+    """A CachePolicy given to the client is the cache's policy, lease settings included."""
+    policy = CachePolicy(
+        ttl=30, stale_if_error=90, history=4, max_entries=50, lease_ttl=3, lease_wait=4
+    )
+    async with BenchmarksClient("key", cache=None, quota=None, cache_policy=policy) as client:
+        assert client.cache.policy == policy
+
+
+async def test_without_a_policy_the_cache_has_the_default_one() -> None:
+    """No cache_policy and no keyword: CachePolicy() as it is."""
+    async with BenchmarksClient("key", cache=None, quota=None) as client:
+        assert client.cache.policy == CachePolicy()
+
+
+async def test_ttl_and_stale_if_error_keywords_win_over_the_policy() -> None:
+    """ttl= and stale_if_error= replace those fields of cache_policy; the others stay."""
+    policy = CachePolicy(ttl=30, stale_if_error=90, history=4, lease_wait=4)
+    async with BenchmarksClient(
+        "key", cache=None, quota=None, cache_policy=policy, ttl=5, stale_if_error=0
+    ) as client:
+        assert client.cache.policy == CachePolicy(ttl=5, stale_if_error=0, history=4, lease_wait=4)
+    async with BenchmarksClient("key", cache=None, quota=None, ttl=7) as client:
+        assert client.cache.policy == CachePolicy(ttl=7)
+
+
+def test_a_cache_policy_of_another_type_is_refused() -> None:
+    """cache_policy must be a CachePolicy: a dict of its fields is a ConfigurationError."""
+    with pytest.raises(ConfigurationError, match=r"^cache_policy must be a CachePolicy or None"):
+        BenchmarksClient("key", cache=None, cache_policy={"ttl": 5})  # type: ignore[arg-type]

@@ -20,8 +20,8 @@ from typing import Any, Final
 import orjson
 import psutil  # type: ignore[import-untyped]  # ships no type hints
 
-from openrouter_bench import BenchmarksClient, ResponseFormatError, RetryPolicy
-from openrouter_bench._lru import BoundedMemoryCache
+from openrouter_bench import BenchmarksClient, CachePolicy, ResponseFormatError, RetryPolicy
+from openrouter_bench.cache._lru import BoundedMemoryCache
 from openrouter_bench.fake.hostile import HostileServer, respond
 
 MIB: Final = 1024 * 1024
@@ -64,7 +64,7 @@ async def run(count: int, *, raise_cap: bool) -> dict[str, Any]:
             retry=RetryPolicy.no_wait(attempts=1),
             quota=None,
             max_response_bytes=64 * MIB,
-            max_cache_bytes=BUDGET,
+            cache_policy=CachePolicy(max_bytes=BUDGET),
             **capped,
         )
         backend = client.cache.backend

@@ -25,10 +25,10 @@ import orjson
 import pytest
 
 from benchmarks.loop_stall_sqlite import PHASES, large_page, measure
-from openrouter_bench import BenchmarksClient, Query, ResponseFormatError, RetryPolicy
+from openrouter_bench import BenchmarksClient, CachePolicy, Query, ResponseFormatError, RetryPolicy
 from openrouter_bench._convert import MAX_PAGE_ITEMS
-from openrouter_bench._lru import ITEM_FLOOR, BoundedMemoryCache
-from openrouter_bench.cache import _memcached_key
+from openrouter_bench.cache._keys import memcached_key
+from openrouter_bench.cache._lru import ITEM_FLOOR, BoundedMemoryCache
 from openrouter_bench.fake import FakeOpenRouter, free_port
 from openrouter_bench.fake.hostile import HostileServer, respond
 from tests.conftest import CANARY_KEY, required
@@ -136,7 +136,7 @@ async def test_real_pages_past_the_budget_push_out_the_oldest(observe: Observe) 
     """Pages that fit their share are kept until the byte budget pushes the oldest out."""
     budget = 8 * MIB
     async with HostileServer(real_answer()) as server:
-        client = client_for(server.url, max_cache_bytes=budget)
+        client = client_for(server.url, cache_policy=CachePolicy(max_bytes=budget))
         backend = client.cache.backend
         assert isinstance(backend, BoundedMemoryCache)
         before = rss()
@@ -198,7 +198,7 @@ async def test_a_long_category_is_cached_under_a_hashed_key(
         third = await client.get(other)
         stats = client.cache.stats
         plain = client.cache._keys.pointer(long_query)
-        stored = _memcached_key(plain)
+        stored = memcached_key(plain)
         backend: Any = client.cache.backend
         raw = await backend.client.get(stored)
     assert len(plain.encode()) > 250

@@ -31,6 +31,7 @@ import redis.asyncio as aioredis
 
 from openrouter_bench import (
     BenchmarksClient,
+    CachePolicy,
     Page,
     Query,
     RequestTimeoutError,
@@ -38,7 +39,7 @@ from openrouter_bench import (
     RetryPolicy,
 )
 from openrouter_bench._convert import unstructure_page
-from openrouter_bench._snapshot_codec import FORMAT, MAX_POINTER_BYTES, as_of_text
+from openrouter_bench.cache._codec import FORMAT, MAX_POINTER_BYTES, as_of_text
 from openrouter_bench.fake import FakeOpenRouter, FakeTime
 from openrouter_bench.fake.hostile import HostileServer, RawRequest, respond
 from tests.conftest import CANARY_KEY, redis_url_or_skip, required
@@ -429,7 +430,7 @@ async def test_only_the_policys_history_is_read(
     observe: Observe,
 ) -> None:
     """A pointer under the size cap is read, but no further than ``history`` entries."""
-    client = await make_client(backend, history=2)
+    client = await make_client(backend, cache_policy=CachePolicy(history=2))
     first = await client.get(QUERY)
     real = as_of_text(first.meta.as_of)
     old = [as_of_text(first.meta.as_of - timedelta(days=n)) for n in range(1, 2000)]

@@ -304,8 +304,9 @@ def test_any_client_options(
             "cache": st.sampled_from(["memory", None, f"sqlite:///{tmp_path}/fuzz.db"]),
             "ttl": durations,
             "stale_if_error": durations,
-            "max_entries": st.integers(1, 10_000),
-            "history": st.integers(1, 10),
+            "cache_policy": st.builds(
+                CachePolicy, max_entries=st.integers(1, 10_000), history=st.integers(1, 10)
+            ),
             "timeout": durations,
             "connect_timeout": durations,
             "max_response_bytes": st.integers(1024, 2**25),

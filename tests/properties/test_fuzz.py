@@ -47,23 +47,19 @@ from openrouter_bench import (
     RetryPolicy,
 )
 from openrouter_bench._convert import decode_page, encode_page
-from openrouter_bench._snapshot_codec import (
+from openrouter_bench.cache import CachePolicy, SnapshotCache, open_cache
+from openrouter_bench.cache._codec import (
     FORMAT,
     Pointer,
     UnreadableEntry,
     as_of_text,
-    encode_pointer,
+    pack_page,
+    pack_pointer,
+    unpack_page,
+    unpack_pointer,
 )
-from openrouter_bench._snapshot_codec import decode_page as decode_cached_page
-from openrouter_bench._snapshot_codec import decode_pointer as decode_cached_pointer
-from openrouter_bench._snapshot_codec import encode_page as encode_cached_page
-from openrouter_bench.cache import (
-    BoundedMemoryCache,
-    CachePolicy,
-    SnapshotCache,
-    SQLiteCache,
-    open_cache,
-)
+from openrouter_bench.cache._lru import BoundedMemoryCache
+from openrouter_bench.cache._sqlite import SQLiteCache
 from openrouter_bench.errors import error_for_status
 from openrouter_bench.fake import FakeOpenRouter
 from openrouter_bench.query import KNOWN_CATEGORIES, Arena, BenchmarkType, Source, TaskType
@@ -381,7 +377,7 @@ AS_OF: Final = "2026-06-03T12:00:00Z"
 def _valid_entries() -> list[bytes]:
     page = make_page(QUERY, AS_OF)
     pointer = Pointer(as_of=AS_OF, fetched_at=1.0, history=(AS_OF,))
-    return [encode_cached_page(QUERY, AS_OF, page), encode_pointer(QUERY, pointer)]
+    return [pack_page(QUERY, AS_OF, page), pack_pointer(QUERY, pointer)]
 
 
 @st.composite
@@ -405,10 +401,10 @@ cache_values = st.binary(max_size=200) | json_values.map(orjson.dumps) | mutated
 @FUZZ
 @given(cache_values)
 def test_the_codec_reads_an_entry_or_refuses_it(raw: bytes) -> None:
-    """decode_pointer and decode_page on any bytes: the entry, or UnreadableEntry; nothing else."""
+    """unpack_pointer and unpack_page on any bytes: the entry, or UnreadableEntry; nothing else."""
     for decode in (
-        lambda: decode_cached_pointer(raw, QUERY, now=2.0, history=2),
-        lambda: decode_cached_page(raw, QUERY, AS_OF),
+        lambda: unpack_pointer(raw, QUERY, now=2.0, history=2),
+        lambda: unpack_page(raw, QUERY, AS_OF),
     ):
         try:
             value = decode()

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from openrouter_bench import BenchmarksClient, Page, Query, RetryPolicy
 from openrouter_bench._convert import structure_page, unstructure_page
-from openrouter_bench._snapshot_codec import as_of_text, decode_page, encode_page
+from openrouter_bench.cache._codec import as_of_text, pack_page, unpack_page
 from openrouter_bench.fake import FakeOpenRouter
 from openrouter_bench.fake.dataset import ARENA_CATEGORIES, SEARCH_ENGINES
 from openrouter_bench.query import Arena, BenchmarkType, SearchSurface, Source, TaskType
@@ -88,7 +88,7 @@ def test_structure_then_unstructure_gives_back_the_document(query: Query) -> Non
         assert page.meta.as_of == as_of
         # And through the cache's byte form, as Redis, memcached and SQLite keep it.
         key = as_of_text(page.meta.as_of)
-        assert decode_page(encode_page(query, key, page), query, key) == page
+        assert unpack_page(pack_page(query, key, page), query, key) == page
 
 
 def test_the_strategy_reaches_every_kind_of_item() -> None:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 import pytest
 
 from openrouter_bench import BenchmarksClient, ConfigurationError
-from openrouter_bench._lru import (
+from openrouter_bench.cache import CachePolicy, open_cache
+from openrouter_bench.cache._codec import (
+    Pointer,
+)
+from openrouter_bench.cache._lru import (
     BODY_FACTOR,
     ENTRY_OVERHEAD,
     ITEM_FLOOR,
@@ -14,7 +20,6 @@ from openrouter_bench._lru import (
     BoundedMemoryCache,
     footprint,
 )
-from openrouter_bench._snapshot_codec import Pointer
 from openrouter_bench.models import Page
 from openrouter_bench.query import Query
 from tests._cache_fixtures import AS_OF_1, Clock, make_page
@@ -25,7 +30,7 @@ QUERY = Query(source="artificial-analysis")
 def pointer_to(page: Page) -> Pointer:
     """A pointer as the snapshot cache keeps it in memory: serving ``page``."""
     return Pointer(
-        as_of=AS_OF_1, fetched_at=0.0, history=(AS_OF_1,), served=page.served(from_cache=True)
+        as_of=AS_OF_1, fetched_at=0.0, history=(AS_OF_1,), page=page.served(from_cache=True)
     )
 
 
@@ -42,7 +47,7 @@ def test_a_pointer_weighs_the_page_it_serves_under_the_same_bulk() -> None:
     """A pointer's served page shares its items with the stored page: one bulk, one weight."""
     page = attrs.evolve(make_page(QUERY, models=4), body_bytes=50_000)
     pointer = Pointer(
-        as_of=AS_OF_1, fetched_at=0.0, history=(AS_OF_1,), served=page.served(from_cache=True)
+        as_of=AS_OF_1, fetched_at=0.0, history=(AS_OF_1,), page=page.served(from_cache=True)
     )
     assert footprint(pointer) == footprint(page)
     assert footprint(Pointer(as_of=AS_OF_1, fetched_at=0.0, history=(AS_OF_1,))) == (None, 0)
@@ -78,7 +83,7 @@ def test_entries_sharing_one_page_count_it_once() -> None:
     lru = BoundedMemoryCache(10, max_bytes=10_000_000, clock=Clock())
     page = attrs.evolve(make_page(QUERY), body_bytes=100_000)
     pointer = Pointer(
-        as_of=AS_OF_1, fetched_at=0.0, history=(AS_OF_1,), served=page.served(from_cache=True)
+        as_of=AS_OF_1, fetched_at=0.0, history=(AS_OF_1,), page=page.served(from_cache=True)
     )
     lru.store("page", page)
     lru.store("pointer", pointer)
@@ -124,12 +129,58 @@ def test_the_byte_budget_must_be_a_positive_integer(bound: object) -> None:
 
 
 def test_the_client_hands_its_budget_and_item_cap_on() -> None:
-    """max_cache_bytes reaches the memory backend; a max_page_items below 1 is refused."""
+    """cache_policy.max_bytes reaches the memory backend; a max_page_items below 1 is refused."""
     client = BenchmarksClient(
-        "key", base_url="http://127.0.0.1:9/api/v1", max_cache_bytes=5 * 2**20
+        "key", base_url="http://127.0.0.1:9/api/v1", cache_policy=CachePolicy(max_bytes=5 * 2**20)
     )
     assert isinstance(client.cache.backend, BoundedMemoryCache)
     assert client.cache.backend.max_bytes == 5 * 2**20
     assert client.cache.backend.max_value_bytes == 5 * 2**20 // LARGEST_SHARE
     with pytest.raises(ConfigurationError, match="max_page_items"):
         BenchmarksClient("key", base_url="http://127.0.0.1:9/api/v1", max_page_items=0)
+
+
+NAMESPACE = "openrouter-bench:v1:test.invalid"
+
+QUERY = Query(source="artificial-analysis", task_type="coding")
+
+
+async def test_endless_distinct_queries_keep_memory_bounded(clock: Clock) -> None:
+    """100,000 distinct queries leave at most max_entries entries behind."""
+    policy = CachePolicy(max_entries=1000)
+    cache = open_cache("memory", namespace=NAMESPACE, policy=policy, clock=clock)
+    assert isinstance(cache.backend, BoundedMemoryCache)
+    page = make_page(QUERY)
+
+    async def fetch() -> Any:
+        return page
+
+    for index in range(100_000):
+        await cache.get(Query(source="openrouter", search_engine=f"engine-{index}"), fetch)
+    assert len(cache.backend) <= 1000
+    recent = Query(source="openrouter", search_engine="engine-99999")
+    assert (await cache.get(recent, fetch)).from_cache
+    await cache.close()
+
+
+async def test_lru_backend_speaks_the_aiocache_interface(clock: Clock) -> None:
+    """The bounded backend works through aiocache's own API: ttl, add, increment, clear."""
+    backend = BoundedMemoryCache(3, clock=clock)
+    await backend.set("a", [1], ttl=10)
+    assert await backend.get("a") == [1]
+    clock.advance(11)
+    assert await backend.get("a") is None
+    await backend.add("b", 1)
+    with pytest.raises(ValueError, match="already exists"):
+        await backend.add("b", 2)
+    assert await backend.increment("b", 5) == 6
+    await backend.multi_set([("c", 3), ("d", 4)])
+    await backend.set("e", 5)
+    assert await backend.multi_get(["b", "c", "d", "e"]) == [None, 3, 4, 5]
+    assert await backend.exists("c")
+    assert await backend.expire("c", 1)
+    clock.advance(2)
+    assert not await backend.exists("c")
+    assert await backend.delete("d") == 1
+    assert await backend.clear(namespace="e") == 1
+    assert len(backend) == 0

@@ -44,10 +44,10 @@ __all__ = [
     "Pointer",
     "UnreadableEntry",
     "as_of_text",
-    "decode_page",
-    "decode_pointer",
-    "encode_page",
-    "encode_pointer",
+    "pack_page",
+    "pack_pointer",
+    "unpack_page",
+    "unpack_pointer",
 ]
 
 #: Bumped whenever the layout of an entry changes; part of every key too.
@@ -91,14 +91,14 @@ class Pointer:
 
     ``fetched_at`` is in the cache clock's seconds; ``history`` lists the
     ``as_of`` of every kept snapshot, newest (``as_of``) first. In memory the
-    pointer also holds ``served``, the page as a hit returns it, so a hit does
-    no work at all.
+    pointer also holds ``page``, the page itself as a hit returns it, so a hit
+    does no work at all.
     """
 
     as_of: str
     fetched_at: float
     history: tuple[str, ...]
-    served: Page | None = attrs.field(default=None, eq=False, repr=False)
+    page: Page | None = attrs.field(default=None, eq=False, repr=False)
 
 
 def as_of_text(moment: datetime) -> str:
@@ -106,7 +106,7 @@ def as_of_text(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def encode_pointer(query: Query, pointer: Pointer) -> bytes:
+def pack_pointer(query: Query, pointer: Pointer) -> bytes:
     """A pointer as JSON bytes."""
     return orjson.dumps(
         {
@@ -120,7 +120,7 @@ def encode_pointer(query: Query, pointer: Pointer) -> bytes:
     )
 
 
-def encode_page(query: Query, as_of: str, page: Page) -> bytes:
+def pack_page(query: Query, as_of: str, page: Page) -> bytes:
     """A page as JSON bytes: the endpoint's own shape inside a small envelope."""
     return orjson.dumps(
         {
@@ -192,7 +192,7 @@ def _moment(value: object, now: float) -> float:
     return moment
 
 
-def decode_pointer(raw: object, query: Query, *, now: float, history: int) -> Pointer:
+def unpack_pointer(raw: object, query: Query, *, now: float, history: int) -> Pointer:
     """The pointer in ``raw``; :class:`UnreadableEntry` if it is not one of ``query``'s.
 
     ``now`` is the cache clock (a pointer dated past it by more than
@@ -211,7 +211,7 @@ def decode_pointer(raw: object, query: Query, *, now: float, history: int) -> Po
     return Pointer(as_of=as_of, fetched_at=fetched_at, history=kept)
 
 
-def decode_page(raw: object, query: Query, as_of: str) -> Page:
+def unpack_page(raw: object, query: Query, as_of: str) -> Page:
     """The page in ``raw``; :class:`UnreadableEntry` if it is not ``query``'s at ``as_of``."""
     document = _envelope(raw, query, "page")
     if document.get("as_of") != as_of:

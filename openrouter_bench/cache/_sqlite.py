@@ -1,7 +1,7 @@
-"""A persistent aiocache backend over stdlib ``sqlite3``, for the CLI.
+"""A persistent aiocache backend over stdlib ``sqlite3`` (the CLI's default store).
 
-The CLI runs as short processes; keeping snapshots in a file in the user's
-cache directory means a repeated command spends no quota. Every SQLite call
+Short processes such as the CLI's keep snapshots in a file, so a repeated
+command spends no quota. Every SQLite call
 runs on one worker thread owned by the backend, so the event loop never
 blocks on disk or on another process's write lock. Several CLI processes may
 share the file: it is in WAL mode (readers never wait for the writer) with a
@@ -22,12 +22,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-import platformdirs
 from aiocache.base import BaseCache
 
-from openrouter_bench._snapshot_codec import BytesSerializer
+from openrouter_bench.cache._codec import BytesSerializer
 
-__all__ = ["SQLiteCache", "default_cli_cache_path"]
+__all__ = ["SQLiteCache"]
 
 _T = TypeVar("_T")
 
@@ -41,11 +40,6 @@ CREATE TABLE IF NOT EXISTS entries (
 
 # Expired rows are only skipped on read; every so many writes they are swept.
 _SWEEP_EVERY = 256
-
-
-def default_cli_cache_path() -> Path:
-    """Where the CLI keeps its snapshots: a file in the user's cache directory."""
-    return platformdirs.user_cache_path("openrouter-bench") / "snapshots.sqlite3"
 
 
 class SQLiteCache(BaseCache):  # type: ignore[misc]  # aiocache ships no type hints

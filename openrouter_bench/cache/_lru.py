@@ -33,7 +33,7 @@ from typing import Any, Final, NamedTuple
 from aiocache.base import BaseCache
 from aiocache.serializers import NullSerializer
 
-from openrouter_bench._snapshot_codec import Pointer
+from openrouter_bench.cache._codec import Pointer
 from openrouter_bench.models import Page
 
 __all__ = [
@@ -72,7 +72,7 @@ def footprint(value: Any) -> tuple[object | None, int]:
     A page's bulk is its items; a pointer holds the page a hit returns, which
     shares its items with the stored page, so the two count them once.
     """
-    page = value.served if isinstance(value, Pointer) else value
+    page = value.page if isinstance(value, Pointer) else value
     if isinstance(page, Page):
         return page.items, max(BODY_FACTOR * page.body_bytes, ITEM_FLOOR * len(page.items))
     if isinstance(value, Pointer):
