@@ -17,7 +17,16 @@ from typing import Final, Protocol
 
 import attrs
 
-__all__ = ["GRANTED", "Ledger", "LocalLedger", "Turn", "Usage", "Verdict", "Window"]
+__all__ = [
+    "GRANTED",
+    "Ledger",
+    "LocalFallback",
+    "LocalLedger",
+    "Turn",
+    "Usage",
+    "Verdict",
+    "Window",
+]
 
 Clock = Callable[[], float]
 
@@ -130,3 +139,36 @@ class LocalLedger:
 
     async def aclose(self) -> None:
         return None
+
+
+class LocalFallback:
+    """A shared ledger's stand-in while its store is unreachable: counts in this process.
+
+    It remembers which requests it let through, so that each one's slot is
+    given back here (``finish`` answers True) and not to the shared store,
+    which never saw it.
+    """
+
+    def __init__(self, windows: tuple[Window, ...], clock: Clock) -> None:
+        self._ledger = LocalLedger(windows, clock)
+        self._tokens: set[str] = set()
+
+    async def take(self, token: str, lease: float) -> Verdict:
+        verdict = await self._ledger.take(token, lease)
+        if verdict.turn is Turn.GRANTED:
+            self._tokens.add(token)
+        return verdict
+
+    async def finish(self, token: str) -> bool:
+        """Give back ``token``'s slot if this stand-in granted it; True if it did."""
+        if token not in self._tokens:
+            return False
+        self._tokens.discard(token)
+        await self._ledger.finish(token)
+        return True
+
+    async def pause(self, seconds: float) -> None:
+        await self._ledger.pause(seconds)
+
+    async def usage(self) -> Usage:
+        return await self._ledger.usage()

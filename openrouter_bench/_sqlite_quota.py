@@ -32,7 +32,15 @@ from typing import Any, Final, TypeVar
 
 import platformdirs
 
-from openrouter_bench._ledger import GRANTED, LocalLedger, Turn, Usage, Verdict, Window
+from openrouter_bench import _redis
+from openrouter_bench._ledger import (
+    GRANTED,
+    LocalFallback,
+    Turn,
+    Usage,
+    Verdict,
+    Window,
+)
 
 __all__ = ["SQLiteLedger", "default_cli_quota_path"]
 
@@ -54,7 +62,6 @@ _SCHEMA: Final = (
 )
 
 #: While the file is unusable, it is tried again at most this often (seconds).
-_PROBE_INTERVAL: Final = 1.0
 #: No request holds its slot, and no pause lasts, longer than a day: a row dated further
 #: ahead was not written by a limiter, and would hold a slot (or every call) for ever.
 _FUTURE_LIMIT: Final = 86_400.0
@@ -106,10 +113,8 @@ class SQLiteLedger:
         self._clock = clock
         self._busy_timeout = busy_timeout
         self._executor: ThreadPoolExecutor | None = None
-        self._fallback = LocalLedger(windows, clock)
-        self._local_tokens: set[str] = set()
-        self._down = False
-        self._probe_at = 0.0
+        self._fallback = LocalFallback(windows, clock)
+        self._breaker = _redis.OutageBreaker(time.monotonic)
         # Touched only on the worker thread.
         self._connection: sqlite3.Connection | None = None
 
@@ -118,25 +123,17 @@ class SQLiteLedger:
 
     async def take(self, token: str, lease: float) -> Verdict:
         if not self._usable():
-            return await self._take_locally(token, lease)
+            return await self._fallback.take(token, lease)
         try:
             verdict = await self._run(self._db_take, token, lease)
         except (sqlite3.Error, OSError) as error:
             self._failed(error)
-            return await self._take_locally(token, lease)
+            return await self._fallback.take(token, lease)
         self._recovered()
         return verdict
 
-    async def _take_locally(self, token: str, lease: float) -> Verdict:
-        verdict = await self._fallback.take(token, lease)
-        if verdict.turn is Turn.GRANTED:
-            self._local_tokens.add(token)
-        return verdict
-
     async def finish(self, token: str) -> None:
-        if token in self._local_tokens:
-            self._local_tokens.discard(token)
-            await self._fallback.finish(token)
+        if await self._fallback.finish(token):
             return
         try:
             await self._run(self._db_finish, token)
@@ -181,13 +178,11 @@ class SQLiteLedger:
         return await loop.run_in_executor(self._executor, functools.partial(work, *args))
 
     def _usable(self) -> bool:
-        return not self._down or time.monotonic() >= self._probe_at
+        return self._breaker.allows()
 
     def _failed(self, error: BaseException) -> None:
-        self._probe_at = time.monotonic() + _PROBE_INTERVAL
-        if self._down:
+        if not self._breaker.failed():
             return
-        self._down = True
         logger.warning(
             "quota: the ledger file %s is unavailable (%s); counting in this process until "
             "it is back",
@@ -196,8 +191,7 @@ class SQLiteLedger:
         )
 
     def _recovered(self) -> None:
-        if self._down:
-            self._down = False
+        if self._breaker.succeeded():
             logger.info("quota: the ledger file is back; the budget is shared again")
 
     # Everything below named _db_* runs on the worker thread.

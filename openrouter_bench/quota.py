@@ -57,7 +57,16 @@ import attrs
 
 from openrouter_bench import _redis
 from openrouter_bench._checks import count, seconds
-from openrouter_bench._ledger import GRANTED, Ledger, LocalLedger, Turn, Usage, Verdict, Window
+from openrouter_bench._ledger import (
+    GRANTED,
+    Ledger,
+    LocalFallback,
+    LocalLedger,
+    Turn,
+    Usage,
+    Verdict,
+    Window,
+)
 from openrouter_bench.errors import ConfigurationError, QuotaExhaustedError
 from openrouter_bench.hooks import WaitReason
 from openrouter_bench.retry import PauseCeiling, paused_past_deadline
@@ -335,34 +344,25 @@ class _RedisLedger:
         self._max_pause = str(math.ceil(max_pause * _MICROS))
         self._limits.append(self._max_pause)
         self._clock = clock
-        self._fallback = LocalLedger(windows, clock)
-        self._local_tokens: set[str] = set()
+        self._fallback = LocalFallback(windows, clock)
         self._breaker = _redis.OutageBreaker(clock)
 
     async def take(self, token: str, lease: float) -> Verdict:
         if not self._usable():
-            return await self._take_locally(token, lease)
+            return await self._fallback.take(token, lease)
         args = [token, str(math.ceil(lease * _MICROS)), str(self._retain), *self._limits]
         try:
             async with asyncio.timeout(_redis.TIMEOUT):
                 code, wait = await self._take(keys=self._keys, args=args)
         except Exception as error:  # noqa: BLE001  # Redis trouble means "count here", not a failed call
             self._failed(error)
-            return await self._take_locally(token, lease)
+            return await self._fallback.take(token, lease)
         self._recovered()
         turn = _TURNS[int(code)]
         return GRANTED if turn is Turn.GRANTED else Verdict(turn, int(wait) / _MICROS)
 
-    async def _take_locally(self, token: str, lease: float) -> Verdict:
-        verdict = await self._fallback.take(token, lease)
-        if verdict.turn is Turn.GRANTED:
-            self._local_tokens.add(token)
-        return verdict
-
     async def finish(self, token: str) -> None:
-        if token in self._local_tokens:
-            self._local_tokens.discard(token)
-            await self._fallback.finish(token)
+        if await self._fallback.finish(token):
             return
         try:
             async with asyncio.timeout(_redis.TIMEOUT):
