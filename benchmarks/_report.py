@@ -309,9 +309,38 @@ def _in_order(
     return sorted(entries, key=lambda entry: entry.number)
 
 
+def _with_unjudged(
+    results: Sequence[ScenarioResult], plans: Sequence[Plan]
+) -> list[ScenarioResult | Plan]:
+    """:func:`_in_order`, each scenario that ran followed by its planned goals no row judged.
+
+    A row judges a planned goal when the plan's words end with the row's goal
+    (the plan names the contender and the size; the row's contender is beside it).
+    Those left over are a place kept on the page for rows a run lacks.
+    """
+    entries: list[ScenarioResult | Plan] = []
+    ordered = _in_order(results, plans)
+    for index, entry in enumerate(ordered):
+        entries.append(entry)
+        last = index + 1 == len(ordered) or ordered[index + 1].number != entry.number
+        if isinstance(entry, Plan) or not last:
+            continue
+        judged = [
+            row.goal for result in results if result.number == entry.number for row in result.rows
+        ]
+        for plan in plans:
+            if plan.number == entry.number:
+                left = tuple(
+                    goal for goal in plan.goals if not any(goal.endswith(j) for j in judged if j)
+                )
+                if left:
+                    entries.append(Plan(plan.number, plan.name, left))
+    return entries
+
+
 def _goal_lines(results: Sequence[ScenarioResult], plans: Sequence[Plan]) -> list[str]:
     lines = ["| scenario | goal | measured | verdict |", "|---|---|---|---|"]
-    for entry in _in_order(results, plans):
+    for entry in _with_unjudged(results, plans):
         if isinstance(entry, Plan):
             lines += [
                 f"| {entry.number}. {entry.name} | {goal} | {NOT_MEASURED} | - |"
@@ -392,8 +421,8 @@ def render_markdown(
         "",
         "Each goal compares medians taken in this one run, against the same server; "
         "*measured* is the figure it is judged on. The goals are those the run judged, as "
-        "its JSON file records them; a scenario the run lacks is listed with its goals of "
-        "today.",
+        "its JSON file records them; a goal of today that no row of the run judges (a "
+        "scenario, or a row, the run lacks) is listed as not measured in this run.",
         "",
         *_goal_lines(results, plans),
         "",
@@ -504,11 +533,21 @@ def render_chart(results: Sequence[ScenarioResult], plans: Sequence[Plan] = ()) 
 
     body: list[str] = []
     y = float(_TOP)
-    for entry in _in_order(results, plans):
+    previous = 0
+    for entry in _with_unjudged(results, plans):
+        ran = previous == entry.number
+        previous = entry.number
         if isinstance(entry, Plan):
-            body.append(_text(8, y + 17, f"{entry.number}. {entry.name}", font_weight="bold"))
-            body.append(_text(_LABELS, y + 17, NOT_MEASURED, fill="#6b7280", font_style="italic"))
-            y += _HEADING
+            if ran:
+                y -= 6  # under the scenario's own rows, no heading of its own
+            else:
+                body.append(_text(8, y + 17, f"{entry.number}. {entry.name}", font_weight="bold"))
+                y += _HEADING
+            for goal in entry.goals:
+                words = f"{goal}: {NOT_MEASURED}"
+                body.append(_text(24, y + 14, words, fill="#6b7280", font_style="italic"))
+                y += _ROW
+            y += 6
             continue
         rows = [row for row in entry.rows if _charted(row)]
         if not rows:
