@@ -62,12 +62,48 @@ class _Size:
 _SDK_50: Final = 5.0
 _SDK_1000: Final = 3.0
 _FULL: Final = (
-    _Size(PAGE_50, "50 items", 30, 40, 30, 400, _SDK_50, MAX_OVERHEAD),
-    _Size(PAGE_1000, "1,000 items", 15, 16, 8, 40, _SDK_1000, None),
+    _Size(
+        PAGE_50,
+        "50 items",
+        rounds=30,
+        per_round=40,
+        warmup=30,
+        profiled=400,
+        min_speedup=_SDK_50,
+        max_overhead=MAX_OVERHEAD,
+    ),
+    _Size(
+        PAGE_1000,
+        "1,000 items",
+        rounds=15,
+        per_round=16,
+        warmup=8,
+        profiled=40,
+        min_speedup=_SDK_1000,
+        max_overhead=None,
+    ),
 )
 _QUICK: Final = (
-    _Size(PAGE_50, "50 items", 2, 3, 1, 3, _SDK_50, MAX_OVERHEAD),
-    _Size(PAGE_1000, "1,000 items", 2, 2, 1, 2, _SDK_1000, None),
+    _Size(
+        PAGE_50,
+        "50 items",
+        rounds=2,
+        per_round=3,
+        warmup=1,
+        profiled=3,
+        min_speedup=_SDK_50,
+        max_overhead=MAX_OVERHEAD,
+    ),
+    _Size(
+        PAGE_1000,
+        "1,000 items",
+        rounds=2,
+        per_round=2,
+        warmup=1,
+        profiled=2,
+        min_speedup=_SDK_1000,
+        max_overhead=None,
+    ),
 )
 
 PLAN: Final = Plan(
