@@ -1,6 +1,6 @@
 """Benchmarks: this client side by side with raw aiohttp, httpx, the official SDK and msgspec.
 
-Run every scenario and rewrite ``docs/performance.md`` (a few minutes)::
+Run every scenario and rewrite ``docs/performance.md`` and its chart (a few minutes)::
 
     python -m benchmarks
 

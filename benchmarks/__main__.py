@@ -1,11 +1,12 @@
 """``python -m benchmarks``: run the scenarios, write the JSON and the performance page.
 
-A full run rewrites ``docs/performance.md`` and adds
-``benchmarks/results/<UTC time>.json``. ``--quick`` takes a handful of samples
-(seconds, for CI) and by default writes ``benchmarks/results/quick.json`` and
-``benchmarks/results/quick.md``, leaving the published page alone.
-``--render FILE`` writes the page again from a run's JSON, measuring nothing
-(after a change to the page's layout).
+A full run rewrites ``docs/performance.md`` and its chart
+``docs/performance-ratios.svg``, and adds ``benchmarks/results/<UTC time>.json``.
+``--quick`` takes a handful of samples (seconds, for CI) and by default writes
+``benchmarks/results/quick.json``, ``quick.md`` and ``quick-ratios.svg``
+there, leaving the published page alone.
+``--render FILE`` writes the page and its chart again from a run's JSON,
+measuring nothing (after a change to the page's layout).
 """
 
 from __future__ import annotations
@@ -34,7 +35,14 @@ from benchmarks import (
 )
 from benchmarks._context import RunContext
 from benchmarks._redis import redis_server
-from benchmarks._report import ScenarioResult, environment, render_markdown, results_from_json
+from benchmarks._report import (
+    Plan,
+    ScenarioResult,
+    environment,
+    render_chart,
+    render_markdown,
+    results_from_json,
+)
 from benchmarks._server import bench_server
 
 ROOT: Final = Path(__file__).resolve().parent.parent
@@ -52,6 +60,18 @@ SCENARIOS: Final[dict[int, Scenario]] = {
     7: memory_growth.run,
     8: loop_stall.run,
 }
+
+#: Every scenario's name and goals, so a page can say which a run did not measure.
+PLANS: Final[tuple[Plan, ...]] = (
+    cold_call.PLAN,
+    parse.PLAN,
+    memory_hit.PLAN,
+    redis_hit.PLAN,
+    fan_out.PLAN,
+    burst.PLAN,
+    memory_growth.PLAN,
+    loop_stall.PLAN,
+)
 
 #: Distinct fan-out queries in a full and in a quick run.
 FAN_OUT: Final = 1000
@@ -90,23 +110,44 @@ def _shown(path: Path) -> str:
     return str(resolved.relative_to(ROOT)) if resolved.is_relative_to(ROOT) else str(resolved)
 
 
-def render_again(source: Path, doc_path: Path | None) -> Path:
-    """Write the page of the run ``source`` holds; where it was written."""
-    document: dict[str, Any] = orjson.loads(source.read_bytes())
-    quick = bool(document["quick"])
-    target = doc_path or (RESULTS / "quick.md" if quick else ROOT / "docs" / "performance.md")
-    target.write_text(
+def chart_path(doc_path: Path) -> Path:
+    """Where the chart of the page ``doc_path`` goes: beside it, named after it."""
+    return doc_path.with_name(f"{doc_path.stem}-ratios.svg")
+
+
+def write_page(
+    doc_path: Path,
+    results: Sequence[ScenarioResult],
+    document: dict[str, Any],
+    *,
+    json_path: str,
+) -> Path:
+    """Write the page and its chart for the run ``document`` describes; the page's path."""
+    chart = chart_path(doc_path)
+    doc_path.parent.mkdir(parents=True, exist_ok=True)
+    chart.write_text(render_chart(results, PLANS), encoding="utf-8")
+    doc_path.write_text(
         render_markdown(
-            results_from_json(document),
+            results,
             document["environment"],
             command=document["command"],
-            json_path=_shown(source),
-            quick=quick,
+            json_path=json_path,
+            quick=bool(document["quick"]),
             elapsed=document["elapsed_seconds"],
+            plans=PLANS,
+            chart=chart.name,
         ),
         encoding="utf-8",
     )
-    return target
+    return doc_path
+
+
+def render_again(source: Path, doc_path: Path | None) -> Path:
+    """Write the page and chart of the run ``source`` holds; where the page was written."""
+    document: dict[str, Any] = orjson.loads(source.read_bytes())
+    quick = bool(document["quick"])
+    target = doc_path or (RESULTS / "quick.md" if quick else ROOT / "docs" / "performance.md")
+    return write_page(target, results_from_json(document), document, json_path=_shown(source))
 
 
 async def _run(arguments: argparse.Namespace, started: datetime) -> list[ScenarioResult]:
@@ -168,21 +209,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_bytes(orjson.dumps(document))
-    shown_path = _shown(json_path)
-    doc_path.parent.mkdir(parents=True, exist_ok=True)
-    doc_path.write_text(
-        render_markdown(
-            results,
-            env,
-            command=command,
-            json_path=shown_path,
-            quick=arguments.quick,
-            elapsed=elapsed,
-        ),
-        encoding="utf-8",
-    )
+    write_page(doc_path, results, document, json_path=_shown(json_path))
     print(_table(results))
-    print(f"wrote {doc_path} and {json_path} in {elapsed:.0f} s")
+    print(f"wrote {doc_path}, {chart_path(doc_path)} and {json_path} in {elapsed:.0f} s")
     return 0
 
 

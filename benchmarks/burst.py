@@ -1,8 +1,9 @@
 """Scenario 6: 1,000 concurrent identical calls, cold.
 
 Goal: the client sends exactly one upstream request per burst, and a burst
-takes at most 2x one cold call. The baseline is the official SDK issuing the
-same 1,000 calls (it has no coalescing: 1,000 requests).
+takes at most 1.5x the floor: one raw aiohttp call awaited by every task
+(medians of one run). The baseline is that floor; the official SDK issuing
+the same 1,000 calls (it has no coalescing: 1,000 requests) is measured too.
 
 The client runs with the cache and quota off, so every burst starts cold;
 the burst's calls share one fetch through the client's single-flight map.
@@ -23,18 +24,21 @@ from benchmarks._context import RunContext
 from benchmarks._documents import PAGE_50
 from benchmarks._measure import stats_of, time_calls
 from benchmarks._profile import describe_difference, profile_calls
-from benchmarks._report import ScenarioResult, Verdict, plural, timed_row
+from benchmarks._report import Plan, ScenarioResult, Verdict, plural, timed_row
 from benchmarks._server import BenchServer
 from openrouter_bench import Query
 
-__all__ = ["run"]
+__all__ = ["PLAN", "run"]
 
 SDK: Final = "official SDK, concurrent calls"
 ONE: Final = "client.get, one cold call"
 FLOOR: Final = "raw aiohttp once, every task awaiting it"
 OURS: Final = "client.get, concurrent identical calls"
 
-MAX_RATIO: Final = 2.0
+#: Most a coalesced burst may take over the floor.
+MAX_RATIO: Final = 1.5
+GOAL: Final = f"1 request; wall <= {MAX_RATIO:g}x raw aiohttp awaited by every task"
+PLAN: Final = Plan(6, "concurrent identical calls, cold", (f"1,000 calls: client {GOAL}",))
 
 
 async def _gather(call: Call, size: int) -> list[Any]:
@@ -103,7 +107,7 @@ async def run(context: RunContext) -> list[ScenarioResult]:
         ours = calls[OURS]
         single = await time_calls(lambda: ours(PAGE_50), singles)
     one = stats_of(single).median
-    ratio = stats_of(walls[OURS]).median / one
+    ratio = stats_of(walls[OURS]).median / stats_of(walls[FLOOR]).median
     floor = stats_of(walls[FLOOR]).median / one
     coalesced = all(requests == 1 for requests in sent[OURS]) and not failed[OURS]
     sdk_detail = f"{max(sent[SDK])} requests per burst"
@@ -111,25 +115,23 @@ async def run(context: RunContext) -> list[ScenarioResult]:
         sdk_detail += f"; {failed[SDK]} of {size * len(walls[SDK])} calls failed"
     rows = (
         timed_row(
-            SDK, walls[SDK], baseline=walls[SDK], verdict=Verdict.BASELINE, detail=sdk_detail
-        ),
-        timed_row(ONE, single, baseline=walls[SDK], detail="the reference for the goal"),
-        timed_row(
             FLOOR,
             walls[FLOOR],
-            baseline=walls[SDK],
+            baseline=walls[FLOOR],
+            verdict=Verdict.BASELINE,
             detail=f"{max(sent[FLOOR])} request(s) per burst; {floor:.2f}x one cold call",
         ),
+        timed_row(SDK, walls[SDK], baseline=walls[FLOOR], detail=sdk_detail),
+        timed_row(ONE, single, baseline=walls[FLOOR], detail="one call, for scale"),
         timed_row(
             OURS,
             walls[OURS],
-            baseline=walls[SDK],
-            goal=f"1 request; wall <= {MAX_RATIO:g}x one cold call",
+            baseline=walls[FLOOR],
+            goal=GOAL,
             verdict=Verdict.of(coalesced and ratio <= MAX_RATIO),
-            detail=(
-                f"{max(sent[OURS])} request(s) per burst, {failed[OURS]} failed calls; "
-                f"{ratio:.2f}x one cold call"
-            ),
+            detail=f"{max(sent[OURS])} request(s) per burst, {failed[OURS]} failed calls",
+            measured=f"{ratio:.2f}x, {max(sent[OURS])} request(s)",
+            limit=MAX_RATIO,
         ),
     )
     notes: tuple[str, ...] = (
@@ -151,16 +153,11 @@ async def run(context: RunContext) -> list[ScenarioResult]:
     if not coalesced:
         notes += ("Why the goal is missed: the bursts did not share one request each.",)
     elif ratio > MAX_RATIO:
-        floor_text = (
-            f"{size:,} tasks cost asyncio alone {floor:.1f}x one cold call (the floor row), "
-            "more than the goal allows before the client does anything"
-            if floor > MAX_RATIO
-            else f"the floor is {floor:.1f}x one cold call, within the goal"
-        )
         notes += (
-            f"Why the goal is missed: {floor_text}; above the floor the client spends "
+            f"Why the goal is missed: above the floor the client spends "
             f"{per_caller * 1e6:.1f} µs per coalesced caller (query checks, the single-flight "
-            "join and its shield, the cache's counters), as the profile shows.",
+            f"join and its shield, the cache's counters), {ratio:.2f}x the floor's burst, as "
+            "the profile shows.",
         )
     raw: dict[str, Any] = {
         "burst": size,

@@ -1,8 +1,10 @@
 """Scenario 1: one cold call (no cache, no quota), a 50-item and a 1,000-item page.
 
-Goals: this client's machinery (validation, retry wrapper, quota, session)
-adds at most 10 % over raw aiohttp doing the same GET and the same
-structuring, and the client is at least 5x faster than the official SDK.
+Goals, as ratios of medians in one run: at 50 items this client's machinery
+(validation, retry wrapper, quota, session) adds at most 10 % over raw aiohttp
+doing the same GET and the same structuring; the official SDK takes at least
+5x the client's time at 50 items and at least 3x at 1,000 (where the parse,
+scenario 2, is most of either's time).
 """
 
 from __future__ import annotations
@@ -24,19 +26,23 @@ from benchmarks._context import RunContext
 from benchmarks._documents import PAGE_50, PAGE_1000
 from benchmarks._measure import interleaved, stats_of
 from benchmarks._profile import describe_difference, profile_calls
-from benchmarks._report import Row, ScenarioResult, Verdict, plural, timed_row
+from benchmarks._report import Plan, Row, ScenarioResult, Verdict, plural, timed_row
 from openrouter_bench import Query
 
-__all__ = ["run"]
+__all__ = ["PLAN", "run"]
 
 RAW: Final = "raw aiohttp + orjson + same structuring"
 HTTPX: Final = "httpx + orjson + same structuring"
 SDK: Final = "official SDK get_benchmarks_async"
 OURS: Final = "openrouter-bench client.get"
 
-#: Most the client may add over raw aiohttp, and least it must beat the SDK by.
+#: Most the client may take over raw aiohttp (at 50 items).
 MAX_OVERHEAD: Final = 1.10
-MIN_SPEEDUP: Final = 5.0
+OVERHEAD_GOAL: Final = f"<= {MAX_OVERHEAD:.2f}x raw aiohttp + the same structuring"
+
+
+def _sdk_goal(speedup: float) -> str:
+    return f"takes >= {speedup:g}x the client's time"
 
 
 @attrs.frozen
@@ -47,15 +53,70 @@ class _Size:
     per_round: int
     warmup: int
     profiled: int
+    #: Least the SDK must take over the client; most the client may take over raw aiohttp.
+    min_speedup: float
+    max_overhead: float | None
 
 
+#: Least the SDK must take over the client at each size; the overhead goal is at 50 items.
+_SDK_50: Final = 5.0
+_SDK_1000: Final = 3.0
 _FULL: Final = (
-    _Size(PAGE_50, "50 items", rounds=30, per_round=40, warmup=30, profiled=400),
-    _Size(PAGE_1000, "1,000 items", rounds=15, per_round=16, warmup=8, profiled=40),
+    _Size(
+        PAGE_50,
+        "50 items",
+        rounds=30,
+        per_round=40,
+        warmup=30,
+        profiled=400,
+        min_speedup=_SDK_50,
+        max_overhead=MAX_OVERHEAD,
+    ),
+    _Size(
+        PAGE_1000,
+        "1,000 items",
+        rounds=15,
+        per_round=16,
+        warmup=8,
+        profiled=40,
+        min_speedup=_SDK_1000,
+        max_overhead=None,
+    ),
 )
 _QUICK: Final = (
-    _Size(PAGE_50, "50 items", rounds=2, per_round=3, warmup=1, profiled=3),
-    _Size(PAGE_1000, "1,000 items", rounds=2, per_round=2, warmup=1, profiled=2),
+    _Size(
+        PAGE_50,
+        "50 items",
+        rounds=2,
+        per_round=3,
+        warmup=1,
+        profiled=3,
+        min_speedup=_SDK_50,
+        max_overhead=MAX_OVERHEAD,
+    ),
+    _Size(
+        PAGE_1000,
+        "1,000 items",
+        rounds=2,
+        per_round=2,
+        warmup=1,
+        profiled=2,
+        min_speedup=_SDK_1000,
+        max_overhead=None,
+    ),
+)
+
+PLAN: Final = Plan(
+    1,
+    "cold call",
+    tuple(
+        goal
+        for size in _FULL
+        for goal in (
+            f"{size.label}: official SDK {_sdk_goal(size.min_speedup)}",
+            *((f"{size.label}: client.get {OVERHEAD_GOAL}",) if size.max_overhead else ()),
+        )
+    ),
 )
 
 
@@ -84,12 +145,26 @@ async def _measure(
     return samples, profiles
 
 
-def _rows(samples: dict[str, list[float]]) -> list[Row]:
+def _rows(size: _Size, samples: dict[str, list[float]]) -> list[Row]:
     raw = samples[RAW]
     ours = stats_of(samples[OURS]).median
     sdk = stats_of(samples[SDK]).median
     overhead = ours / stats_of(raw).median
     speedup = sdk / ours
+    overhead_text = f"{(overhead - 1) * 100:+.0f} % over raw aiohttp"
+    if size.max_overhead is None:
+        mine = timed_row(OURS, samples[OURS], baseline=raw, detail=overhead_text)
+    else:
+        mine = timed_row(
+            OURS,
+            samples[OURS],
+            baseline=raw,
+            goal=OVERHEAD_GOAL,
+            verdict=Verdict.of(overhead <= size.max_overhead),
+            detail=overhead_text,
+            measured=f"{overhead:.2f}x",
+            limit=size.max_overhead,
+        )
     return [
         timed_row(RAW, raw, baseline=raw, verdict=Verdict.BASELINE),
         timed_row(HTTPX, samples[HTTPX], baseline=raw),
@@ -97,18 +172,14 @@ def _rows(samples: dict[str, list[float]]) -> list[Row]:
             SDK,
             samples[SDK],
             baseline=raw,
-            goal=f"client >= {MIN_SPEEDUP:g}x faster",
-            verdict=Verdict.of(speedup >= MIN_SPEEDUP),
-            detail=f"the SDK takes {speedup:.1f}x the client's time",
+            goal=_sdk_goal(size.min_speedup),
+            verdict=Verdict.of(speedup >= size.min_speedup),
+            measured=f"{speedup:.2f}x the client",
+            # In the chart's terms (over raw aiohttp): the client's ratio times the speed-up.
+            limit=size.min_speedup * overhead,
+            at_least=True,
         ),
-        timed_row(
-            OURS,
-            samples[OURS],
-            baseline=raw,
-            goal=f"<= {MAX_OVERHEAD:.2f}x raw aiohttp",
-            verdict=Verdict.of(overhead <= MAX_OVERHEAD),
-            detail=f"{(overhead - 1) * 100:+.0f} % over raw aiohttp",
-        ),
+        mine,
     ]
 
 
@@ -134,25 +205,25 @@ def _notes(
             name=f"{size.profiled} calls each, the client against raw aiohttp",
         ),
     ]
-    if ours > raw * MAX_OVERHEAD:
+    if size.max_overhead is not None and ours > raw * size.max_overhead:
         notes.append(
             f"Why the overhead goal is missed: the client spends {(ours - raw) * 1e6:.0f} µs "
             f"per call beyond raw aiohttp, against a budget of "
-            f"{(MAX_OVERHEAD - 1) * raw * 1e6:.0f} µs; the profile above says whose code "
+            f"{(size.max_overhead - 1) * raw * 1e6:.0f} µs; the profile above says whose code "
             "that time is in."
         )
-    if sdk < ours * MIN_SPEEDUP and sdk < raw * MIN_SPEEDUP:
+    if sdk < ours * size.min_speedup and sdk < raw * size.min_speedup:
         notes.append(
             f"Why the SDK goal is missed: the SDK takes {sdk / raw:.1f}x raw aiohttp, which "
             "makes the same request and builds the same records with no machinery at all; "
-            f"no client doing that can be {MIN_SPEEDUP:g}x faster than the SDK on this page "
+            f"no client doing that can be {size.min_speedup:g}x faster than the SDK on this page "
             "without a faster parse (see scenario 2)."
         )
-    elif sdk < ours * MIN_SPEEDUP:
+    elif sdk < ours * size.min_speedup:
         notes.append(
             f"Why the SDK goal is missed: raw aiohttp is {sdk / raw:.1f}x faster than the SDK; "
             "the client's own machinery (the overhead above) takes it under "
-            f"{MIN_SPEEDUP:g}x."
+            f"{size.min_speedup:g}x."
         )
     return tuple(notes)
 
@@ -166,7 +237,7 @@ async def run(context: RunContext) -> list[ScenarioResult]:
             ScenarioResult(
                 number=1,
                 title=f"cold call, {size.label}",
-                rows=tuple(_rows(samples)),
+                rows=tuple(_rows(size, samples)),
                 notes=_notes(size, samples, profiles),
                 raw={"query": size.query.key, "samples": samples, "profiles": profiles},
             )

@@ -29,13 +29,15 @@ import psutil  # type: ignore[import-untyped]  # ships no type hints
 from benchmarks._context import RunContext
 from benchmarks._documents import API_KEY, body_for, distinct_queries, fan_out_queries
 from benchmarks._measure import Stats
-from benchmarks._report import Row, ScenarioResult, Verdict
+from benchmarks._report import Plan, Row, ScenarioResult, Verdict
 from openrouter_bench import BenchmarksClient, CachePolicy, Page, Query
 from openrouter_bench._convert import decode_page
 
-__all__ = ["run"]
+__all__ = ["PLAN", "run"]
 
 MIB: Final = 2**20
+GOAL: Final = "bounded, proportional to max_entries"
+PLAN: Final = Plan(7, "memory, distinct queries", (f"100,000 queries: RSS {GOAL}",))
 #: Never contacted: the pages come from a local fetch function.
 UNUSED_BASE_URL: Final = "http://127.0.0.1:9/api/v1"
 CHECKPOINTS: Final = 10
@@ -131,8 +133,9 @@ async def run(context: RunContext) -> list[ScenarioResult]:
             _mib(after),
             unit="MiB",
             ratio=after / before,
-            goal="bounded, proportional to max_entries",
+            goal=GOAL,
             verdict=Verdict.of(flat and full["fetches"] == queries),
+            measured=f"{tail:+.1f} MiB in the second half",
             detail=(
                 f"+{growth:.1f} MiB ({per_entry:.1f} KiB per entry); "
                 f"{tail:+.1f} MiB over the last {queries - middle[0]:,} queries"

@@ -1,7 +1,9 @@
 """Scenario 2: bytes to a typed page, 10,000 mixed items (all four shapes).
 
-Goals: at least 5x faster than the official SDK's parse, and within 5x of
-msgspec's typed decode (the practical limit for typed records in Python).
+Goal: at most 4x msgspec's typed decode (the practical limit for typed
+records in Python), a ratio of medians in one run, with every check kept
+(unknown keys, every value's type, errors naming the JSON path). The
+official SDK's parse is measured beside them, with no goal.
 
 - **orjson to dicts**: ``orjson.loads``; no types, the floor of any reader.
 - **msgspec typed decode**: ``msgspec.json.Decoder(Document).decode`` into
@@ -31,11 +33,11 @@ from benchmarks._context import RunContext
 from benchmarks._documents import mixed_document
 from benchmarks._measure import interleaved, stats_of
 from benchmarks._profile import describe_split, profile_calls
-from benchmarks._report import ScenarioResult, Verdict, plural, timed_row
+from benchmarks._report import Plan, ScenarioResult, Verdict, plural, timed_row
 from openrouter_bench import Page, Query
 from openrouter_bench._convert import decode_page
 
-__all__ = ["run"]
+__all__ = ["PLAN", "run"]
 
 ORJSON: Final = "orjson.loads to dicts (untyped)"
 MSGSPEC: Final = "msgspec typed decode"
@@ -44,8 +46,9 @@ OURS: Final = "openrouter-bench decode_page"
 
 ITEMS: Final = 10_000
 QUICK_ITEMS: Final = 1_000
-MIN_SPEEDUP: Final = 5.0
-MAX_BEHIND_MSGSPEC: Final = 5.0
+MAX_BEHIND_MSGSPEC: Final = 4.0
+GOAL: Final = f"<= {MAX_BEHIND_MSGSPEC:g}x msgspec, every check kept"
+PLAN: Final = Plan(2, "bytes to typed page", (f"{ITEMS:,} items: decode_page {GOAL}",))
 
 
 class Pricing(msgspec.Struct, kw_only=True):
@@ -193,17 +196,16 @@ async def run(context: RunContext) -> list[ScenarioResult]:
             SDK,
             samples[SDK],
             baseline=limit,
-            goal=f"client >= {MIN_SPEEDUP:g}x faster",
-            verdict=Verdict.of(speedup >= MIN_SPEEDUP),
             detail=f"the SDK takes {speedup:.1f}x the client's time",
         ),
         timed_row(
             OURS,
             samples[OURS],
             baseline=limit,
-            goal=f"<= {MAX_BEHIND_MSGSPEC:g}x msgspec",
+            goal=GOAL,
             verdict=Verdict.of(behind <= MAX_BEHIND_MSGSPEC),
-            detail=f"{behind:.1f}x msgspec",
+            measured=f"{behind:.2f}x",
+            limit=MAX_BEHIND_MSGSPEC,
         ),
     )
     notes: tuple[str, ...] = (
@@ -219,21 +221,13 @@ async def run(context: RunContext) -> list[ScenarioResult]:
         describe_split(profiles[OURS], name=f"decode_page, {profiled} reads"),
         describe_split(profiles[SDK], name=f"the SDK's parse, {profiled} reads"),
     )
-    if speedup < MIN_SPEEDUP:
-        floor = stats_of(samples[ORJSON]).median
-        sdk = stats_of(samples[SDK]).median
-        notes += (
-            f"Why the SDK goal is missed: `orjson.loads` alone, which builds the dicts and no "
-            f"records, takes {floor * 1e3:.1f} ms, {sdk / floor:.1f}x faster than the SDK; "
-            f"building and checking the records takes the other {(ours - floor) * 1e3:.1f} ms. "
-            + (
-                f"Even free structuring would leave the client under {MIN_SPEEDUP:g}x: only a "
-                "decoder that builds records without the dicts in between (msgspec's way) "
-                "could reach it."
-                if sdk / floor < MIN_SPEEDUP
-                else "The structuring is what would have to get faster."
-            ),
-        )
+    floor = stats_of(samples[ORJSON]).median
+    notes += (
+        f"Where the client's time goes: `orjson.loads` alone, which builds the dicts and no "
+        f"records, takes {floor * 1e3:.1f} ms; building and checking the records takes the "
+        f"other {(ours - floor) * 1e3:.1f} ms. The structuring is what would have to get "
+        "faster.",
+    )
     return [
         ScenarioResult(
             number=2,

@@ -1,7 +1,9 @@
 """Scenario 4: a cache hit from Redis on loopback, in a fresh process (no memory layer).
 
-Goal: the median hit takes at most 1 ms and at most 2x a raw redis-py GET of
-the same page's bytes.
+Goals, as ratios of medians in one run to a raw redis-py GET of the same
+page's bytes: at most 1.3x for a hit in a warm process (the page already read
+once there), at most 2x for a process's first read of a page (what every hit
+without a memory layer does: the pointer, the page, the records built anew).
 
 This process fetches the 50-item page once through a client with
 ``cache="redis://..."``; a fresh interpreter (``python -m
@@ -28,21 +30,25 @@ from benchmarks._context import RunContext
 from benchmarks._documents import API_KEY, PAGE_50
 from benchmarks._measure import Stats, interleaved, stats_of
 from benchmarks._profile import describe_difference, profile_calls
-from benchmarks._report import Row, ScenarioResult, Verdict, plural, timed_row
+from benchmarks._report import Plan, Row, ScenarioResult, Verdict, plural, timed_row
 from openrouter_bench import BenchmarksClient, Page
 from openrouter_bench.cache._codec import as_of_text
 from openrouter_bench.cache._codec import unpack_page as decode_entry
 
-__all__ = ["run"]
+__all__ = ["PLAN", "run"]
 
 RAW: Final = "redis-py GET of the page entry"
 OURS: Final = "client.get(query), Redis hit"
 FIRST: Final = "first hit in the fresh process"
 DECODE: Final = "decoding the page entry alone (no I/O)"
 
-MAX_MEDIAN: Final = 1e-3
+#: Most a hit may take over a raw GET: in a warm process, and as a process's first read.
+MAX_WARM_RATIO: Final = 1.3
 MAX_RATIO: Final = 2.0
+WARM_GOAL: Final = f"<= {MAX_WARM_RATIO:g}x raw GET in a warm process"
+FIRST_READ_GOAL: Final = f"<= {MAX_RATIO:g}x raw GET, a process's first read of a page"
 TITLE: Final = "cache hit, Redis, fresh process"
+PLAN: Final = Plan(4, "cache hit, Redis", (f"hit {WARM_GOAL}", f"hit {FIRST_READ_GOAL}"))
 #: The Redis URL reaches the fresh process in its environment: a URL may hold a password.
 URL_VARIABLE: Final = "BENCHMARKS_REDIS_URL"
 
@@ -148,16 +154,18 @@ async def run(context: RunContext) -> list[ScenarioResult]:
     samples: dict[str, list[float]] = measured["samples"]
     median = stats_of(samples[OURS]).median
     ratio = median / stats_of(samples[RAW]).median
-    met = median <= MAX_MEDIAN and ratio <= MAX_RATIO
+    met = ratio <= MAX_RATIO
     rows = (
         timed_row(RAW, samples[RAW], baseline=samples[RAW], verdict=Verdict.BASELINE),
         timed_row(
             OURS,
             samples[OURS],
             baseline=samples[RAW],
-            goal=f"p50 <= {MAX_MEDIAN * 1e3:g} ms and <= {MAX_RATIO:g}x raw GET",
+            goal=FIRST_READ_GOAL,
             verdict=Verdict.of(met),
-            detail=f"p50 {median * 1e6:.0f} µs, {ratio:.2f}x raw GET",
+            detail=f"p50 {median * 1e6:.0f} µs",
+            measured=f"{ratio:.2f}x",
+            limit=MAX_RATIO,
         ),
         timed_row(
             DECODE,

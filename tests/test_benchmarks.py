@@ -7,6 +7,8 @@ and the Markdown table say the same thing.
 
 from __future__ import annotations
 
+import html
+import math
 import os
 import re
 import shutil
@@ -19,13 +21,23 @@ from typing import Any
 import orjson
 import pytest
 
-from benchmarks.__main__ import render_again
+from benchmarks import redis_hit
+from benchmarks.__main__ import PLANS, chart_path, render_again
 from benchmarks._contenders import client_options, sdk_arguments
 from benchmarks._documents import PAGE_50, fan_out_queries, mixed_document
-from benchmarks._measure import percentile, stats_of
+from benchmarks._measure import Stats, percentile, stats_of
 from benchmarks._profile import WAITING, describe_difference
 from benchmarks._profile import _origin as origin_of
-from benchmarks._report import format_value
+from benchmarks._report import (
+    NOT_MEASURED,
+    Plan,
+    Row,
+    ScenarioResult,
+    Verdict,
+    format_value,
+    render_chart,
+    render_markdown,
+)
 from openrouter_bench import (
     ArtificialAnalysisItem,
     BenchmarksClient,
@@ -104,6 +116,7 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any],
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     document: dict[str, Any] = orjson.loads(json_path.read_bytes())
+    document["doc"] = str(doc_path)
     return document, doc_path.read_text(encoding="utf-8"), completed.stdout
 
 
@@ -148,7 +161,7 @@ def test_quick_run_judges_every_goal(quick_run: tuple[dict[str, Any], str, str])
         for row in scenario["rows"]:
             if row["goal"]:
                 assert row["verdict"] in ("met", "missed")
-                assert row["detail"]
+                assert row["measured"]
 
 
 def test_quick_run_single_flight_sends_one_request(
@@ -178,6 +191,35 @@ def test_quick_run_writes_the_table(quick_run: tuple[dict[str, Any], str, str]) 
         assert fact in markdown
     assert "Profile (" in markdown
     assert "wrote" in stdout
+
+
+def test_quick_run_draws_the_chart(quick_run: tuple[dict[str, Any], str, str]) -> None:
+    """The run writes an SVG beside its page, with a bar for every row that has a ratio."""
+    document, markdown, _ = quick_run
+    chart = chart_path(Path(document["doc"]))
+    assert f"]({chart.name})" in markdown
+    svg = chart.read_text(encoding="utf-8")
+    assert svg.startswith("<svg ")
+    for scenario in document["scenarios"]:
+        for row in scenario["rows"]:
+            if row["ratio"] is not None:
+                assert f">{html.escape(row['contender'], quote=False)}</text>" in svg
+
+
+def test_quick_run_judges_the_planned_goals(quick_run: tuple[dict[str, Any], str, str]) -> None:
+    """Every goal a run judges is one its scenario's plan states; a ratio goal has its bound."""
+    document, _, _ = quick_run
+    plans = {plan.number: plan for plan in PLANS}
+    assert sorted(plans) == sorted(EXPECTED_ROWS)
+    for scenario in document["scenarios"]:
+        for row in scenario["rows"]:
+            if not row["goal"]:
+                continue
+            planned = plans[scenario["number"]].goals
+            assert any(goal.endswith(row["goal"]) for goal in planned), row["goal"]
+            if "x " in row["goal"]:
+                assert row["limit"] is not None, row["contender"]
+                assert row["limit"] > 0, row["contender"]
 
 
 def test_percentile_is_nearest_rank() -> None:
@@ -259,26 +301,34 @@ def test_documents_are_valid_and_distinct() -> None:
     assert max(query.max_results or 0 for query in queries) <= 13
 
 
-def test_the_published_page_is_its_json_rendered_again(tmp_path: Path) -> None:
-    """docs/performance.md is what --render makes of the JSON it names: no hand edits, no drift."""
+def _published() -> tuple[str, Path]:
     page = (ROOT / "docs" / "performance.md").read_text(encoding="utf-8")
     named = re.search(r"Raw samples: `(?P<path>[^`]+)`", page)
     assert named is not None
-    written = render_again(ROOT / named.group("path"), tmp_path / "performance.md")
+    return page, ROOT / named.group("path")
+
+
+def test_the_published_page_is_its_json_rendered_again(tmp_path: Path) -> None:
+    """docs/performance.md and its chart are what --render makes of the JSON: no drift."""
+    page, source = _published()
+    written = render_again(source, tmp_path / "performance.md")
     assert written.read_text(encoding="utf-8") == page
+    chart = (ROOT / "docs" / "performance-ratios.svg").read_text(encoding="utf-8")
+    assert chart_path(written).read_text(encoding="utf-8") == chart
+    assert "](performance-ratios.svg)" in page
 
 
 def test_verdicts_have_a_table_of_their_own() -> None:
-    """Each scenario's figures are a narrow table; every goal's verdict is in the goals table."""
-    page = (ROOT / "docs" / "performance.md").read_text(encoding="utf-8")
-    figures, goals = page.split("\n## Goals\n", 1)
+    """The goals table comes first, four columns; each scenario's figures are a narrow table."""
+    page, source = _published()
+    head, figures = page.split("\n## Figures\n", 1)
+    goals = head.split("\n## Goals\n", 1)[1]
+    goal_rows = [line for line in goals.splitlines() if line.startswith("| ")]
+    assert goal_rows[0] == "| scenario | goal | measured | verdict |"
+    assert max(line.count(" | ") for line in goal_rows) == 3
     widest = max(line.count(" | ") for line in figures.splitlines() if line.startswith("| "))
     assert widest <= 4, "a figures table has more than five columns"
-    goal_rows = [line for line in goals.split("\n## ", 1)[0].splitlines() if line.startswith("| ")]
-    assert goal_rows[0] == "| scenario | contender | goal | result |"
-    named = re.search(r"Raw samples: `(?P<path>[^`]+)`", page)
-    assert named is not None
-    document = orjson.loads((ROOT / named.group("path")).read_bytes())
+    document = orjson.loads(source.read_bytes())
     judged = [
         (f"{scenario['number']}. {scenario['title']}", row["contender"], row["goal"])
         for scenario in document["scenarios"]
@@ -288,7 +338,95 @@ def test_verdicts_have_a_table_of_their_own() -> None:
     assert judged
     for label, contender, goal in judged:
         assert any(
-            line.startswith(f"| {label} | {contender} | {goal} | ")
-            and ("met" in line or "missed" in line)
+            line.startswith(f"| {label} | {contender}: {goal} | ")
+            and line.endswith(("| met |", "| **missed** |"))
             for line in goal_rows
         ), (label, contender)
+
+
+def test_the_page_says_what_a_run_did_not_measure(tmp_path: Path) -> None:
+    """A scenario missing from the JSON is marked not measured on the page and the chart."""
+    _, source = _published()
+    document = orjson.loads(source.read_bytes())
+    document["scenarios"] = [s for s in document["scenarios"] if s["number"] not in (4, 8)]
+    trimmed = tmp_path / "trimmed.json"
+    trimmed.write_bytes(orjson.dumps(document))
+    page = render_again(trimmed, tmp_path / "page.md").read_text(encoding="utf-8")
+    for plan in PLANS:
+        if plan.number not in (4, 8):
+            continue
+        assert f"**{plan.number}. {plan.name}**\n\nNot measured in this run." in page
+        for goal in plan.goals:
+            assert f"| {plan.number}. {plan.name} | {goal} | {NOT_MEASURED} | - |" in page
+    chart = chart_path(tmp_path / "page.md").read_text(encoding="utf-8")
+    for plan in PLANS:
+        if plan.number in (4, 8):
+            assert f">{plan.number}. {plan.name}</text>" in chart
+            for goal in plan.goals:
+                assert f"{html.escape(goal, quote=False)}: {NOT_MEASURED}</text>" in chart
+
+
+def test_a_planned_goal_no_row_judges_keeps_its_place() -> None:
+    """A run of scenario 4 without near-cache rows lists the warm-process goal as not measured."""
+    result = ScenarioResult(
+        number=4,
+        title="cache hit, Redis, fresh process",
+        rows=(
+            Row("raw GET", Stats(1.0, 1.0, 3), ratio=1.0, verdict=Verdict.BASELINE),
+            Row(
+                "client.get(query), Redis hit",
+                Stats(1.5, 1.5, 3),
+                ratio=1.5,
+                goal=redis_hit.FIRST_READ_GOAL,
+                verdict=Verdict.MET,
+                measured="1.50x",
+                limit=redis_hit.MAX_RATIO,
+            ),
+        ),
+    )
+    env = {"date": "today", "cores": "2", "cpu": "x", "load average at start": "0", "python": "3"}
+    page = render_markdown(
+        [result], env, command="c", json_path="j", quick=False, elapsed=1.0, plans=PLANS
+    )
+    name = f"4. {redis_hit.PLAN.name}"
+    assert f"| {name} | hit {redis_hit.WARM_GOAL} | {NOT_MEASURED} | - |" in page
+    assert f"hit {redis_hit.FIRST_READ_GOAL} | {NOT_MEASURED}" not in page
+    assert f"Redis hit: {redis_hit.FIRST_READ_GOAL} | 1.50x | met |" in page
+    assert "**1. cold call**\n\nNot measured in this run." in page
+    chart = render_chart([result], PLANS)
+    assert f"{html.escape(redis_hit.WARM_GOAL, quote=False)}: {NOT_MEASURED}" in chart
+
+
+def test_the_chart_draws_bars_and_goal_lines() -> None:
+    """A bar per row with a ratio, on a log scale from 1x; a ratio goal's bound is a line."""
+    result = ScenarioResult(
+        number=1,
+        title="example",
+        rows=(
+            Row("base", Stats(1.0, 1.0, 3), ratio=1.0, verdict=Verdict.BASELINE),
+            Row(
+                "ours",
+                Stats(2.0, 2.0, 3),
+                ratio=2.0,
+                goal="<= 1.5x base",
+                verdict=Verdict.MISSED,
+                measured="2.00x",
+                limit=1.5,
+            ),
+            Row("faster", Stats(0.1, 0.1, 3), ratio=0.1),
+            Row("no ratio", Stats(5.0, 5.0, 1)),
+        ),
+    )
+    svg = render_chart([result], [Plan(2, "absent", ("a goal",))])
+    assert svg == render_chart([result], [Plan(2, "absent", ("a goal",))])
+    assert svg.count("<rect x=") == 3 + 2  # the legend's three swatches, two bars
+    assert "no ratio" not in svg
+    assert "2.00x, missed (goal &lt;= 1.50x)" in svg
+    assert svg.count('stroke-width="2.5"') == 2  # the legend's and the goal's
+    assert NOT_MEASURED in svg
+    # 0.1x to 10x over the bars' width: 1x in the middle, 2x and 1.5x right of it.
+    ticks = re.findall(r'<line x1="([\d.]+)"[^>]*stroke="#(?:e5e7eb|6b7280)"/>', svg)
+    low, one, high = (float(x) for x in ticks)
+    assert one == pytest.approx((low + high) / 2, abs=0.1)
+    goal_x = float(re.findall(r'<line x1="([\d.]+)"[^>]*stroke-width="2.5"', svg)[1])
+    assert goal_x == pytest.approx(one + (high - one) * math.log10(1.5), abs=0.1)
