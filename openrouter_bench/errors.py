@@ -206,7 +206,12 @@ class UnknownModelError(OpenRouterBenchError, LookupError):
     """
 
     def __init__(
-        self, message: str, *, name: str, suggestions: tuple[str, ...], missing: tuple[str, ...]
+        self,
+        message: str,
+        *,
+        name: str = "",
+        suggestions: tuple[str, ...] = (),
+        missing: tuple[str, ...] = (),
     ) -> None:
         super().__init__(message)
         self.name = name
@@ -217,7 +222,7 @@ class UnknownModelError(OpenRouterBenchError, LookupError):
 class AmbiguousModelError(OpenRouterBenchError, LookupError):
     """Several models go by ``name``; ``candidates`` holds their ids, to pick one from."""
 
-    def __init__(self, message: str, *, name: str, candidates: tuple[str, ...]) -> None:
+    def __init__(self, message: str, *, name: str = "", candidates: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.name = name
         self.candidates = candidates
