@@ -62,6 +62,7 @@ from typing import Final
 
 import attrs
 
+from openrouter_bench._text import untrusted_text
 from openrouter_bench.client import BenchmarksClient
 from openrouter_bench.errors import (
     AmbiguousModelError,
@@ -237,9 +238,16 @@ class RankingAnswers:
 
 @attrs.frozen
 class _Ranking:
+    """One ranking of the catalog: never empty, every row from one part, best first."""
+
     name: str
     part: CatalogPart
     rows: tuple[ModelStanding, ...]
+
+    @property
+    def unit(self) -> str:
+        """What its prices are in (one unit per source)."""
+        return self.rows[0].price_unit
 
 
 def blended_price(pricing: Pricing | None) -> Decimal | None:
@@ -500,14 +508,14 @@ class Catalog:
         if len(found) == 1:
             return found.pop()
         if found:
-            candidates = tuple(sorted(found))
+            candidates = tuple(untrusted_text(model) for model in sorted(found))
             raise AmbiguousModelError(
                 f"{text!r} could be any of {', '.join(candidates)}; name one of them",
                 name=text,
                 candidates=candidates,
             )
         missing = self._missing(self.parts)
-        suggestions = self._suggest(text)
+        suggestions = tuple(untrusted_text(model) for model in self._suggest(text))
         hint = f"; did you mean {', '.join(repr(s) for s in suggestions)}?" if suggestions else ""
         gap = f" (not fetched: {', '.join(missing)})" if missing else ""
         raise UnknownModelError(
@@ -606,14 +614,13 @@ class Catalog:
             raise InvalidQueryError(f"limit must be a whole number >= 1, got {limit!r}")
         answers = []
         for ranking in self._chosen(task):
-            unit = ranking.rows[0].price_unit if ranking.rows else PER_MILLION_TOKENS
-            ceiling = ceilings[unit]
+            ceiling = ceilings[ranking.unit]
             rows = [
                 row
                 for row in ranking.rows
                 if ceiling is None or (row.price is not None and row.price <= ceiling)
             ]
-            answers.append(_answer(ranking, unit, ceiling, rows[:limit]))
+            answers.append(_answer(ranking, ceiling, rows[:limit]))
         return self._answers(answers, task)
 
     def frontier(self, task: TaskType | str) -> RankingAnswers:
@@ -625,8 +632,7 @@ class Catalog:
         """
         answers = []
         for ranking in self._chosen(task):
-            unit = ranking.rows[0].price_unit if ranking.rows else PER_MILLION_TOKENS
-            answers.append(_answer(ranking, unit, None, pareto_frontier(ranking.rows)))
+            answers.append(_answer(ranking, None, pareto_frontier(ranking.rows)))
         return self._answers(answers, task)
 
     def leaders(self) -> RankingAnswers:
@@ -637,7 +643,7 @@ class Catalog:
                 continue
             top = ranking.rows[0].score
             leaders = [row for row in ranking.rows if row.score == top]
-            answers.append(_answer(ranking, PER_MILLION_TOKENS, None, leaders))
+            answers.append(_answer(ranking, None, leaders))
         return self._answers(answers, Source.DESIGN_ARENA)
 
     # --- helpers --------------------------------------------------------------------------
@@ -715,17 +721,16 @@ def _may_hold(part: CatalogPart, task: TaskType | str) -> bool:
 
 
 def _answer(
-    ranking: _Ranking, unit: str, ceiling: Decimal | None, rows: Sequence[ModelStanding]
+    ranking: _Ranking, ceiling: Decimal | None, rows: Sequence[ModelStanding]
 ) -> RankingAnswer:
     part = ranking.part
-    as_of = rows[0].as_of if rows else part.as_of
     return RankingAnswer(
         ranking=ranking.name,
         source=part.source,
-        price_unit=unit,
+        price_unit=ranking.unit,
         ceiling=ceiling,
         rows=tuple(rows),
-        as_of=as_of if as_of is not None else ranking.rows[0].as_of,
+        as_of=ranking.rows[0].as_of,
         citation=part.citation,
         complete=part.complete and not part.failed,
     )

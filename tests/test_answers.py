@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import random
+import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -148,6 +150,15 @@ async def test_a_near_miss_gets_suggestions(catalog: Catalog, typo: str, meant: 
     assert meant in caught.value.suggestions
     assert caught.value.name == typo
     assert caught.value.missing == ()
+
+
+async def test_a_huge_name_is_cut_before_matching(catalog: Catalog) -> None:
+    """A megabyte of name is refused quickly, its message short, not matched in full."""
+    started = time.monotonic()
+    with pytest.raises(UnknownModelError) as caught:
+        catalog.resolve("kimi " * 200_000)
+    assert time.monotonic() - started < 5
+    assert len(str(caught.value)) < 1000
 
 
 async def test_a_far_miss_gets_no_suggestions(catalog: Catalog) -> None:
@@ -503,6 +514,8 @@ async def test_a_bot_of_a_thousand_questions(
             current = fresh
             ask(current, rng, models)
     assert len(fake.requests) == 3 * len(PARTS)
+    asked = Counter(tuple(sorted(record.params.items())) for record in fake.requests)
+    assert sorted(asked.values()) == [3] * len(PARTS)
     assert rebuilt == 1  # only the new as_of built a new index
     assert {part.as_of for part in current.parts} == {fake.as_of}
 
