@@ -8,9 +8,20 @@ silently partial data. See :class:`BenchmarksClient`.
 from openrouter_bench._budget import RetryBudget
 from openrouter_bench._paths import default_cli_cache_path
 from openrouter_bench._version import __version__
+from openrouter_bench.answers import (
+    Catalog,
+    CatalogPart,
+    Comparison,
+    ComparisonRow,
+    ModelReport,
+    ModelStanding,
+    RankingAnswer,
+    RankingAnswers,
+)
 from openrouter_bench.cache import CachePolicy, CacheStats, SnapshotCache
 from openrouter_bench.client import BenchmarksClient, ClientStats
 from openrouter_bench.errors import (
+    AmbiguousModelError,
     APIError,
     AuthenticationError,
     BadRequestError,
@@ -26,6 +37,7 @@ from openrouter_bench.errors import (
     ResponseFormatError,
     ServerError,
     TransportError,
+    UnknownModelError,
     WrongEventLoopError,
     is_transient,
 )
@@ -69,6 +81,7 @@ from openrouter_bench.watch import RankMove, SnapshotChange, Standing, diff_snap
 __all__ = [
     "ALL",
     "APIError",
+    "AmbiguousModelError",
     "Arena",
     "ArtificialAnalysisItem",
     "AuthenticationError",
@@ -78,9 +91,13 @@ __all__ = [
     "CacheEvent",
     "CachePolicy",
     "CacheStats",
+    "Catalog",
+    "CatalogPart",
     "ClientClosedError",
     "ClientHooks",
     "ClientStats",
+    "Comparison",
+    "ComparisonRow",
     "ConfigurationError",
     "DesignArenaItem",
     "FanOutResult",
@@ -88,6 +105,8 @@ __all__ = [
     "Item",
     "KNOWN_CATEGORIES",
     "Meta",
+    "ModelReport",
+    "ModelStanding",
     "NotFoundError",
     "OpenRouterBenchError",
     "OpenRouterEvalItem",
@@ -99,6 +118,8 @@ __all__ = [
     "QuotaPolicy",
     "QuotaStatus",
     "RankMove",
+    "RankingAnswer",
+    "RankingAnswers",
     "RateLimitError",
     "RequestSent",
     "RequestTimeoutError",
@@ -120,6 +141,7 @@ __all__ = [
     "TournamentStats",
     "TransportError",
     "UnknownItem",
+    "UnknownModelError",
     "WaitStarted",
     "WrongEventLoopError",
     "__version__",

@@ -17,7 +17,9 @@
     ├── TransportError                          no usable answer: refused, reset, DNS, TLS
     │   └── RequestTimeoutError (also TimeoutError)
     ├── ResponseFormatError                     not JSON, wrong shape, too large, a redirect
-    └── QuotaExhaustedError                     the local budget says no; nothing was sent
+    ├── QuotaExhaustedError                     the local budget says no; nothing was sent
+    ├── UnknownModelError (also LookupError)    no model in the data set goes by that name
+    └── AmbiguousModelError (also LookupError)  several models go by that name
 
 Every error carries ``attempts``: how many requests the call made before giving
 up (0 when nothing was sent). No error message, ``str`` or ``repr`` ever
@@ -32,6 +34,7 @@ from datetime import datetime
 
 __all__ = [
     "APIError",
+    "AmbiguousModelError",
     "AuthenticationError",
     "BadRequestError",
     "ClientClosedError",
@@ -46,6 +49,7 @@ __all__ = [
     "ResponseFormatError",
     "ServerError",
     "TransportError",
+    "UnknownModelError",
     "WrongEventLoopError",
     "is_transient",
 ]
@@ -192,6 +196,36 @@ class QuotaExhaustedError(OpenRouterBenchError):
     ) -> None:
         super().__init__(message, attempts=attempts)
         self.available_at = available_at
+
+
+class UnknownModelError(OpenRouterBenchError, LookupError):
+    """No model of the data set goes by ``name``; ``suggestions`` holds the closest names.
+
+    ``missing`` names the parts of the data set that could not be fetched (the model may
+    be in one of them).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        name: str = "",
+        suggestions: tuple[str, ...] = (),
+        missing: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(message)
+        self.name = name
+        self.suggestions = suggestions
+        self.missing = missing
+
+
+class AmbiguousModelError(OpenRouterBenchError, LookupError):
+    """Several models go by ``name``; ``candidates`` holds their ids, to pick one from."""
+
+    def __init__(self, message: str, *, name: str = "", candidates: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.name = name
+        self.candidates = candidates
 
 
 _STATUS_ERRORS: dict[int, type[APIError]] = {

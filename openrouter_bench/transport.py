@@ -343,6 +343,10 @@ def _secrets(request: Request) -> tuple[str, ...]:
     return ()
 
 
+#: The shortest secret scrubbed from an answer's data (an OpenRouter key is some 70 characters).
+_SCRUBBED_LENGTH: Final = 12
+
+
 def _without_secrets(
     status: int, headers: Mapping[str, str], body: bytes, secrets: tuple[str, ...]
 ) -> _RawResponse:
@@ -350,9 +354,13 @@ def _without_secrets(
 
     A real server never echoes the credential; a hostile one does, in a body or a
     header, so that it lands in an error message, a log line or the cache. The
-    longest secret goes first, so ``Bearer <key>`` is replaced whole.
+    longest secret goes first, so ``Bearer <key>`` is replaced whole. A secret
+    shorter than :data:`_SCRUBBED_LENGTH` is left in the data: it cannot be told
+    apart from the data's own text (a test key ``"k"`` is in every field name),
+    and no real key is that short; texts bound for errors and logs are still
+    redacted of it (:func:`untrusted_text`).
     """
-    hidden = sorted(secrets, key=len, reverse=True)
+    hidden = sorted((s for s in secrets if len(s) >= _SCRUBBED_LENGTH), key=len, reverse=True)
     for secret in hidden:
         body = body.replace(secret.encode(), REDACTED.encode())
     kept: dict[str, str] = {}

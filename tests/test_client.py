@@ -693,3 +693,12 @@ async def test_per_call_values_are_invalid_query_errors(fake: FakeOpenRouter) ->
         with pytest.raises(ConfigurationError, match="every must be"):
             client.watch(every=float("inf"))
     assert fake.requests == []
+
+
+@pytest.mark.parametrize("key", ["k", "a", "test"])
+async def test_a_short_test_key_leaves_the_data_alone(fake: FakeOpenRouter, key: str) -> None:
+    """A key too short to be real (as tests use) is not scrubbed out of the data it appears in."""
+    async with BenchmarksClient(key, base_url=fake.url, quota=None, cache=None) as client:
+        page = await client.get(source="openrouter")
+    assert page.meta.task_type is None
+    assert unstructure_page(page) == fake.payload({"source": "openrouter"})

@@ -42,7 +42,9 @@ import openrouter_bench
 from benchmarks.fault_matrix import FAULT_MATRIX, UNLIMITED, run_case
 from benchmarks.soak import redis_sweep
 from openrouter_bench import (
+    AmbiguousModelError,
     BenchmarksClient,
+    Catalog,
     ClientClosedError,
     ConfigurationError,
     InvalidQueryError,
@@ -55,7 +57,9 @@ from openrouter_bench import (
     RetryPolicy,
     ServerError,
     SyncBenchmarksClient,
+    TaskType,
     TransportError,
+    UnknownModelError,
     WrongEventLoopError,
     diff_snapshots,
 )
@@ -191,6 +195,16 @@ async def _surface(fake: FakeOpenRouter, clock: FakeTime) -> list[object]:
         got += [stale, await client.history(source="artificial-analysis", max_results=3)]
         fake.script(401)
         got.append(await client.fan_out([Query(source="openrouter"), Query(max_results=2)]))
+        catalog = await Catalog.load(client)
+        first, second = catalog.models[:2]
+        got += [catalog, *catalog.parts, catalog.model(first), catalog.compare(first, second)]
+        got += [catalog.best(TaskType.CODING, max_price=2), catalog.frontier(TaskType.SEARCH)]
+        try:
+            catalog.resolve(first + " typo")
+        except UnknownModelError as error:
+            got.append(error)
+        # The fake's names are all distinct; this one is built as resolve builds it.
+        got.append(AmbiguousModelError("two", name="b", candidates=(first, second)))
         got += [client.stats, client.cache.stats, client.cache]
     try:
         await client.get()
