@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any, Final
+from typing import Any, Final, Literal, TypeAlias
 from urllib.parse import urlencode
 
 import attrs
@@ -73,6 +73,7 @@ __all__ = [
     "GUIDE_MAX_RESULTS",
     "MAX_RESULTS_READINGS",
     "PARAMETERS",
+    "MaxResultsReading",
     "TASK_CATEGORIES",
     "NO_CREDENTIALS",
     "RATE_LIMIT_ERROR_TYPE",
@@ -95,8 +96,10 @@ PARAMETERS: Final = (
     "search_surface",
 )
 
+#: How ``max_results`` is read: the API reference's way or the Data API guide's.
+MaxResultsReading: TypeAlias = Literal["reference", "guide"]
 #: The two readings of ``max_results`` the published documents give (see the module docstring).
-MAX_RESULTS_READINGS: Final = ("reference", "guide")
+MAX_RESULTS_READINGS: Final[tuple[MaxResultsReading, ...]] = ("reference", "guide")
 #: The Data API guide's bounds: ``max_results`` from 1 to 100, and 50 items when it is omitted.
 GUIDE_MAX_RESULTS: Final = 100
 GUIDE_DEFAULT_RESULTS: Final = 50
@@ -192,7 +195,7 @@ class Selection:
 
     @classmethod
     def from_pairs(
-        cls, pairs: Iterable[tuple[str, str]], *, reading: str = "reference"
+        cls, pairs: Iterable[tuple[str, str]], *, reading: MaxResultsReading = "reference"
     ) -> Selection:
         """Check query-string pairs; raises :class:`ParameterError` for the first problem.
 
@@ -244,7 +247,9 @@ class Selection:
         return selection
 
     @classmethod
-    def from_params(cls, params: Mapping[str, str], *, reading: str = "reference") -> Selection:
+    def from_params(
+        cls, params: Mapping[str, str], *, reading: MaxResultsReading = "reference"
+    ) -> Selection:
         """Check a mapping of query parameters (string values, as in a URL)."""
         for name, value in params.items():
             if not isinstance(value, str):

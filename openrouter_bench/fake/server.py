@@ -78,6 +78,7 @@ from openrouter_bench.fake.selection import (
     MAX_RESULTS_READINGS,
     NO_CREDENTIALS,
     RATE_LIMIT_ERROR_TYPE,
+    MaxResultsReading,
     ParameterError,
     Selection,
     bare_error_body,
@@ -187,7 +188,7 @@ class FakeOpenRouter:
         models: int = 160,
         as_of: datetime = DEFAULT_AS_OF,
         as_of_milliseconds: bool = False,
-        max_results_reading: str = "reference",
+        max_results_reading: MaxResultsReading = "reference",
     ) -> None:
         _check_loopback(host)
         if max_results_reading not in MAX_RESULTS_READINGS:
@@ -679,7 +680,7 @@ async def serve(
     per_minute: int | None = 30,
     per_day: int | None = 500,
     as_of_milliseconds: bool = False,
-    max_results_reading: str = "reference",
+    max_results_reading: MaxResultsReading = "reference",
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
     """Run a fake until cancelled; ``on_ready`` gets the base URL once it listens.

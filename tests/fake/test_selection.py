@@ -313,7 +313,7 @@ def test_guide_reading_refuses_max_results_out_of_range(
 def test_an_unknown_max_results_reading_is_refused() -> None:
     """max_results_reading takes 'reference' or 'guide' only."""
     with pytest.raises(ValueError, match="max_results_reading must be one of"):
-        FakeOpenRouter(max_results_reading="manual")
+        FakeOpenRouter(max_results_reading="manual")  # type: ignore[arg-type]
 
 
 def test_as_of_in_milliseconds_is_the_guide_form(data: FakeOpenRouter) -> None:
