@@ -12,7 +12,10 @@ naming the JSON path, e.g. ``data[3].elo: expected a number, got str``.
 Writing gives the server's document back: extra keys merged in, ints kept as
 ints, prices as plain decimal strings, UTC timestamps as
 ``YYYY-MM-DDTHH:MM:SS[.ffffff]Z`` (other offsets keep their offset), and an
-optional key (``run_config``) only when the input had it.
+optional key (``run_config``) only when the input had it. A timestamp field
+with a companion text field (``Meta.raw_as_of``, marked ``text_of`` in its
+metadata) keeps the server's text when it is in another form, such as
+``...T12:00:00.000Z``, and writes that text back.
 
 Both directions are registered on one private :class:`cattrs.Converter`
 (``_converter``), so ``_converter.structure(obj, DesignArenaItem)`` runs the
@@ -213,6 +216,29 @@ def _format_timestamp(value: datetime) -> str:
     return value.isoformat()
 
 
+# The longest timestamp text kept as sent: ISO 8601 with nanoseconds and an offset is 35
+# characters, and datetime reads a fraction of any length, which is not worth keeping.
+_KEPT_TEXT_CHARS: Final = 64
+
+
+def _kept_text(raw: str, value: datetime) -> str | None:
+    """The server's text of a timestamp, when writing ``value`` would not give it back."""
+    text = str.__str__(raw)
+    if len(text) > _KEPT_TEXT_CHARS or _format_timestamp(value) == text:
+        return None
+    return text
+
+
+def _written_timestamp(value: datetime, text: str | None) -> str:
+    # The kept text, while it still reads as this very value: attrs.evolve can give a
+    # record a new timestamp and leave the old text behind.
+    if text is not None:
+        kept = _parse_timestamp(text) if text.__class__ is str else None
+        if kept is not None and kept == value and kept.utcoffset() == value.utcoffset():
+            return text
+    return _format_timestamp(value)
+
+
 # JSON's number grammar with at most a two-digit exponent. Decimal() alone would also take
 # " 1", "1_0", "007" (which would not write back the same), "NaN", and "1e999999999",
 # whose plain form is a billion characters long.
@@ -304,6 +330,8 @@ class _FieldPlan:
     nullable: bool
     optional_key: bool
     record: type | None
+    # The field that keeps this timestamp's text as the server wrote it, if any.
+    text_field: str | None = None
 
 
 _SCALAR_KINDS: Final[dict[object, str]] = {
@@ -317,8 +345,13 @@ _SCALAR_KINDS: Final[dict[object, str]] = {
 
 def _plan(cls: type) -> list[_FieldPlan]:
     plans = []
+    texts = {
+        field.metadata["text_of"]: field.name
+        for field in attrs.fields(cls)
+        if "text_of" in field.metadata
+    }
     for field in attrs.fields(cls):
-        if field.name == "extra":
+        if field.name == "extra" or "text_of" in field.metadata:
             continue
         args = typing.get_args(field.type)
         nullable = type(None) in args
@@ -327,7 +360,11 @@ def _plan(cls: type) -> list[_FieldPlan]:
             (base,) = [arg for arg in args if arg is not type(None)]
         optional_key = field.default is None and field.kw_only
         if base in _SCALAR_KINDS:
-            plans.append(_FieldPlan(field.name, _SCALAR_KINDS[base], nullable, optional_key, None))
+            kind = _SCALAR_KINDS[base]
+            text = texts.get(field.name)
+            if text is not None and (kind != "timestamp" or nullable or optional_key):
+                raise TypeError(f"{cls.__name__}.{text}: text_of names a required timestamp")
+            plans.append(_FieldPlan(field.name, kind, nullable, optional_key, None, text))
         elif isinstance(base, type) and attrs.has(base):
             plans.append(_FieldPlan(field.name, "record", nullable, optional_key, base))
         else:
@@ -406,11 +443,18 @@ def _structure_source(cls: type, plans: list[_FieldPlan]) -> str:
                 f"        nulls = nulls or {v} is None",
             ]
         lines += ["    " + line for line in _check_lines(plan, v)]
+        if plan.text_field is not None:
+            lines += [f"    v_{plan.text_field} = _kept_text(obj[{plan.name!r}], {v})"]
     no_extra = "len(obj) == size and not nulls" if has_optional else "len(obj) == size"
     lines += [
         f"    extra = _NO_EXTRA if {no_extra} else _extras(obj, _KNOWN, _OPTIONAL)",
         "    record = _new(_cls)",
         *(f"    _set_{plan.name}(record, v_{plan.name})" for plan in plans),
+        *(
+            f"    _set_{plan.text_field}(record, v_{plan.text_field})"
+            for plan in plans
+            if plan.text_field is not None
+        ),
         "    _set_extra(record, extra)",
         "    return record",
     ]
@@ -418,7 +462,9 @@ def _structure_source(cls: type, plans: list[_FieldPlan]) -> str:
 
 
 def _write_expression(plan: _FieldPlan, value: str) -> str:
-    if plan.kind == "timestamp":
+    if plan.text_field is not None:
+        expression = f"_written_timestamp({value}, record.{plan.text_field})"
+    elif plan.kind == "timestamp":
         expression = f"_format_timestamp({value})"
     elif plan.kind == "decimal":
         expression = f"_format_decimal({value})"
@@ -466,6 +512,7 @@ _NAMESPACE: Final[dict[str, Any]] = {
     "_extras": _extras,
     "_format_decimal": _format_decimal,
     "_format_timestamp": _format_timestamp,
+    "_kept_text": _kept_text,
     "_merge_extra": _merge_extra,
     "_missing": _missing,
     "_parse_decimal": _parse_decimal,
@@ -476,6 +523,7 @@ _NAMESPACE: Final[dict[str, Any]] = {
     "_want_object": _want_object,
     "_want_str": _want_str,
     "_want_timestamp": _want_timestamp,
+    "_written_timestamp": _written_timestamp,
 }
 
 

@@ -434,12 +434,18 @@ def build_parser() -> argparse.ArgumentParser:
         "  GET    /_fake/requests   the API requests received (never their keys)\n"
         "  DELETE /_fake/requests   forget them\n"
         "  POST   /_fake/reset      back to the first snapshot, no faults, no requests\n"
-        "  GET    /_fake/state      the current as_of, request and fault counts",
+        "  GET    /_fake/state      the current as_of, request and fault counts\n"
+        "\n"
+        "Where the published documents disagree, the fake follows the API reference unless\n"
+        "told otherwise: --max-results-reading guide caps an unfiltered answer at 50 items\n"
+        "and refuses max_results over 100 (the Data API guide's reading), and\n"
+        "--as-of-milliseconds writes meta.as_of as 2026-06-03T12:00:00.000Z.",
         examples=(
             "openrouter-bench fake-server --port 8080",
             "OPENROUTER_BASE_URL=http://127.0.0.1:8080/api/v1 OPENROUTER_API_KEY=any-key "
             "openrouter-bench get --source design-arena",
             "openrouter-bench fake-server --per-minute 5 --key test-key --seed 2",
+            "openrouter-bench fake-server --max-results-reading guide --as-of-milliseconds",
         ),
     )
     server = fake.add_argument_group("server")
@@ -451,6 +457,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     server.add_argument("--per-minute", type=int, default=30, help="requests per minute per key")
     server.add_argument("--per-day", type=int, default=500, help="requests per day per key")
+    server.add_argument(
+        "--max-results-reading",
+        choices=("reference", "guide"),
+        default="reference",
+        help="reference: omitted max_results means every item; guide: 1 to 100, "
+        "omitted means at most 50 (default: reference)",
+    )
+    server.add_argument(
+        "--as-of-milliseconds",
+        action="store_true",
+        help="write meta.as_of with milliseconds (...T12:00:00.000Z), as the Data API guide does",
+    )
     _add_logging_options(server, verbose=False)
 
     _add_fake_commands(commands)
@@ -986,6 +1004,8 @@ async def _fake_server(args: argparse.Namespace, out: TextIO) -> int:
             keys=args.key,
             per_minute=args.per_minute,
             per_day=args.per_day,
+            as_of_milliseconds=args.as_of_milliseconds,
+            max_results_reading=args.max_results_reading,
             on_ready=ready,
         )
     )

@@ -59,7 +59,7 @@ from openrouter_bench.hooks import (
     WaitStarted,
 )
 from openrouter_bench.models import DesignArenaItem, Page
-from openrouter_bench.query import Arena, Query, Source
+from openrouter_bench.query import KNOWN_CATEGORIES, Arena, Query, Source
 from openrouter_bench.quota import QuotaLimiter, QuotaPolicy, QuotaStatus, WaitObserver, open_quota
 from openrouter_bench.retry import RetryPolicy, SendGate, call_with_retries
 from openrouter_bench.transport import DEFAULT_MAX_RESPONSE_BYTES
@@ -677,11 +677,35 @@ class BenchmarksClient:
         One request for the whole arena (none while it is cached), so
         categories the server added since this package was released show up
         too.
+
+        Limitation: the categories are read from the arena's page, which is
+        only the whole arena if the server sends every item when no
+        ``max_results`` is given (the API reference's reading). Under the Data
+        API guide's reading it sends at most 50, and categories past them are
+        not seen. When the page may have been cut that way
+        (:attr:`~openrouter_bench.models.Page.may_be_cut`: exactly 50 items),
+        this logs a warning and adds the documented categories
+        (:data:`~openrouter_bench.query.KNOWN_CATEGORIES`) the page did not
+        show, after the ones it did: a sweep over the result then misses no
+        documented category, only (perhaps) a new one.
         """
         query = Query(source=Source.DESIGN_ARENA, arena=arena)
         page = await self.get(query, refresh=_refresh(refresh))
-        found = (item.category for item in page.items if isinstance(item, DesignArenaItem))
-        return tuple(dict.fromkeys(found))
+        found = tuple(
+            dict.fromkeys(item.category for item in page.items if isinstance(item, DesignArenaItem))
+        )
+        if not page.may_be_cut:
+            return found
+        unseen = tuple(category for category in KNOWN_CATEGORIES if category not in found)
+        logger.warning(
+            "the %s arena's page holds %d items, the most a server may send without "
+            "max_results: it may be cut, so categories past it may be missing; "
+            "adding the %d documented categories it did not show",
+            query.arena,
+            len(page),
+            len(unseen),
+        )
+        return found + unseen
 
     def watch(
         self,

@@ -107,6 +107,10 @@ class APIError(OpenRouterBenchError):
     ``body_excerpt`` keeps the first few hundred characters of a body that was
     not (an HTML page from a proxy, say). ``retry_after`` is the server's
     ``Retry-After`` in seconds (either form), or None when it sent none.
+    ``error_type`` is the body's ``error.metadata.error_type`` (a 429 says
+    ``"rate_limit_exceeded"``), cleaned like every server text, or None. Only
+    ``error.message`` and ``error.code`` are required in a body: ``metadata``
+    is None when the body had none.
     """
 
     def __init__(
@@ -119,11 +123,13 @@ class APIError(OpenRouterBenchError):
         headers: Mapping[str, str] | None = None,
         metadata: object = None,
         retry_after: float | None = None,
+        error_type: str | None = None,
         attempts: int = 0,
     ) -> None:
         super().__init__(message, attempts=attempts)
         self.status = status
         self.retry_after = retry_after
+        self.error_type = error_type
         self.code = code
         self.body_excerpt = body_excerpt
         self.headers: Mapping[str, str] = dict(headers or {})
@@ -162,7 +168,11 @@ class NotFoundError(APIError):
 
 
 class RateLimitError(APIError):
-    """429: too many requests; ``retry_after`` says how long the server asked to wait."""
+    """429: too many requests; ``retry_after`` says how long the server asked to wait.
+
+    ``error_type`` is ``"rate_limit_exceeded"`` when the server said so in the
+    body; None for a bare 429 (a proxy's, say) or one this client raised itself.
+    """
 
 
 class ServerError(APIError):

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any, ClassVar, TypeAlias, TypeVar
+from typing import Any, ClassVar, Final, TypeAlias, TypeVar
 
 import attrs
 
@@ -39,6 +39,10 @@ __all__ = [
     "TournamentStats",
     "UnknownItem",
 ]
+
+#: The most items an answer without ``max_results`` holds under the Data API guide's reading
+#: ("1 to 100, default 50"); the API reference's reading is "omitted = all".
+GUIDE_DEFAULT_RESULTS: Final = 50
 
 #: The ``extra`` of a record the server sent nothing extra for: one shared empty mapping.
 NO_EXTRA: Mapping[str, Any] = MappingProxyType({})
@@ -187,7 +191,16 @@ Item: TypeAlias = (
 
 @attrs.frozen
 class Meta:
-    """What the server said about the data set it answered from."""
+    """What the server said about the data set it answered from.
+
+    ``as_of`` is an aware datetime whichever form the server wrote it in:
+    ``2026-06-03T12:00:00Z`` (the API reference) or ``2026-06-03T12:00:00.000Z``
+    (the Data API guide). ``raw_as_of`` keeps the server's text when it is not
+    the standard form (None when it is), so writing the meta back as JSON
+    gives that text back; it is used only while it still reads as ``as_of``.
+    It takes no part in equality: both forms name one moment, and the cache
+    keys snapshots by a canonical form of ``as_of``.
+    """
 
     as_of: datetime
     version: str
@@ -197,6 +210,9 @@ class Meta:
     model_count: int
     task_type: str | None
     extra: Mapping[str, Any] = _extra_field()
+    raw_as_of: str | None = attrs.field(
+        default=None, kw_only=True, repr=False, eq=False, hash=False, metadata={"text_of": "as_of"}
+    )
 
 
 _ItemT = TypeVar("_ItemT", bound=Item)
@@ -232,6 +248,23 @@ class Page:
 
     def __len__(self) -> int:
         return len(self.items)
+
+    @property
+    def may_be_cut(self) -> bool:
+        """True when the server may have left matching items out of this page.
+
+        An answer holds at most ``max_results`` items, and the published
+        documents disagree about an answer without it: all matching items (the
+        API reference) or at most 50 (the Data API guide). So a page is whole
+        for sure only when it is shorter than ``max_results``, or, without
+        ``max_results``, when it holds any number of items but exactly 50 (more
+        than 50 shows the server applied no cap). Never treat a page that may
+        be cut as the whole of its ranking, arena or source.
+        """
+        limit = self.query.max_results
+        if limit is not None:
+            return len(self.items) >= limit
+        return len(self.items) == GUIDE_DEFAULT_RESULTS
 
     @property
     def as_of(self) -> datetime:

@@ -320,6 +320,7 @@ def _status_error(
 ) -> APIError:
     code: int | None = None
     metadata: object = None
+    error_type: str | None = None
     message, excerpt = _error_message(status, body, secrets)
     try:
         document = orjson.loads(body) if body else None
@@ -333,7 +334,11 @@ def _status_error(
                 message = text
         if isinstance(error.get("code"), int) and not isinstance(error.get("code"), bool):
             code = error["code"]
-        metadata = _small_copy(error.get("metadata"), secrets, _METADATA_DEPTH, [_METADATA_VALUES])
+        # Only message and code are required: metadata may be absent, like the
+        # top-level openrouter_metadata and user_id (which are never read).
+        raw_metadata = error.get("metadata")
+        metadata = _small_copy(raw_metadata, secrets, _METADATA_DEPTH, [_METADATA_VALUES])
+        error_type = _error_type(raw_metadata, secrets)
         excerpt = ""
     return error_for_status(status)(
         message,
@@ -343,7 +348,18 @@ def _status_error(
         headers=headers,
         metadata=metadata,
         retry_after=retry_after,
+        error_type=error_type,
     )
+
+
+def _error_type(metadata: object, secrets: Sequence[str]) -> str | None:
+    """``metadata.error_type`` (``"rate_limit_exceeded"`` on a 429), cleaned; None without one."""
+    if not isinstance(metadata, dict):
+        return None
+    value = metadata.get("error_type")
+    if not isinstance(value, str):
+        return None
+    return untrusted_text(value, secrets=secrets, limit=_METADATA_KEY_CHARS) or None
 
 
 def _small_copy(value: object, secrets: Sequence[str], depth: int, left: list[int]) -> object:

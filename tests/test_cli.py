@@ -491,6 +491,42 @@ def test_fake_server_command_serves_until_stopped(
         assert secret not in url + rest + err
 
 
+def test_fake_server_command_takes_the_guides_readings() -> None:
+    """fake-server --max-results-reading guide --as-of-milliseconds serves the guide's forms."""
+    process = subprocess.Popen(  # a fixed argv, no shell
+        [
+            sys.executable,
+            "-m",
+            "openrouter_bench",
+            "fake-server",
+            "--max-results-reading",
+            "guide",
+            "--as-of-milliseconds",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        url = _read_line(process, PROCESS_TIMEOUT)
+        request = urllib.request.Request(  # noqa: S310  # the URL the fake printed: http, loopback
+            url + "/benchmarks?source=design-arena",
+            headers={"Authorization": "Bearer any-key"},
+        )
+        with urllib.request.urlopen(request, timeout=PROCESS_TIMEOUT) as answer:  # noqa: S310  # loopback
+            document = json.load(answer)
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=PROCESS_TIMEOUT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, err
+    assert len(document["data"]) == 50
+    assert document["meta"]["as_of"] == "2026-06-03T12:00:00.000Z"
+
+
 # The demo.
 
 

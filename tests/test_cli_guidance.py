@@ -174,6 +174,8 @@ def test_fake_server_help_lists_its_control_endpoints() -> None:
         "/_fake/state",
     ):
         assert endpoint in text, endpoint
+    for option in ("--max-results-reading {reference,guide}", "--as-of-milliseconds"):
+        assert option in text, option
 
 
 def test_fake_publish_then_watch_sees_the_change(api: FakeOpenRouter) -> None:

@@ -10,6 +10,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
+import attrs
 import cattrs
 import orjson
 import pytest
@@ -256,6 +257,53 @@ def test_meta_structures_with_aware_as_of_and_keeps_extras() -> None:
     assert meta.model_count == 4
     assert meta.extra == {"generated_by": "pipeline-7"}
     assert unstructure_meta(meta) == raw
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-06-03T12:00:00.000Z",  # the Data API guide's form
+        "2026-06-03T12:00:00.120Z",
+        "2026-06-03T12:00:00+00:00",
+        "2026-06-03T14:00:00.000+02:00",
+    ],
+)
+def test_meta_as_of_in_another_form_round_trips_as_sent(text: str) -> None:
+    """An as_of in another ISO form reads as an aware datetime and writes back as sent."""
+    meta = structure_meta(meta_object() | {"as_of": text})
+    assert meta.as_of == datetime.fromisoformat(text)
+    assert meta.as_of.utcoffset() is not None
+    assert meta.raw_as_of == text
+    assert unstructure_meta(meta)["as_of"] == text
+    assert structure_meta(unstructure_meta(meta)).raw_as_of == text
+    page = read(document() | {"meta": meta_object() | {"as_of": text}})
+    assert orjson.loads(encode_page(page))["meta"]["as_of"] == text
+
+
+def test_meta_as_of_in_the_standard_form_keeps_no_text() -> None:
+    """The reference's form keeps nothing extra, and equals the same moment in the guide's form."""
+    plain = structure_meta(meta_object() | {"as_of": "2026-06-03T12:00:00Z"})
+    millis = structure_meta(meta_object() | {"as_of": "2026-06-03T12:00:00.000Z"})
+    assert plain.raw_as_of is None
+    assert plain == millis
+    assert hash(plain) == hash(millis)
+    assert "000Z" not in repr(millis)
+
+
+def test_a_kept_as_of_text_is_dropped_once_as_of_changes() -> None:
+    """A meta evolved to another as_of writes that as_of, not the old text."""
+    meta = structure_meta(meta_object() | {"as_of": "2026-06-03T12:00:00.000Z"})
+    moved = attrs.evolve(meta, as_of=meta.as_of + timedelta(days=1))
+    assert unstructure_meta(moved)["as_of"] == "2026-06-04T12:00:00Z"
+    forged = attrs.evolve(meta, raw_as_of="not a timestamp")
+    assert unstructure_meta(forged)["as_of"] == "2026-06-03T12:00:00Z"
+
+
+def test_an_absurdly_long_as_of_fraction_is_not_kept() -> None:
+    """A fraction of a thousand digits reads as a moment, but only its standard form is kept."""
+    meta = structure_meta(meta_object() | {"as_of": "2026-06-03T12:00:00." + "0" * 1000 + "Z"})
+    assert meta.raw_as_of is None
+    assert unstructure_meta(meta)["as_of"] == "2026-06-03T12:00:00Z"
 
 
 def test_page_structures_items_in_order_with_query_and_time() -> None:
@@ -862,3 +910,30 @@ def test_items_of_refuses_what_is_not_an_item_class(kind: Any) -> None:
     with pytest.raises(InvalidQueryError, match="items_of takes an item class") as refused:
         read(document()).items_of(kind)
     assert "DesignArenaItem" in str(refused.value)
+
+
+def _page_of(count: int, query: Query) -> Page:
+    """A page of ``count`` Artificial Analysis items answering ``query``."""
+    item = structure_item(aa_item())
+    return attrs.evolve(read(document()), items=(item,) * count, query=query)
+
+
+@pytest.mark.parametrize(
+    ("count", "max_results", "cut"),
+    [
+        (0, None, False),
+        (49, None, False),
+        (50, None, True),  # the Data API guide's default cap, exactly
+        (51, None, False),  # more than the guide's cap: the server applied none
+        (1_100, None, False),
+        (4, 5, False),
+        (5, 5, True),
+        (100, 100, True),
+    ],
+)
+def test_a_page_may_be_cut_when_it_fills_a_cap_that_could_apply(
+    count: int, max_results: int | None, cut: bool
+) -> None:
+    """may_be_cut: a page as long as max_results, or of exactly 50 items without it."""
+    page = _page_of(count, Query(source="artificial-analysis", max_results=max_results))
+    assert page.may_be_cut is cut

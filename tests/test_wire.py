@@ -552,6 +552,72 @@ def test_json_error_body(status: int, cls: type[APIError]) -> None:
     assert str(error) == f"HTTP {status}: problem number {status}"
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        # The real endpoint's answer without credentials: no optional key at all.
+        b'{"error":{"message":"No cookie auth credentials found","code":401}}',
+        b'{"error":{"code":401,"message":"No cookie auth credentials found","metadata":null}}',
+        b'{"error":{"message":"No cookie auth credentials found","code":401},"user_id":null}',
+        b'{"error":{"message":"No cookie auth credentials found","code":401},'
+        b'"openrouter_metadata":{"region":"x"}}',
+    ],
+)
+def test_error_bodies_without_the_optional_keys(body: bytes) -> None:
+    """A body with only error.message and error.code (or some of the optional keys) reads whole."""
+    error = _read_error(401, body, {"Content-Type": "application/json"})
+    assert type(error) is AuthenticationError
+    assert error.message == "No cookie auth credentials found"
+    assert error.code == 401
+    assert error.metadata is None
+    assert error.error_type is None
+    assert error.body_excerpt == ""
+    assert str(error) == "HTTP 401: No cookie auth credentials found"
+
+
+@pytest.mark.parametrize(("status", "cls"), STATUS_CLASSES)
+def test_a_bare_error_body_gives_every_status_its_class(status: int, cls: type[APIError]) -> None:
+    """Every status reads a body holding only message and code, keeping both."""
+    body = orjson.dumps({"error": {"message": f"bare {status}", "code": status}})
+    error = _read_error(status, body)
+    assert type(error) is cls
+    assert isinstance(error, APIError)
+    assert (error.message, error.code, error.metadata) == (f"bare {status}", status, None)
+
+
+def test_a_429_names_its_error_type() -> None:
+    """A 429 body's error.metadata.error_type lands on the RateLimitError, with the metadata."""
+    body = _error_body(429, "Rate limit exceeded", {"error_type": "rate_limit_exceeded"})
+    error = _read_error(429, body, {"Retry-After": "3"})
+    assert isinstance(error, RateLimitError)
+    assert error.error_type == "rate_limit_exceeded"
+    assert error.metadata == {"error_type": "rate_limit_exceeded"}
+    assert error.retry_after == 3.0
+
+
+@pytest.mark.parametrize(
+    ("metadata", "expected"),
+    [
+        (None, None),
+        ({}, None),
+        ({"error_type": 7}, None),
+        ({"error_type": ["rate_limit_exceeded"]}, None),
+        ({"error_type": "   "}, None),
+        ({"error_type": "quota\n\x1b[31mexceeded"}, "quota [31mexceeded"),
+        ({"error_type": "t" * 5000}, "t" * 59 + "…"),
+        ({"error_type": f"leak {CANARY_KEY}"}, f"leak {REDACTED}"),
+    ],
+)
+def test_an_error_type_is_cleaned_like_any_server_text(
+    metadata: object, expected: str | None
+) -> None:
+    """error_type is a short single line without the key, or None when it is not a text."""
+    error = _read_error(429, _error_body(429, "slow down", metadata), secrets=SECRETS)
+    assert isinstance(error, RateLimitError)
+    assert error.error_type == expected
+    assert all(CANARY_KEY not in text for text in _texts_of(error))
+
+
 @pytest.mark.parametrize(("status", "cls"), STATUS_CLASSES)
 def test_html_proxy_page(status: int, cls: type[APIError]) -> None:
     """An HTML page from a proxy: its title is the message, a tag-free excerpt is kept."""

@@ -379,9 +379,16 @@ class _Catalog:
     search_models: tuple[_Model, ...]
 
 
-def format_timestamp(moment: datetime) -> str:
-    """``YYYY-MM-DDTHH:MM:SSZ``, the API's timestamp form."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def format_timestamp(moment: datetime, *, milliseconds: bool = False) -> str:
+    """``YYYY-MM-DDTHH:MM:SSZ``, the API reference's timestamp form.
+
+    With ``milliseconds``: ``YYYY-MM-DDTHH:MM:SS.mmmZ``, the form the Data API
+    guide shows.
+    """
+    utc = moment.astimezone(UTC)
+    if milliseconds:
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @lru_cache(maxsize=16)

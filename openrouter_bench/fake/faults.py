@@ -1,7 +1,9 @@
 """Faults the fake can inject, and how each one goes on the wire.
 
 A fault is an HTTP error status (any 4xx or 5xx, with the contract's JSON
-error body) or one of the named failures in :data:`FAULT_NAMES`:
+error body: a 401 with only ``error.message`` and ``error.code``, as the real
+endpoint sends it, a 429 with ``error.metadata.error_type`` set to
+``"rate_limit_exceeded"``) or one of the named failures in :data:`FAULT_NAMES`:
 
 ``reset``
     The connection is reset (TCP RST) before any response byte. aiohttp's
@@ -52,7 +54,7 @@ import attrs
 import orjson
 from aiohttp import web
 
-from openrouter_bench.fake.selection import error_body
+from openrouter_bench.fake.selection import RATE_LIMIT_ERROR_TYPE, bare_error_body, error_body
 
 __all__ = ["FAULT_NAMES", "TRANSIENT_FAULTS", "Fault", "FaultSpec", "send_fault"]
 
@@ -174,9 +176,8 @@ async def send_fault(
     """
     kind = fault.kind
     if isinstance(kind, int):
-        message = _phrase(kind)
         return web.json_response(
-            error_body(kind, message),
+            _status_body(kind),
             status=kind,
             headers=_retry_after(fault, wall_now),
             dumps=_dumps,
@@ -246,6 +247,16 @@ def _drop(request: web.Request, *, reset: bool) -> NoReturn:
             transport.close()
     # aiohttp takes a cancelled handler for a vanished client: it writes nothing more.
     raise asyncio.CancelledError
+
+
+def _status_body(status: int) -> dict[str, Any]:
+    # The shapes the real endpoint uses: a bare 401, a 429 naming its error type.
+    message = _phrase(status)
+    if status == 401:
+        return bare_error_body(status, message)
+    if status == 429:
+        return error_body(status, message, {"error_type": RATE_LIMIT_ERROR_TYPE})
+    return error_body(status, message)
 
 
 def _phrase(status: int) -> str:

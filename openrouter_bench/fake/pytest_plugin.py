@@ -50,6 +50,19 @@ gets a fake of its own, stopped after the test::
     @pytest.mark.parametrize("openrouter_fake", [{"seed": 1}, {"seed": 2}], indirect=True)
     def test_any_seed(openrouter_fake):
         assert fetch(openrouter_fake, max_results=5)["meta"]["model_count"] >= 1
+
+Where the published documents disagree, the fake follows the API reference;
+the same marker (or parameter) picks the Data API guide's reading instead, so
+a test can check that code is right under both::
+
+    @pytest.mark.parametrize(
+        "openrouter_fake",
+        [{}, {"max_results_reading": "guide", "as_of_milliseconds": True}],
+        indirect=True,
+    )
+    def test_either_reading(openrouter_fake):
+        page = fetch(openrouter_fake, source="design-arena")
+        assert len(page["data"]) >= 50  # the guide's reading stops at 50
 """
 
 from __future__ import annotations
@@ -71,7 +84,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         f"{_MARKER}(**options): give this test its own fake server built with these "
-        "FakeOpenRouter options (per_minute=..., keys=[...], seed=...)",
+        "FakeOpenRouter options (per_minute=..., keys=[...], seed=..., "
+        "max_results_reading='guide', as_of_milliseconds=True)",
     )
 
 

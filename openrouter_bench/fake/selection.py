@@ -34,7 +34,13 @@ How each filter selects items (the order of the result is described in
 ``include_run_config``
     Adds ``run_config`` to search eval items; it selects nothing.
 ``max_results``
-    Truncates the final list.
+    Truncates the final list. The published documents disagree on its
+    bounds, so the fake reads it one of two ways (``reading``, see
+    :data:`MAX_RESULTS_READINGS`): ``"reference"`` (the API reference: at
+    least 1, omitted means every matching item) or ``"guide"`` (the Data API
+    guide: 1 to :data:`GUIDE_MAX_RESULTS`, omitted means at most
+    :data:`GUIDE_DEFAULT_RESULTS` items; a value out of range is a 400 saying
+    ``max_results must be between 1 and 100``).
 
 ``meta.citation`` and ``meta.source_url`` name the one source a query can
 reach (the ``source`` filter, or, without it, the only source left by the
@@ -46,7 +52,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any, Final
+from typing import Any, Final, Literal, TypeAlias
 from urllib.parse import urlencode
 
 import attrs
@@ -63,10 +69,17 @@ from openrouter_bench.fake.dataset import (
 from openrouter_bench.query import Arena, BenchmarkType, SearchSurface, Source, TaskType
 
 __all__ = [
+    "GUIDE_DEFAULT_RESULTS",
+    "GUIDE_MAX_RESULTS",
+    "MAX_RESULTS_READINGS",
     "PARAMETERS",
+    "MaxResultsReading",
     "TASK_CATEGORIES",
+    "NO_CREDENTIALS",
+    "RATE_LIMIT_ERROR_TYPE",
     "ParameterError",
     "Selection",
+    "bare_error_body",
     "error_body",
 ]
 
@@ -82,6 +95,14 @@ PARAMETERS: Final = (
     "search_engine",
     "search_surface",
 )
+
+#: How ``max_results`` is read: the API reference's way or the Data API guide's.
+MaxResultsReading: TypeAlias = Literal["reference", "guide"]
+#: The two readings of ``max_results`` the published documents give (see the module docstring).
+MAX_RESULTS_READINGS: Final[tuple[MaxResultsReading, ...]] = ("reference", "guide")
+#: The Data API guide's bounds: ``max_results`` from 1 to 100, and 50 items when it is omitted.
+GUIDE_MAX_RESULTS: Final = 100
+GUIDE_DEFAULT_RESULTS: Final = 50
 
 _CHOICES: Final[dict[str, tuple[str, ...]]] = {
     "source": tuple(member.value for member in Source),
@@ -133,12 +154,25 @@ class ParameterError(ValueError):
 
 
 def error_body(code: int, message: str, metadata: JSON | None = None) -> JSON:
-    """An error body in the contract's shape."""
+    """An error body in the contract's full shape (every optional key present, some null)."""
     return {
         "error": {"code": code, "message": message, "metadata": metadata},
         "openrouter_metadata": None,
         "user_id": None,
     }
+
+
+#: The ``error.metadata.error_type`` every 429 body carries.
+RATE_LIMIT_ERROR_TYPE: Final = "rate_limit_exceeded"
+#: What the real endpoint says to a request without credentials.
+NO_CREDENTIALS: Final = "No cookie auth credentials found"
+
+
+def bare_error_body(code: int, message: str) -> JSON:
+    """An error body with only the required keys, as the real 401 is:
+    ``{"error": {"message": ..., "code": ...}}`` (no ``metadata``, ``openrouter_metadata``
+    or ``user_id``)."""
+    return {"error": {"message": message, "code": code}}
 
 
 def _echo(value: str) -> str:
@@ -160,8 +194,18 @@ class Selection:
     search_surface: str | None = None
 
     @classmethod
-    def from_pairs(cls, pairs: Iterable[tuple[str, str]]) -> Selection:
-        """Check query-string pairs; raises :class:`ParameterError` for the first problem."""
+    def from_pairs(
+        cls, pairs: Iterable[tuple[str, str]], *, reading: MaxResultsReading = "reference"
+    ) -> Selection:
+        """Check query-string pairs; raises :class:`ParameterError` for the first problem.
+
+        ``reading`` is how ``max_results`` is read: ``"reference"`` or ``"guide"``.
+        """
+        if reading not in MAX_RESULTS_READINGS:
+            raise ValueError(
+                f"reading must be one of {', '.join(map(repr, MAX_RESULTS_READINGS))}, "
+                f"got {reading!r}"
+            )
         values: dict[str, str] = {}
         unknown: list[str] = []
         for name, value in pairs:
@@ -191,7 +235,7 @@ class Selection:
             task_type=values.get("task_type"),
             arena=values.get("arena"),
             category=values.get("category"),
-            max_results=_max_results(values.get("max_results")),
+            max_results=_max_results(values.get("max_results"), reading),
             benchmark_type=values.get("benchmark_type"),
             include_run_config=_flag(values.get("include_run_config")),
             search_engine=values.get("search_engine"),
@@ -203,7 +247,9 @@ class Selection:
         return selection
 
     @classmethod
-    def from_params(cls, params: Mapping[str, str]) -> Selection:
+    def from_params(
+        cls, params: Mapping[str, str], *, reading: MaxResultsReading = "reference"
+    ) -> Selection:
         """Check a mapping of query parameters (string values, as in a URL)."""
         for name, value in params.items():
             if not isinstance(value, str):
@@ -211,7 +257,7 @@ class Selection:
                     f"parameter {name!r} must be a string, as in a query string; "
                     f"got {type(value).__name__}"
                 )
-        return cls.from_pairs(params.items())
+        return cls.from_pairs(params.items(), reading=reading)
 
     def _check_combination(self) -> None:
         source = self.source
@@ -343,12 +389,17 @@ class Selection:
         data = assessed + others
         return data if self.max_results is None else data[: self.max_results]
 
-    def body(self, snapshot: Snapshot) -> JSON:
-        """The whole 200 body: ``data`` and ``meta``."""
+    def body(self, snapshot: Snapshot, *, milliseconds: bool = False) -> JSON:
+        """The whole 200 body: ``data`` and ``meta``.
+
+        ``milliseconds`` writes ``meta.as_of`` as the Data API guide shows it
+        (``2026-06-03T12:00:00.000Z``) rather than as the reference does
+        (``2026-06-03T12:00:00Z``).
+        """
         data = self.items(snapshot)
         cited = self.cited_source
         meta: JSON = {
-            "as_of": format_timestamp(snapshot.as_of),
+            "as_of": format_timestamp(snapshot.as_of, milliseconds=milliseconds),
             "version": "v1",
             "source": self.source,
             "source_url": None if cited is None else SOURCE_URLS[cited],
@@ -359,9 +410,15 @@ class Selection:
         return {"data": data, "meta": meta}
 
 
-def _max_results(raw: str | None) -> int | None:
+def _max_results(raw: str | None, reading: str) -> int | None:
+    guide = reading == "guide"
     if raw is None:
-        return None
+        return GUIDE_DEFAULT_RESULTS if guide else None
+    if guide and not (_DIGITS.fullmatch(raw) and 1 <= int(raw) <= GUIDE_MAX_RESULTS):
+        raise ParameterError(
+            f"max_results must be between 1 and {GUIDE_MAX_RESULTS}; got {_echo(raw)}",
+            parameter="max_results",
+        )
     if not _DIGITS.fullmatch(raw) or int(raw) < 1:
         raise ParameterError(
             f"max_results must be an integer >= 1; got {_echo(raw)}", parameter="max_results"

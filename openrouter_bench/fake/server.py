@@ -6,10 +6,14 @@ What a request meets, in order:
    a faulted request counts against no rate limit);
 2. ``405`` for a method other than GET, ``404`` for another path;
 3. ``401`` for a missing, empty or malformed ``Authorization: Bearer <key>``
-   header, or a key not in ``keys`` when ``keys`` is given;
+   header, or a key not in ``keys`` when ``keys`` is given, with the real
+   endpoint's bare body: ``{"error": {"message": ..., "code": 401}}`` (no
+   ``metadata``, ``openrouter_metadata`` or ``user_id``), the message for a
+   missing header being the real one, ``No cookie auth credentials found``;
 4. ``429`` past ``per_minute`` requests in ``minute_window`` seconds or
    ``per_day`` in ``day_window`` (sliding windows per key, read from
-   ``clock``); a refused request is not counted;
+   ``clock``), its body's ``error.metadata.error_type`` being
+   ``"rate_limit_exceeded"``; a refused request is not counted;
 5. ``400`` for invalid parameters (:mod:`openrouter_bench.fake.selection`);
 6. ``200`` with the body for the current snapshot.
 
@@ -17,6 +21,18 @@ Steps 5 and 6 carry ``X-RateLimit-Limit``, ``X-RateLimit-Remaining`` and
 ``X-RateLimit-Reset`` (epoch milliseconds, from ``wall_clock``) for the window
 closest to refusing; a 429 carries them with ``Retry-After`` too. Every error
 body has the contract's shape.
+
+Two options choose between readings of the published documents where they
+disagree (the defaults follow the API reference):
+
+``as_of_milliseconds=True``
+    ``meta.as_of`` is written as the Data API guide shows it,
+    ``2026-06-03T12:00:00.000Z``, instead of ``2026-06-03T12:00:00Z``.
+``max_results_reading="guide"``
+    ``max_results`` as the Data API guide has it: 1 to 100, and at most 50
+    items when it is omitted; a value over 100 is a 400 (``max_results must be
+    between 1 and 100; got '150'``). The default, ``"reference"``, is the API
+    reference's: at least 1, omitted means every matching item.
 
 Control endpoints (no auth, never faulted, not logged): ``GET`` and
 ``DELETE /_fake/requests``, ``POST`` and ``DELETE /_fake/faults`` (body
@@ -58,7 +74,16 @@ from openrouter_bench.fake.dataset import (
 )
 from openrouter_bench.fake.faults import TRANSIENT_FAULTS, Fault, FaultSpec, send_fault
 from openrouter_bench.fake.ratelimit import RateDecision, SlidingWindowLimiter
-from openrouter_bench.fake.selection import ParameterError, Selection, error_body
+from openrouter_bench.fake.selection import (
+    MAX_RESULTS_READINGS,
+    NO_CREDENTIALS,
+    RATE_LIMIT_ERROR_TYPE,
+    MaxResultsReading,
+    ParameterError,
+    Selection,
+    bare_error_body,
+    error_body,
+)
 
 __all__ = ["FakeOpenRouter", "RecordedRequest", "serve"]
 
@@ -141,6 +166,10 @@ class FakeOpenRouter:
     are plain, thread-safe methods. ``clock`` drives the rate windows (inject
     one to test limits without sleeping); ``wall_clock`` gives the epoch time
     in ``X-RateLimit-Reset`` and HTTP-date ``Retry-After`` values.
+
+    ``as_of_milliseconds`` and ``max_results_reading`` pick the Data API
+    guide's reading of ``meta.as_of`` and ``max_results`` over the API
+    reference's (see the module docstring): test a client against both.
     """
 
     def __init__(
@@ -158,8 +187,19 @@ class FakeOpenRouter:
         wall_clock: Callable[[], float] = time.time,
         models: int = 160,
         as_of: datetime = DEFAULT_AS_OF,
+        as_of_milliseconds: bool = False,
+        max_results_reading: MaxResultsReading = "reference",
     ) -> None:
         _check_loopback(host)
+        if max_results_reading not in MAX_RESULTS_READINGS:
+            raise ValueError(
+                "max_results_reading must be one of "
+                f"{', '.join(map(repr, MAX_RESULTS_READINGS))}, got {max_results_reading!r}"
+            )
+        if not isinstance(as_of_milliseconds, bool):
+            raise ValueError(f"as_of_milliseconds must be a bool, got {as_of_milliseconds!r}")
+        self.as_of_milliseconds = as_of_milliseconds
+        self.max_results_reading = max_results_reading
         self.seed = seed
         self._host = host
         self._port = port
@@ -402,7 +442,7 @@ class FakeOpenRouter:
     # --- bodies ----------------------------------------------------------------------------
 
     def _decoded(self, snapshot: Snapshot, params: Mapping[str, str] | None) -> dict[str, Any]:
-        selection = Selection.from_params(params or {})
+        selection = Selection.from_params(params or {}, reading=self.max_results_reading)
         document: dict[str, Any] = orjson.loads(self._body(snapshot, selection))
         return document
 
@@ -413,7 +453,7 @@ class FakeOpenRouter:
             if body is not None:
                 self._bodies.move_to_end(key)
                 return body
-            body = orjson.dumps(selection.body(snapshot))
+            body = orjson.dumps(selection.body(snapshot, milliseconds=self.as_of_milliseconds))
             self._bodies[key] = body
             if len(self._bodies) > _BODY_CACHE_ENTRIES:
                 self._bodies.popitem(last=False)
@@ -424,9 +464,9 @@ class FakeOpenRouter:
         with self._lock:
             snapshot = self._snapshots[-1]
         try:
-            selection = Selection.from_pairs(pairs)
+            selection = Selection.from_pairs(pairs, reading=self.max_results_reading)
         except ParameterError:
-            selection = Selection()
+            selection = Selection.from_pairs((), reading=self.max_results_reading)
         return self._body(snapshot, selection)
 
     # --- the API ---------------------------------------------------------------------------
@@ -496,14 +536,14 @@ class FakeOpenRouter:
             return self._reply(request, 404, error_body(404, f"no such endpoint: {request.path}"))
         key, problem = _bearer_key(request.headers.get("Authorization"))
         if key is None or (self._keys is not None and _key_digest(key) not in self._keys):
-            return self._reply(request, 401, error_body(401, problem or "invalid API key"))
+            return self._reply(request, 401, bare_error_body(401, problem or "invalid API key"))
         with self._lock:
             decision = self._limiter.take(_key_digest(key))
         headers = {} if decision is None else decision.headers(self._wall_clock())
         if decision is not None and not decision.allowed:
             return self._reply(request, 429, _rate_limited(decision), headers)
         try:
-            selection = Selection.from_pairs(pairs)
+            selection = Selection.from_pairs(pairs, reading=self.max_results_reading)
         except ParameterError as error:
             return self._reply(request, 400, error.body(), headers)
         with self._lock:
@@ -588,7 +628,7 @@ class FakeOpenRouter:
 def _bearer_key(header: str | None) -> tuple[str | None, str | None]:
     """The key from an Authorization header, or None and why it is unusable."""
     if header is None:
-        return None, "missing Authorization header; send 'Authorization: Bearer <key>'"
+        return None, NO_CREDENTIALS
     scheme, _, key = header.strip().partition(" ")
     key = key.strip()
     if scheme.lower() != "bearer" or not key or any(char.isspace() for char in key):
@@ -601,7 +641,11 @@ def _rate_limited(decision: RateDecision) -> dict[str, Any]:
         429,
         f"rate limit exceeded: {decision.limit} requests per window; "
         f"retry in {decision.retry_after} s",
-        {"limit": decision.limit, "retry_after": decision.retry_after},
+        {
+            "error_type": RATE_LIMIT_ERROR_TYPE,
+            "limit": decision.limit,
+            "retry_after": decision.retry_after,
+        },
     )
 
 
@@ -635,11 +679,23 @@ async def serve(
     keys: Collection[str] | None = None,
     per_minute: int | None = 30,
     per_day: int | None = 500,
+    as_of_milliseconds: bool = False,
+    max_results_reading: MaxResultsReading = "reference",
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
-    """Run a fake until cancelled; ``on_ready`` gets the base URL once it listens."""
+    """Run a fake until cancelled; ``on_ready`` gets the base URL once it listens.
+
+    The options are :class:`FakeOpenRouter`'s.
+    """
     async with FakeOpenRouter(
-        seed=seed, host=host, port=port, keys=keys, per_minute=per_minute, per_day=per_day
+        seed=seed,
+        host=host,
+        port=port,
+        keys=keys,
+        per_minute=per_minute,
+        per_day=per_day,
+        as_of_milliseconds=as_of_milliseconds,
+        max_results_reading=max_results_reading,
     ) as fake:
         if on_ready is not None:
             on_ready(fake.url)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import attrs
+import orjson
 import pytest
 
 from openrouter_bench.cache._codec import (
@@ -9,6 +11,7 @@ from openrouter_bench.cache._codec import (
     MAX_POINTER_BYTES,
     Pointer,
     UnreadableEntry,
+    as_of_text,
     pack_page,
     pack_pointer,
     unpack_page,
@@ -95,3 +98,26 @@ def test_a_page_whose_meta_as_of_is_not_its_keys_is_unreadable() -> None:
     stored = pack_page(QUERY, AS_OF_2, make_page(QUERY, AS_OF_1))
     with pytest.raises(UnreadableEntry, match=r"meta\.as_of"):
         unpack_page(stored, QUERY, AS_OF_2)
+
+
+def test_a_page_keeps_the_servers_as_of_text_under_a_canonical_key() -> None:
+    """A page whose as_of came with milliseconds is stored under the canonical as_of and
+    read back with the server's text."""
+    page = make_page(QUERY, AS_OF_1)
+    sent = AS_OF_1.replace("Z", ".000Z")
+    page = attrs.evolve(page, meta=attrs.evolve(page.meta, raw_as_of=sent))
+    assert as_of_text(page.meta.as_of) == AS_OF_1
+    stored = pack_page(QUERY, as_of_text(page.meta.as_of), page)
+    assert orjson.loads(stored)["as_of"] == AS_OF_1
+    read = unpack_page(stored, QUERY, AS_OF_1)
+    assert read == page
+    assert read.meta.raw_as_of == sent
+    with pytest.raises(UnreadableEntry):
+        unpack_page(stored, QUERY, sent)
+
+
+def test_a_pointer_naming_the_guides_as_of_form_is_unreadable() -> None:
+    """The cache writes as_of canonically: a pointer naming the millisecond form is a miss."""
+    sent = AS_OF_1.replace("Z", ".000Z")
+    with pytest.raises(UnreadableEntry):
+        unpack_pointer(pointer_bytes(as_of=sent, history=[sent]), QUERY, now=NOW, history=2)

@@ -6,6 +6,8 @@ import importlib.metadata
 
 import pytest
 
+from openrouter_bench.fake import FakeOpenRouter
+
 pytest_plugins = ["pytester"]
 
 
@@ -79,3 +81,19 @@ def test_pytest_plugin_serves_user_tests(pytester: pytest.Pytester, plugin_args:
     )
     result = pytester.runpytest(*plugin_args)
     result.assert_outcomes(passed=6)
+
+
+@pytest.mark.openrouter_fake(max_results_reading="guide", as_of_milliseconds=True)
+def test_the_marker_picks_the_guide_readings(openrouter_fake: FakeOpenRouter) -> None:
+    """The marker builds a fake with the guide's max_results and as_of readings."""
+    assert openrouter_fake.max_results_reading == "guide"
+    body = openrouter_fake.payload({"source": "design-arena"})
+    assert len(body["data"]) == 50
+    assert body["meta"]["as_of"].endswith(".000Z")
+
+
+@pytest.mark.parametrize("openrouter_fake", [{"max_results_reading": "guide"}], indirect=True)
+def test_indirect_parameters_pick_the_guide_reading(openrouter_fake: FakeOpenRouter) -> None:
+    """Indirect parametrization passes max_results_reading like any other option."""
+    assert len(openrouter_fake.payload()["data"]) == 50
+    assert openrouter_fake.payload()["meta"]["as_of"].endswith(":00Z")

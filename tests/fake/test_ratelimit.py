@@ -39,6 +39,7 @@ async def test_per_minute_limit_and_recovery(session: aiohttp.ClientSession) -> 
         assert headers["X-RateLimit-Remaining"] == "0"
         assert int(headers["X-RateLimit-Reset"]) > time.time() * 1000 - 60_000
         assert orjson.loads(body)["error"]["code"] == 429
+        assert orjson.loads(body)["error"]["metadata"]["error_type"] == "rate_limit_exceeded"
         status, _, _ = await fetch(session, fake)
         assert status == 429  # still refused, and not counted
         clock.now += 0.5

@@ -15,6 +15,7 @@ from openrouter_bench.fake.selection import TASK_CATEGORIES, Selection
 from openrouter_bench.query import Query
 from tests.fake.conftest import fetch, items_of
 
+_AA: Final = "artificial-analysis"
 META_KEYS: Final = {
     "as_of",
     "version",
@@ -264,3 +265,115 @@ def test_payload_refuses_what_the_server_refuses() -> None:
         fake.payload({"source": "design-arena", "benchmark_type": "gpqa_diamond"})
     assert error.value.parameter == "benchmark_type"
     assert isinstance(error.value, ValueError)
+
+
+# --- the readings of the published documents -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def guide() -> FakeOpenRouter:
+    """A fake that reads max_results as the Data API guide does, never started."""
+    return FakeOpenRouter(seed=11, max_results_reading="guide")
+
+
+def test_guide_reading_caps_an_omitted_max_results_at_50(
+    data: FakeOpenRouter, guide: FakeOpenRouter
+) -> None:
+    """Guide reading: no max_results is the first 50 items of the reference's full list."""
+    for params in ({}, {"source": "design-arena"}, {"source": "artificial-analysis"}):
+        full = data.payload(params)["data"]
+        assert len(full) > 50
+        body = guide.payload(params)
+        assert body["data"] == full[:50]
+        assert body["meta"]["model_count"] == len({i["model_permaslug"] for i in body["data"]})
+
+
+def test_guide_reading_keeps_max_results_up_to_100(
+    data: FakeOpenRouter, guide: FakeOpenRouter
+) -> None:
+    """Guide reading: 1 to 100 is honoured as given, the same as under the reference."""
+    for count in ("1", "77", "100"):
+        assert guide.payload({"max_results": count}) == data.payload({"max_results": count})
+
+
+@pytest.mark.parametrize("value", ["101", "150", "100000", "0"])
+def test_guide_reading_refuses_max_results_out_of_range(
+    data: FakeOpenRouter, guide: FakeOpenRouter, value: str
+) -> None:
+    """Guide reading: max_results outside 1..100 is a 400 saying so; the reference takes > 100."""
+    with pytest.raises(ParameterError) as refused:
+        guide.payload({"max_results": value})
+    assert refused.value.parameter == "max_results"
+    assert refused.value.message == f"max_results must be between 1 and 100; got {value!r}"
+    if value != "0":
+        taken = data.payload({"max_results": value})["data"]
+        assert taken == data.payload()["data"][: int(value)]
+
+
+def test_an_unknown_max_results_reading_is_refused() -> None:
+    """max_results_reading takes 'reference' or 'guide' only."""
+    with pytest.raises(ValueError, match="max_results_reading must be one of"):
+        FakeOpenRouter(max_results_reading="manual")  # type: ignore[arg-type]
+
+
+def test_as_of_in_milliseconds_is_the_guide_form(data: FakeOpenRouter) -> None:
+    """as_of_milliseconds writes meta.as_of as ...T12:00:00.000Z; nothing else in the body moves."""
+    fake = FakeOpenRouter(seed=11, as_of_milliseconds=True)
+    body = fake.payload({"source": "openrouter"})
+    plain = data.payload({"source": "openrouter"})
+    assert body["meta"]["as_of"] == "2026-06-03T12:00:00.000Z"
+    assert plain["meta"]["as_of"] == "2026-06-03T12:00:00Z"
+    assert body["data"] == plain["data"]
+    assert {**body["meta"], "as_of": None} == {**plain["meta"], "as_of": None}
+
+
+# --- task types, as the guides state them ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("task", "benchmark"),
+    [("intelligence", "gpqa_diamond"), ("agentic", "tau_bench_verified_airline")],
+)
+def test_openrouter_task_is_its_classic_benchmark(
+    data: FakeOpenRouter, task: str, benchmark: str
+) -> None:
+    """source=openrouter with a task type is exactly that task's classic benchmark."""
+    body = data.payload({"source": "openrouter", "task_type": task})
+    assert body["data"] == items_of(data, source="openrouter", benchmark_type=benchmark)
+    assert body["meta"]["task_type"] == task
+    assert body["meta"]["source"] == "openrouter"
+    assert (
+        items_of(data, source="openrouter", task_type=task, benchmark_type=benchmark)
+        == (body["data"])
+    )
+
+
+def test_openrouter_task_and_another_classic_benchmark_is_empty(data: FakeOpenRouter) -> None:
+    """A task type and a classic benchmark of another task select nothing, and are no 400."""
+    body = data.payload(
+        {"source": "openrouter", "task_type": "agentic", "benchmark_type": "gpqa_diamond"}
+    )
+    assert body["data"] == []
+    assert Query(source="openrouter", task_type="agentic", benchmark_type="gpqa_diamond").params
+
+
+@pytest.mark.parametrize("task", ["coding", "intelligence", "agentic"])
+def test_artificial_analysis_task_is_a_ranking_by_that_index(
+    data: FakeOpenRouter, task: str
+) -> None:
+    """AA with a task type: only models scored for it, best first (ties by id), top N a prefix."""
+    index = f"{task}_index"
+    everything = items_of(data, source="artificial-analysis")
+    assert any(item[index] is None for item in everything)
+    ranked = items_of(data, source="artificial-analysis", task_type=task)
+    expected = sorted(
+        (item for item in everything if item[index] is not None),
+        key=lambda item: (-item[index], item["model_permaslug"]),
+    )
+    assert ranked == expected
+    assert (
+        items_of(data, source="artificial-analysis", task_type=task, max_results="5")
+        == (expected[:5])
+    )
+    mixed = [item for item in items_of(data, task_type=task) if item["source"] == _AA]
+    assert mixed == expected

@@ -221,3 +221,53 @@ async def test_serve_runs_until_cancelled(session: aiohttp.ClientSession) -> Non
     with pytest.raises(aiohttp.ClientConnectionError):
         async with session.get(url + "/benchmarks", headers=AUTH):
             pass
+
+
+async def test_missing_credentials_get_the_real_bare_401(
+    server: FakeOpenRouter, session: aiohttp.ClientSession
+) -> None:
+    """No Authorization header: exactly the real endpoint's body, with no optional keys."""
+    status, headers, body = await fetch(session, server, "", {})
+    assert status == 401
+    assert headers["Content-Type"].startswith("application/json")
+    assert orjson.loads(body) == {
+        "error": {"message": "No cookie auth credentials found", "code": 401}
+    }
+    _, _, malformed = await fetch(session, server, "", {"Authorization": "Basic x"})
+    assert set(orjson.loads(malformed)) == {"error"}
+    assert set(orjson.loads(malformed)["error"]) == {"message", "code"}
+
+
+async def test_scripted_401_and_429_have_the_real_shapes(
+    server: FakeOpenRouter, session: aiohttp.ClientSession
+) -> None:
+    """A scripted 401 is bare like the real one; a scripted 429 names its error type."""
+    server.script(401, 429)
+    _, _, unauthorized = await fetch(session, server)
+    _, _, limited = await fetch(session, server)
+    assert set(orjson.loads(unauthorized)) == {"error"}
+    assert orjson.loads(limited)["error"]["metadata"] == {"error_type": "rate_limit_exceeded"}
+
+
+async def test_guide_reading_over_http(session: aiohttp.ClientSession) -> None:
+    """max_results_reading='guide': 50 items when omitted, a 400 naming the range over 100."""
+    async with FakeOpenRouter(max_results_reading="guide", per_minute=None) as fake:
+        status, _, body = await fetch(session, fake, "source=design-arena")
+        assert status == 200
+        assert len(orjson.loads(body)["data"]) == 50
+        status, _, body = await fetch(session, fake, "max_results=101")
+        assert status == 400
+        error = orjson.loads(body)["error"]
+        assert error["message"] == "max_results must be between 1 and 100; got '101'"
+        assert error["metadata"] == {"parameter": "max_results"}
+        assert [record.status for record in fake.requests] == [200, 400]
+
+
+async def test_as_of_milliseconds_over_http(session: aiohttp.ClientSession) -> None:
+    """as_of_milliseconds=True: the 200 body carries meta.as_of with .000Z."""
+    async with FakeOpenRouter(as_of_milliseconds=True, per_minute=None) as fake:
+        _, _, body = await fetch(session, fake, "source=openrouter")
+        assert orjson.loads(body)["meta"]["as_of"] == "2026-06-03T12:00:00.000Z"
+        fake.publish()
+        _, _, body = await fetch(session, fake, "source=openrouter")
+        assert orjson.loads(body)["meta"]["as_of"] == "2026-06-04T12:00:00.000Z"
