@@ -21,9 +21,10 @@ every answer says, in ``missing``, which parts it could not look at.
 
 **Pages that may have been cut.** The endpoint's reference says an omitted
 ``max_results`` means "all"; its Data API guide says "default 50, at most 100".
-A page with exactly 50 or 100 items (``max_results`` omitted), or with as many
-items as the ``max_results`` passed to :meth:`Catalog.load`, may have been
-cut. Such a Design Arena arena is asked for again category by category (the
+A page that :attr:`~openrouter_bench.Page.may_be_cut` says may have been cut
+(exactly 50 items with ``max_results`` omitted, or as many items as the
+``max_results`` passed to :meth:`Catalog.load`) is not taken for the whole.
+Such a Design Arena arena is asked for again category by category (the
 categories the cut page shows, and :data:`~openrouter_bench.query.KNOWN_CATEGORIES`),
 and such an OpenRouter page benchmark by benchmark (those it shows, and every
 :class:`~openrouter_bench.query.BenchmarkType`). A category or benchmark that
@@ -104,10 +105,6 @@ __all__ = [
 PER_MILLION_TOKENS: Final = "USD per million tokens, 3:1 input:output"
 #: The unit of an OpenRouter eval's price.
 PER_TASK: Final = "USD per task"
-
-#: Item counts at which a page asked for without ``max_results`` may have been cut: the
-#: Data API guide's default (50) and its largest allowed value (100).
-SERVER_CAPS: Final = frozenset({50, 100})
 
 _MILLION: Final = Decimal(1_000_000)
 _AA_TASKS: Final = (TaskType.INTELLIGENCE, TaskType.CODING, TaskType.AGENTIC)
@@ -286,14 +283,6 @@ def _name_forms(text: str) -> set[str]:
     return forms
 
 
-def could_be_cut(page: Page, max_results: int | None) -> bool:
-    """Whether a server-side cap may have cut ``page`` (see the module docstring)."""
-    count = len(page.items)
-    if max_results is not None:
-        return count >= max_results
-    return count in SERVER_CAPS
-
-
 def _part_queries(max_results: int | None) -> list[tuple[str, Query]]:
     parts = [
         (Source.ARTIFICIAL_ANALYSIS.value, Query(source=Source.ARTIFICIAL_ANALYSIS)),
@@ -381,7 +370,7 @@ class Catalog:
         cut = [
             page
             for page in first.pages.values()
-            if could_be_cut(page, max_results) and _split(page, max_results) is not None
+            if page.may_be_cut and _split(page, max_results) is not None
         ]
         narrow = [query for page in cut for query in _split(page, max_results) or []]
         second = await client.fan_out(narrow) if narrow else None
@@ -392,7 +381,7 @@ class Catalog:
             if isinstance(outcome, OpenRouterBenchError):
                 parts.append(CatalogPart(name, source, (query,), (), error=outcome, complete=False))
                 continue
-            if not could_be_cut(outcome, max_results):
+            if not outcome.may_be_cut:
                 parts.append(CatalogPart(name, source, (query,), (outcome,)))
                 continue
             queries = _split(outcome, max_results)

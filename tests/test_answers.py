@@ -30,7 +30,7 @@ from openrouter_bench import (
     TaskType,
     UnknownModelError,
 )
-from openrouter_bench.answers import PER_MILLION_TOKENS, PER_TASK, blended_price, could_be_cut
+from openrouter_bench.answers import PER_MILLION_TOKENS, PER_TASK, blended_price
 from openrouter_bench.fake import FakeOpenRouter, FakeTime
 from tests.conftest import CANARY_KEY
 
@@ -455,21 +455,22 @@ async def test_a_part_that_cannot_be_split_is_flagged(
     assert "artificial-analysis" in loaded.model(loaded.models[0]).incomplete
 
 
-def page_of(count: int) -> Page:
-    """A page of ``count`` Artificial Analysis items."""
+def page_of(count: int, max_results: int | None = None) -> Page:
+    """A page of ``count`` Artificial Analysis items, as asked for with ``max_results``."""
     item = ArtificialAnalysisItem("a/b", "B", 1.0, None, None, None)
     moment = datetime(2026, 6, 3, tzinfo=UTC)
     meta = Meta(moment, "v1", "artificial-analysis", None, None, 1, None)
-    return Page((item,) * count, meta, Query(source="artificial-analysis"), moment)
+    query = Query(source="artificial-analysis", max_results=max_results)
+    return Page((item,) * count, meta, query, moment)
 
 
-def test_could_be_cut_counts_against_the_cap() -> None:
-    """Without max_results, 50 or 100 items may be a server's cap; with it, reaching it is."""
-    assert could_be_cut(page_of(50), None)
-    assert could_be_cut(page_of(100), None)
-    assert not could_be_cut(page_of(99), None)
-    assert could_be_cut(page_of(10), 10)
-    assert not could_be_cut(page_of(9), 10)
+def test_a_page_at_a_cap_may_be_cut() -> None:
+    """Without max_results, 50 items may be the guide's cap; with it, reaching it is."""
+    assert page_of(50).may_be_cut
+    assert not page_of(100).may_be_cut  # past the guide's default: no cap was applied
+    assert not page_of(49).may_be_cut
+    assert page_of(10, max_results=10).may_be_cut
+    assert not page_of(9, max_results=10).may_be_cut
 
 
 def test_blended_price_is_three_to_one() -> None:
