@@ -85,24 +85,24 @@ _BACKEND_SECONDS_PER_BYTE: Final = 1 / 32e6
 #: The largest page Redis returns in the same round trip as its pointer: a larger one (or
 #: one planted that large) is read by a GET of its own, which its size dwarfs anyway.
 _ONE_TRIP_PAGE_BYTES: Final = 1024 * 1024
-#: Reads a pointer (at most ARGV[1] + 1 bytes, as GETRANGE reads it alone) and, unless it
-#: names the as_of ARGV[3] (a page the caller holds decoded), the page it names (key
-#: ARGV[2] .. as_of) when that weighs at most ARGV[4] bytes. Replies {} (no pointer),
-#: {pointer} or {pointer, as_of, page or nil}; a value of the wrong type reads as the
-#: byte 0xff, which no entry starts with. The reader checks everything again: the
-#: script only saves a round trip, it decides nothing.
+#: Reads a pointer (at most ARGV[1] + 1 bytes, as GETRANGE reads it alone) and the page
+#: it names (key ARGV[2] .. as_of) when that weighs at most ARGV[3] bytes. Replies {}
+#: (no pointer), {pointer} or {pointer, as_of, page or nil}; a value of the wrong type
+#: reads as the byte 0xff, which no entry starts with. The as_of is found where this package's
+#: pointers have it (a JSON decode costs the server more than the whole GET); a pointer
+#: laid out otherwise comes alone. The reader checks everything again: the script only
+#: saves a round trip, it decides nothing.
 _READ_CURRENT: Final = r"""
 local head = redis.pcall('GETRANGE', KEYS[1], 0, tonumber(ARGV[1]))
-if type(head) ~= 'string' then return {'­'} end
+if type(head) ~= 'string' then return {'\255'} end
 if head == '' then return {} end
-local ok, document = pcall(cjson.decode, head)
-if not ok or type(document) ~= 'table' then return {head} end
-local as_of = document['as_of']
-if type(as_of) ~= 'string' or #as_of > 40 or as_of == ARGV[3] then return {head} end
+local shape = '^{"format":%d+,"kind":"pointer","key":"[^"]*","as_of":"([^"\\]*)"'
+local as_of = string.match(head, shape)
+if as_of == nil or #as_of > 40 then return {head} end
 local name = ARGV[2] .. as_of
 local size = redis.pcall('STRLEN', name)
-if type(size) ~= 'number' then return {head, as_of, '­'} end
-if size > tonumber(ARGV[4]) then return {head} end
+if type(size) ~= 'number' then return {head, as_of, '\255'} end
+if size > tonumber(ARGV[3]) then return {head} end
 if size == 0 then return {head, as_of, false} end
 return {head, as_of, redis.call('GET', name)}
 """
@@ -158,8 +158,8 @@ class Entries(abc.ABC):
         The page (a :class:`~openrouter_bench.models.Page`, checked as
         :meth:`read_page` checks it) is None when it was not read with the
         pointer, or is missing: the caller reads it with :meth:`read_page`
-        if it needs it. ``held`` is an ``as_of`` whose page the caller holds
-        decoded already: a pointer naming it comes alone.
+        if it needs it. ``held`` is the ``as_of`` of a page of ``query`` the
+        caller holds decoded already (None: none); the pointer then comes alone.
         """
         return await self.read_pointer(query), None
 
@@ -521,16 +521,18 @@ class RedisEntries(ByteEntries):
 
     async def read_current(self, query: Query, held: str | None) -> tuple[Pointer | None, Any]:
         # One round trip: a script reads the pointer and the page it names (the page's
-        # key depends on the pointer's as_of, so a pipeline of two GETs cannot).
+        # key depends on the pointer's as_of, so a pipeline of two GETs cannot). When the
+        # caller holds a page of this query, the pointer almost always names it: then a
+        # plain GETRANGE, cheaper on the server than running a script, and a second
+        # round trip only the first time a new as_of is read.
         script = self._read_script
-        if script is None:
+        if script is None or held is not None:
             return await super().read_current(query, held)
         key = self.keys.pointer(query)
         prefix = self._name(self.keys.page(query, ""))
         try:
             reply = await script(
-                keys=[self._name(key)],
-                args=[MAX_POINTER_BYTES, prefix, held or "", _ONE_TRIP_PAGE_BYTES],
+                keys=[self._name(key)], args=[MAX_POINTER_BYTES, prefix, _ONE_TRIP_PAGE_BYTES]
             )
         except self._refused as error:
             self._read_script = None
