@@ -20,6 +20,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import logging
+import re
 import sqlite3
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
@@ -106,6 +107,10 @@ if size > tonumber(ARGV[3]) then return {head} end
 if size == 0 then return {head, as_of, false} end
 return {head, as_of, redis.call('GET', name)}
 """
+#: Where this package's pointers name their as_of (as the Redis script finds it).
+_POINTER_AS_OF: Final = re.compile(
+    rb'\{"format":\d+,"kind":"pointer","key":"[^"]*","as_of":"([^"\\]{1,40})"'
+)
 #: The running backend call's timeout, so work moved off the loop can leave it out.
 BACKEND_DEADLINE: ContextVar[asyncio.Timeout | None] = ContextVar(
     "openrouter_bench_backend_deadline", default=None
@@ -618,6 +623,35 @@ class RedisEntries(ByteEntries):
 
 class SQLiteEntries(ByteEntries):
     """Byte entries over :class:`SQLiteCache`, whose pointers are read only up to the cap."""
+
+    async def read_current(self, query: Query, held: str | None) -> tuple[Pointer | None, Any]:
+        # Pointer and page in one hop to the worker thread, unless the caller holds a page
+        # of this query (the pointer almost always names it: then the pointer alone).
+        if held is not None:
+            return await super().read_current(query, held)
+        backend = cast(SQLiteCache, self.backend)
+        key = self.keys.pointer(query)
+
+        def page_name(head: Any) -> str | None:
+            found = _POINTER_AS_OF.match(head) if isinstance(head, bytes) else None
+            if found is None:
+                return None
+            return cast(str, backend.build_key(self.keys.page(query, found[1].decode("latin-1"))))
+
+        head, raw = await backend.get_head_and_named(
+            cast(str, backend.build_key(key)), MAX_POINTER_BYTES, page_name
+        )
+        pointer = await self._pointer_in(key, head, query)
+        if pointer is None or raw is None:
+            return pointer, None
+        # The page was found by the pointer's text, before its checks: it counts only if it
+        # is the checked pointer's as_of.
+        found = _POINTER_AS_OF.match(head) if isinstance(head, bytes) else None
+        if found is None or found[1].decode("latin-1") != pointer.as_of:
+            return pointer, None
+        return pointer, await self._page_in(
+            self.keys.page(query, pointer.as_of), raw, query, pointer.as_of
+        )
 
     async def _load_head(self, key: str, limit: int) -> object:
         backend = cast(SQLiteCache, self.backend)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 import redis.asyncio as aioredis
@@ -20,6 +21,7 @@ from openrouter_bench.cache._entries import entries_for
 from openrouter_bench.cache._keys import EntryKeys
 from openrouter_bench.cache._lru import BoundedMemoryCache, footprint
 from openrouter_bench.cache._near import NearPages
+from openrouter_bench.cache._sqlite import SQLiteCache
 from openrouter_bench.errors import ConfigurationError
 from openrouter_bench.models import Page
 from openrouter_bench.query import Query
@@ -29,6 +31,7 @@ from tests.cache._stored import pointer_bytes
 QUERY = Query(source="artificial-analysis", task_type="coding")
 OTHER = Query(source="artificial-analysis", task_type="math")
 NAMESPACE = "near-test"
+_T = TypeVar("_T")
 TEN_YEARS = 10 * 365 * 86400.0
 #: What a new pooled connection says before its first command, and this module's own reads.
 _NOT_COUNTED = frozenset({"cmdstat_info", "cmdstat_hello", "cmdstat_client|setinfo"})
@@ -158,6 +161,36 @@ async def test_near_bytes_zero_turns_the_layer_off(
     assert (await cache.get(QUERY, upstream.fetcher(QUERY))).from_cache
     assert (cache.stats.near_hits, cache.stats.near_misses) == (0, 0)
     await cache.close()
+
+
+class CountingSQLite(SQLiteCache):
+    """A SQLite backend that counts its trips to the worker thread."""
+
+    hops = 0
+
+    async def _run(self, work: Callable[..., _T], *args: Any) -> _T:
+        self.hops += 1
+        return await super()._run(work, *args)
+
+
+async def test_sqlite_reads_pointer_and_page_in_one_hop(
+    tmp_path: Path, clock: Clock, upstream: Upstream
+) -> None:
+    """A first read takes one trip to SQLite's thread for pointer and page; a warm hit one too."""
+    path = tmp_path / "cache.db"
+    writer = open_cache(f"sqlite:///{path}", namespace=NAMESPACE, clock=clock)
+    fetched = await writer.get(QUERY, upstream.fetcher(QUERY))
+    backend = CountingSQLite(path, clock=clock)
+    reader = SnapshotCache(backend, namespace=NAMESPACE, clock=clock)
+    first = await reader.get(QUERY, upstream.fetcher(QUERY))
+    assert backend.hops == 1
+    assert first.from_cache
+    assert first.items == fetched.items
+    assert (await reader.get(QUERY, upstream.fetcher(QUERY))).from_cache
+    assert backend.hops == 2
+    assert reader.stats.near_hits == 1
+    await writer.close()
+    await backend.close()
 
 
 # Over Redis.
