@@ -40,8 +40,8 @@ from openrouter_bench.cache._codec import unpack_page as decode_entry
 __all__ = ["run"]
 
 RAW: Final = "redis-py GET of the page entry"
-OURS: Final = "client.get(query), Redis hit, warm process (near cache)"
-FIRST_READ: Final = "client.get(query), a process's first read of the page"
+OURS: Final = "client.get(query), Redis hit, warm (near cache)"
+FIRST_READ: Final = "client.get(query), Redis hit, first read of the page"
 FIRST: Final = "first call in the fresh process"
 DECODE: Final = "decoding the page entry alone (no I/O)"
 

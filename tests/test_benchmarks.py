@@ -60,9 +60,10 @@ EXPECTED_ROWS: dict[int, list[str]] = {
     ],
     4: [
         "redis-py GET of the page entry",
-        "client.get(query), Redis hit",
+        "client.get(query), Redis hit, warm (near cache)",
+        "client.get(query), Redis hit, first read of the page",
         "decoding the page entry alone (no I/O)",
-        "first hit in the fresh process",
+        "first call in the fresh process",
     ],
     5: ["raw aiohttp, gather + semaphore", "client.get, gather + semaphore"],
     6: [
