@@ -1,17 +1,19 @@
-"""Scenario 4: a cache hit from Redis on loopback, in a fresh process (no memory layer).
+"""Scenario 4: a cache hit from Redis on loopback, in a fresh process.
 
-Goals, as ratios of medians in one run to a raw redis-py GET of the same
-page's bytes: at most 1.3x for a hit in a warm process (the page already read
-once there), at most 2x for a process's first read of a page (what every hit
-without a memory layer does: the pointer, the page, the records built anew).
+Goals, against a raw redis-py GET of the same page's bytes: a hit in a warm
+process (the page decoded once already, held by the near cache) at most 1.3x;
+a process's first read of a page (pointer and page in one round trip, then
+decoded) at most 2x.
 
 This process fetches the 50-item page once through a client with
 ``cache="redis://..."``; a fresh interpreter (``python -m
-benchmarks.redis_hit``, which never fetched anything) then times hits on its
-own client against ``GET`` of the stored page entry with ``redis.asyncio``,
-interleaved, and prints its samples as JSON. Both clients run with the quota
-off (hits never reach it), so nothing but the cache's own entries is written
-to the Redis, and those are removed at the end.
+benchmarks.redis_hit``, which never fetched anything) then times, interleaved:
+hits on a client with the near cache (warm after its first hit), hits on a
+client without one (``CachePolicy(near_bytes=0)``: every hit is what a
+process's first read of the page costs), and ``GET`` of the stored page entry
+with ``redis.asyncio``; it prints its samples as JSON. The clients run with
+the quota off (hits never reach it), so nothing but the cache's own entries is
+written to the Redis, and those are removed at the end.
 """
 
 from __future__ import annotations
@@ -31,22 +33,24 @@ from benchmarks._documents import API_KEY, PAGE_50
 from benchmarks._measure import Stats, interleaved, stats_of
 from benchmarks._profile import describe_difference, profile_calls
 from benchmarks._report import Plan, Row, ScenarioResult, Verdict, plural, timed_row
-from openrouter_bench import BenchmarksClient, Page
+from openrouter_bench import BenchmarksClient, CachePolicy, Page
 from openrouter_bench.cache._codec import as_of_text
 from openrouter_bench.cache._codec import unpack_page as decode_entry
 
 __all__ = ["PLAN", "run"]
 
 RAW: Final = "redis-py GET of the page entry"
-OURS: Final = "client.get(query), Redis hit"
-FIRST: Final = "first hit in the fresh process"
+OURS: Final = "client.get(query), Redis hit, warm (near cache)"
+FIRST_READ: Final = "client.get(query), Redis hit, first read of the page"
+FIRST: Final = "first call in the fresh process"
 DECODE: Final = "decoding the page entry alone (no I/O)"
 
-#: Most a hit may take over a raw GET: in a warm process, and as a process's first read.
+#: A hit whose page this process decoded before: one small pointer read, no decoding.
 MAX_WARM_RATIO: Final = 1.3
-MAX_RATIO: Final = 2.0
+#: A hit whose page this process never read: one round trip for pointer and page, decoding.
+MAX_FIRST_RATIO: Final = 2.0
 WARM_GOAL: Final = f"<= {MAX_WARM_RATIO:g}x raw GET in a warm process"
-FIRST_READ_GOAL: Final = f"<= {MAX_RATIO:g}x raw GET, a process's first read of a page"
+FIRST_READ_GOAL: Final = f"<= {MAX_FIRST_RATIO:g}x raw GET, a process's first read of a page"
 TITLE: Final = "cache hit, Redis, fresh process"
 PLAN: Final = Plan(4, "cache hit, Redis", (f"hit {WARM_GOAL}", f"hit {FIRST_READ_GOAL}"))
 #: The Redis URL reaches the fresh process in its environment: a URL may hold a password.
@@ -60,9 +64,17 @@ async def _measure_hits(
 
     raw = redis.asyncio.Redis.from_url(redis_url)
     try:
-        async with BenchmarksClient(
-            API_KEY, base_url=base_url, **client_options(cache=redis_url)
-        ) as client:
+        async with (
+            BenchmarksClient(
+                API_KEY, base_url=base_url, **client_options(cache=redis_url)
+            ) as client,
+            BenchmarksClient(
+                API_KEY,
+                base_url=base_url,
+                cache_policy=CachePolicy(near_bytes=0),
+                **client_options(cache=redis_url),
+            ) as unwarmed,
+        ):
             started = time.perf_counter()
             first = await client.get(PAGE_50)
             first_hit = time.perf_counter() - started
@@ -81,13 +93,16 @@ async def _measure_hits(
             async def hit() -> Page:
                 return await client.get(PAGE_50)
 
+            async def first_read() -> Page:
+                return await unwarmed.get(PAGE_50)
+
             as_of = as_of_text(first.meta.as_of)
 
             async def decode_only() -> Page:
                 return decode_entry(stored, PAGE_50, as_of)
 
             samples = await interleaved(
-                {RAW: raw_get, OURS: hit, DECODE: decode_only},
+                {RAW: raw_get, OURS: hit, FIRST_READ: first_read, DECODE: decode_only},
                 rounds=rounds,
                 per_round=per_round,
                 warmup=warmup,
@@ -96,9 +111,12 @@ async def _measure_hits(
             profiles = {
                 RAW: await profile_calls(raw_get, profiled),
                 OURS: await profile_calls(hit, profiled),
+                FIRST_READ: await profile_calls(first_read, profiled),
             }
             if not (await client.get(PAGE_50)).from_cache:
                 raise AssertionError("the Redis scenario measured something other than hits")
+            if client.stats.near_misses != 1 or unwarmed.stats.near_hits:
+                raise AssertionError("the near cache was not warm, or the first reads were not")
     finally:
         await raw.aclose()
     return {
@@ -152,26 +170,40 @@ async def run(context: RunContext) -> list[ScenarioResult]:
         raise AssertionError("the fresh process sent a request instead of hitting Redis")
     measured = orjson.loads(output)
     samples: dict[str, list[float]] = measured["samples"]
+    get = stats_of(samples[RAW]).median
     median = stats_of(samples[OURS]).median
-    ratio = median / stats_of(samples[RAW]).median
-    met = ratio <= MAX_RATIO
+    ratio = median / get
+    first = stats_of(samples[FIRST_READ]).median
+    first_ratio = first / get
+    met = ratio <= MAX_WARM_RATIO
+    first_met = first_ratio <= MAX_FIRST_RATIO
     rows = (
         timed_row(RAW, samples[RAW], baseline=samples[RAW], verdict=Verdict.BASELINE),
         timed_row(
             OURS,
             samples[OURS],
             baseline=samples[RAW],
-            goal=FIRST_READ_GOAL,
+            goal=WARM_GOAL,
             verdict=Verdict.of(met),
             detail=f"p50 {median * 1e6:.0f} µs",
             measured=f"{ratio:.2f}x",
-            limit=MAX_RATIO,
+            limit=MAX_WARM_RATIO,
+        ),
+        timed_row(
+            FIRST_READ,
+            samples[FIRST_READ],
+            baseline=samples[RAW],
+            goal=FIRST_READ_GOAL,
+            verdict=Verdict.of(first_met),
+            detail=f"p50 {first * 1e6:.0f} µs, {first_ratio:.2f}x raw GET",
+            measured=f"{first_ratio:.2f}x",
+            limit=MAX_FIRST_RATIO,
         ),
         timed_row(
             DECODE,
             samples[DECODE],
             baseline=samples[RAW],
-            detail="JSON envelope to records, what every hit does after its two GETs",
+            detail="JSON envelope to records, what a first read does after its round trip",
         ),
         Row(
             FIRST,
@@ -181,34 +213,31 @@ async def run(context: RunContext) -> list[ScenarioResult]:
     )
     notes: tuple[str, ...] = (
         "The 50-item page is fetched and stored by the parent process; a fresh interpreter "
-        "opens `BenchmarksClient(cache=REDIS_URL)` (no memory layer) and times hits: each "
-        "reads the query's pointer and its page entry "
-        f"({measured['entry_bytes'] / 1024:.0f} KiB of JSON) and builds the records anew. "
-        f"{plural(warmup, 'untimed call')} each, then {plural(rounds, 'round')} of "
-        f"{per_round}, interleaved with "
+        "opens two `BenchmarksClient(cache=REDIS_URL)`: one with the near cache (the "
+        "default), whose first hit decodes the page and whose later hits read only the "
+        "query's pointer (one script call that leaves the page out), and one with "
+        "`CachePolicy(near_bytes=0)`, whose every hit is a process's first read of the page: "
+        "pointer and page entry "
+        f"({measured['entry_bytes'] / 1024:.0f} KiB of JSON) in one script call, and the "
+        f"records built anew. {plural(warmup, 'untimed call')} each, then "
+        f"{plural(rounds, 'round')} of {per_round}, interleaved with "
         "a redis-py `GET` of the same page entry on its own connection. The server's request "
         "count confirms the fresh process sent nothing upstream.",
         describe_difference(
             measured["profiles"][OURS],
             measured["profiles"][RAW],
-            name=f"{measured['profiled']} calls each, a hit against a raw GET",
+            name=f"{measured['profiled']} calls each, a warm hit against a raw GET",
         ),
     )
-    if not met:
-        get = stats_of(samples[RAW]).median
+    if not (met and first_met):
         decode = stats_of(samples[DECODE]).median
-        floor = 2 * get + decode
+        floor = get + decode
         notes += (
-            "Why the goal is missed: a hit without a memory layer is two round trips (the "
-            "pointer names the snapshot, then the page is read) and the records are built "
-            f"again from JSON: 2 GETs + decoding = {floor * 1e6:.0f} µs, already "
-            f"{floor / get:.1f}x a raw GET before any other work"
-            + (
-                f"; the hit's remaining {(median - floor) * 1e6:.0f} µs is the cache's own "
-                "path (single-flight, the backend guard and its timeout, envelope checks)."
-                if median > floor
-                else "."
-            ),
+            "Why a goal is missed: a first read is at least one round trip (a script call, "
+            "dearer on the server than a GET) and the records built from JSON, a GET and "
+            f"decoding alone {floor * 1e6:.0f} µs, {floor / get:.1f}x a raw GET; a warm hit "
+            "is one small GETRANGE of the pointer plus the call's own path (the client, "
+            "single-flight, the backend guard and its timeout, the pointer's checks).",
         )
     return [ScenarioResult(number=4, title=TITLE, rows=rows, notes=notes, raw=measured)]
 

@@ -123,7 +123,8 @@ class ClientStats:
     """What a client has done so far: requests it sent and how the cache served calls.
 
     ``quota_wait`` is the seconds calls spent waiting in line for the quota
-    (summed over calls, so it can exceed the wall time).
+    (summed over calls, so it can exceed the wall time). ``near_hits`` and
+    ``near_misses`` are the near cache's (see :class:`~openrouter_bench.CacheStats`).
     """
 
     requests: int
@@ -134,6 +135,8 @@ class ClientStats:
     coalesced: int
     cache_errors: int
     quota_wait: float = 0.0
+    near_hits: int = 0
+    near_misses: int = 0
 
 
 class _Secret:
@@ -587,6 +590,8 @@ class BenchmarksClient:
             coalesced=cache.coalesced,
             cache_errors=cache.backend_errors,
             quota_wait=self.quota.queued,
+            near_hits=cache.near_hits,
+            near_misses=cache.near_misses,
         )
 
     async def get(

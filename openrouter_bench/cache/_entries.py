@@ -20,8 +20,9 @@ from __future__ import annotations
 import abc
 import asyncio
 import logging
+import re
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from typing import Any, ClassVar, Final, TypeVar, cast
 
@@ -82,6 +83,34 @@ _VALUE_LIMITS: Final = {
 #: A large value is given this long per byte on top of the backend timeout to travel
 #: (32 MB/s: a 15 MB page gets half a second more), so its size is not taken for an outage.
 _BACKEND_SECONDS_PER_BYTE: Final = 1 / 32e6
+#: The largest page Redis returns in the same round trip as its pointer: a larger one (or
+#: one planted that large) is read by a GET of its own, which its size dwarfs anyway.
+_ONE_TRIP_PAGE_BYTES: Final = 1024 * 1024
+#: Reads a pointer (at most ARGV[1] + 1 bytes, as GETRANGE reads it alone) and the page
+#: it names (key ARGV[2] .. as_of) when that weighs at most ARGV[3] bytes. Replies {}
+#: (no pointer), {pointer} or {pointer, as_of, page or nil}; a value of the wrong type
+#: reads as the byte 0xff, which no entry starts with. The as_of is found where this package's
+#: pointers have it (a JSON decode costs the server more than the whole GET); a pointer
+#: laid out otherwise comes alone. The reader checks everything again: the script only
+#: saves a round trip, it decides nothing.
+_READ_CURRENT: Final = r"""
+local head = redis.pcall('GETRANGE', KEYS[1], 0, tonumber(ARGV[1]))
+if type(head) ~= 'string' then return {'\255'} end
+if head == '' then return {} end
+local shape = '^{"format":%d+,"kind":"pointer","key":"[^"]*","as_of":"([^"\\]*)"'
+local as_of = string.match(head, shape)
+if as_of == nil or #as_of > 40 then return {head} end
+local name = ARGV[2] .. as_of
+local size = redis.pcall('STRLEN', name)
+if type(size) ~= 'number' then return {head, as_of, '\255'} end
+if size > tonumber(ARGV[3]) then return {head} end
+if size == 0 then return {head, as_of, false} end
+return {head, as_of, redis.call('GET', name)}
+"""
+#: Where this package's pointers name their as_of (as the Redis script finds it).
+_POINTER_AS_OF: Final = re.compile(
+    rb'\{"format":\d+,"kind":"pointer","key":"[^"]*","as_of":"([^"\\]{1,40})"'
+)
 #: The running backend call's timeout, so work moved off the loop can leave it out.
 BACKEND_DEADLINE: ContextVar[asyncio.Timeout | None] = ContextVar(
     "openrouter_bench_backend_deadline", default=None
@@ -127,6 +156,42 @@ class Entries(abc.ABC):
     @abc.abstractmethod
     async def write_pointer(self, query: Query, pointer: Pointer) -> None:
         """Store ``pointer`` as the newest snapshot of ``query``, for ``retain`` seconds."""
+
+    async def read_current(self, query: Query, held: str | None) -> tuple[Pointer | None, Any]:
+        """The pointer of ``query`` and, where the backend reads both at once, its page.
+
+        The page (a :class:`~openrouter_bench.models.Page`, checked as
+        :meth:`read_page` checks it) is None when it was not read with the
+        pointer, or is missing: the caller reads it with :meth:`read_page`
+        if it needs it. ``held`` is the ``as_of`` of a page of ``query`` the
+        caller holds decoded already (None: none); the pointer then comes alone.
+        """
+        return await self.read_pointer(query), None
+
+    async def write_snapshot(
+        self, query: Query, pointer: Pointer, page: Page, *, keep: bool, dropped: Sequence[str]
+    ) -> None:
+        """Store ``page`` at ``pointer.as_of`` (``keep``: renew the stored one), drop the
+        pages of ``dropped``, then write ``pointer``; here one operation after another.
+
+        A page the backend cannot hold still leaves the pointer written (then the
+        refusal is raised), as when each operation is made on its own.
+        """
+        refused: Exception | None = None
+        try:
+            if keep:
+                await self.keep_page(query, pointer.as_of, page)
+            else:
+                await self.write_page(query, pointer.as_of, page)
+        except Exception as error:
+            if not cannot_store(error):
+                raise
+            refused = error
+        for as_of in dropped:
+            await self.delete_page(query, as_of)
+        await self.write_pointer(query, pointer)
+        if refused is not None:
+            raise refused
 
     @abc.abstractmethod
     async def delete_page(self, query: Query, as_of: str) -> None:
@@ -346,7 +411,9 @@ class ByteEntries(Entries):
 
     async def read_pointer(self, query: Query) -> Pointer | None:
         key = self.keys.pointer(query)
-        raw = await self._read(key, MAX_POINTER_BYTES)
+        return await self._pointer_in(key, await self._read(key, MAX_POINTER_BYTES), query)
+
+    async def _pointer_in(self, key: str, raw: object, query: Query) -> Pointer | None:
         if raw is None:
             return None
         try:
@@ -357,7 +424,9 @@ class ByteEntries(Entries):
 
     async def read_page(self, query: Query, as_of: str) -> Page | None:
         key = self.keys.page(query, as_of)
-        raw = await self._read(key)
+        return await self._page_in(key, await self._read(key), query, as_of)
+
+    async def _page_in(self, key: str, raw: object, query: Query, as_of: str) -> Page | None:
         if raw is None:
             return None
         try:
@@ -369,6 +438,10 @@ class ByteEntries(Entries):
             return None
 
     async def write_page(self, query: Query, as_of: str, page: Page) -> None:
+        await self._save(self.keys.page(query, as_of), await self._packed(query, as_of, page))
+
+    async def _packed(self, query: Query, as_of: str, page: Page) -> bytes:
+        """``page`` as stored bytes, or NotStored when the backend cannot hold them."""
         if page.body_bytes > _OFF_LOOP_BYTES or len(page.items) > _OFF_LOOP_ITEMS:
             data = await _off_loop(pack_page, query, as_of, page)
         else:
@@ -376,7 +449,7 @@ class ByteEntries(Entries):
         if self.value_limit is not None and len(data) > self.value_limit:
             raise NotStored(f"a {len(data)}-byte page, over the backend's {self.value_limit}")
         _allow_for(len(data))
-        await self._save(self.keys.page(query, as_of), data)
+        return data
 
     async def keep_page(self, query: Query, as_of: str, page: Page) -> Page:
         # Renewing the expiry is one small command; the page is only written again
@@ -419,6 +492,8 @@ class RedisEntries(ByteEntries):
         from redis.exceptions import ResponseError
 
         self._refused = ResponseError
+        # None once the server refused the script (scripting off, or a proxy without it).
+        self._read_script: Any = client.register_script(_READ_CURRENT)
 
     def _name(self, key: str) -> str:
         return cast(str, self.backend.build_key(key))
@@ -448,6 +523,71 @@ class RedisEntries(ByteEntries):
 
     async def _save(self, key: str, data: bytes) -> None:
         await self.redis_client.set(self._name(key), data, ex=self.retain)
+
+    async def read_current(self, query: Query, held: str | None) -> tuple[Pointer | None, Any]:
+        # One round trip: a script reads the pointer and the page it names (the page's
+        # key depends on the pointer's as_of, so a pipeline of two GETs cannot). When the
+        # caller holds a page of this query, the pointer almost always names it: then a
+        # plain GETRANGE, cheaper on the server than running a script, and a second
+        # round trip only the first time a new as_of is read.
+        script = self._read_script
+        if script is None or held is not None:
+            return await super().read_current(query, held)
+        key = self.keys.pointer(query)
+        prefix = self._name(self.keys.page(query, ""))
+        try:
+            reply = await script(
+                keys=[self._name(key)], args=[MAX_POINTER_BYTES, prefix, _ONE_TRIP_PAGE_BYTES]
+            )
+        except self._refused as error:
+            self._read_script = None
+            self.logger.info(
+                "snapshot cache: Redis refused the read script (%s); reading pointer and page "
+                "one after the other",
+                untrusted_text(error),
+            )
+            return await super().read_current(query, held)
+        if not isinstance(reply, list) or not reply:
+            return None, None
+        pointer = await self._pointer_in(key, reply[0], query)
+        if pointer is None or len(reply) < 3 or not isinstance(reply[1], bytes):
+            return pointer, None
+        as_of = reply[1].decode(errors="replace")
+        # The script found the page by its own reading of the pointer: it counts only if that
+        # is the checked pointer's as_of, under the name this cache gives that page.
+        if as_of != pointer.as_of or self._name(self.keys.page(query, as_of)) != prefix + as_of:
+            return pointer, None
+        return pointer, await self._page_in(self.keys.page(query, as_of), reply[2], query, as_of)
+
+    async def write_snapshot(
+        self, query: Query, pointer: Pointer, page: Page, *, keep: bool, dropped: Sequence[str]
+    ) -> None:
+        # One round trip, and atomic: readers never see the pointer before its page.
+        as_of = pointer.as_of
+        data: bytes | None = None
+        refused: NotStored | None = None
+        if not keep:
+            try:
+                data = await self._packed(query, as_of, page)
+            except NotStored as error:
+                refused = error
+        async with self.redis_client.pipeline(transaction=True) as pipe:
+            name = self._name(self.keys.page(query, as_of))
+            if keep:
+                pipe.expire(name, self.retain)
+            elif data is not None:
+                pipe.set(name, data, ex=self.retain)
+            for old in dropped:
+                pipe.delete(self._name(self.keys.page(query, old)))
+            pipe.set(
+                self._name(self.keys.pointer(query)), pack_pointer(query, pointer), ex=self.retain
+            )
+            results = await pipe.execute()
+        if keep and not results[0]:
+            # The kept page was gone (expired, evicted, dropped as unreadable): write it again.
+            await self.write_page(query, as_of, page)
+        if refused is not None:
+            raise refused
 
     async def _renew(self, key: str) -> bool:
         return bool(await self.redis_client.expire(self._name(key), self.retain))
@@ -484,6 +624,35 @@ class RedisEntries(ByteEntries):
 class SQLiteEntries(ByteEntries):
     """Byte entries over :class:`SQLiteCache`, whose pointers are read only up to the cap."""
 
+    async def read_current(self, query: Query, held: str | None) -> tuple[Pointer | None, Any]:
+        # Pointer and page in one hop to the worker thread, unless the caller holds a page
+        # of this query (the pointer almost always names it: then the pointer alone).
+        if held is not None:
+            return await super().read_current(query, held)
+        backend = cast(SQLiteCache, self.backend)
+        key = self.keys.pointer(query)
+
+        def page_name(head: Any) -> str | None:
+            found = _POINTER_AS_OF.match(head) if isinstance(head, bytes) else None
+            if found is None:
+                return None
+            return cast(str, backend.build_key(self.keys.page(query, found[1].decode("latin-1"))))
+
+        head, raw = await backend.get_head_and_named(
+            cast(str, backend.build_key(key)), MAX_POINTER_BYTES, page_name
+        )
+        pointer = await self._pointer_in(key, head, query)
+        if pointer is None or raw is None:
+            return pointer, None
+        # The page was found by the pointer's text, before its checks: it counts only if it
+        # is the checked pointer's as_of.
+        found = _POINTER_AS_OF.match(head) if isinstance(head, bytes) else None
+        if found is None or found[1].decode("latin-1") != pointer.as_of:
+            return pointer, None
+        return pointer, await self._page_in(
+            self.keys.page(query, pointer.as_of), raw, query, pointer.as_of
+        )
+
     async def _load_head(self, key: str, limit: int) -> object:
         backend = cast(SQLiteCache, self.backend)
         return await backend.get_head(cast(str, backend.build_key(key)), limit)
@@ -509,6 +678,11 @@ class MemcachedEntries(ByteEntries):
     raises :class:`~openrouter_bench.errors.ConfigurationError` saying so; the
     entries expire by themselves ``CachePolicy.retain`` seconds after their
     last write.
+
+    A hit stays two round trips here: the page's key holds the ``as_of`` that
+    only the pointer names, and memcached runs no scripts, so nothing can read
+    the pointer and then its page in one request. The near cache spares the
+    second one for every page this process has decoded before.
     """
 
     async def clear(self) -> int:

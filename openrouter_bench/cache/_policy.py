@@ -14,6 +14,8 @@ from openrouter_bench.cache._lru import DEFAULT_MAX_BYTES
 
 __all__ = ["CachePolicy", "CacheStats"]
 
+#: The near cache's default budget: hundreds of ordinary decoded pages.
+DEFAULT_NEAR_BYTES: Final = 16 * 1024 * 1024
 #: Entries live at least this long in the backend, whatever the policy.
 _MIN_RETAIN: Final = 60.0
 
@@ -38,6 +40,10 @@ def _count_to(maximum: int) -> Callable[[object, attrs.Attribute[int], int], Non
     return check
 
 
+def _bytes_or_zero(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+    _checks.count(attribute.name, value, minimum=0, maximum=2**40)
+
+
 @attrs.frozen
 class CachePolicy:
     """How long snapshots count as fresh, how long they may stand in, and how many to keep.
@@ -50,6 +56,11 @@ class CachePolicy:
     - ``max_bytes``: what the in-memory backend's entries may weigh together
       (64 MiB by default: a page weighs about twice its body, see
       :mod:`~openrouter_bench.cache._lru`); a page over an eighth of it is served, not kept.
+    - ``near_bytes``: what the near cache's decoded pages may weigh together (16 MiB
+      by default, weighed as the memory backend weighs them; 0 turns it off). With a
+      shared backend (Redis, memcached, SQLite) a hit then reads only the query's
+      pointer and decodes nothing; the memory backend has no near cache (it already
+      holds decoded pages).
     - ``lease_ttl``: lifetime of a Redis lease. Its holder renews it every third of
       that while its fetch runs (a fetch with retries can outlast it many times),
       so a holder that dies frees it within ``lease_ttl``.
@@ -67,6 +78,7 @@ class CachePolicy:
     history: int = attrs.field(default=2, validator=_count_to(1_000))
     max_entries: int = attrs.field(default=10_000, validator=_count_to(100_000_000))
     max_bytes: int = attrs.field(default=DEFAULT_MAX_BYTES, validator=_count_to(2**40))
+    near_bytes: int = attrs.field(default=DEFAULT_NEAR_BYTES, validator=_bytes_or_zero)
     lease_ttl: float = attrs.field(default=10.0, converter=_seconds, validator=_non_negative)
     lease_wait: float = attrs.field(default=15.0, converter=_seconds, validator=_non_negative)
 
@@ -86,6 +98,9 @@ class CacheStats:
     with a stale snapshot; ``backend_errors`` failed backend operations;
     ``not_stored`` entries the backend cannot hold (too large, or a key it
     refuses), which are served but not kept and leave the backend in use.
+    ``near_hits`` counts pages the near cache handed out (no page read, no
+    decoding) and ``near_misses`` the pages it did not hold, read from the
+    shared backend instead.
     """
 
     hits: int = 0
@@ -95,3 +110,5 @@ class CacheStats:
     fetches: int = 0
     backend_errors: int = 0
     not_stored: int = 0
+    near_hits: int = 0
+    near_misses: int = 0

@@ -49,6 +49,7 @@ from openrouter_bench.cache._entries import BACKEND_DEADLINE, Entries, cannot_st
 from openrouter_bench.cache._keys import EntryKeys
 from openrouter_bench.cache._leases import LEASE_POLL, Lease, RedisLeases
 from openrouter_bench.cache._lru import BoundedMemoryCache
+from openrouter_bench.cache._near import NearPages
 from openrouter_bench.cache._policy import CachePolicy, CacheStats
 from openrouter_bench.cache._singleflight import SingleFlight
 from openrouter_bench.errors import (
@@ -127,6 +128,7 @@ class SnapshotCache:
         self._entries: Entries | None = None
         self._memory: BoundedMemoryCache | None = None
         self._leases: RedisLeases | None = None
+        self._near: NearPages | None = None
         if backend is not None:
             self._entries = entries_for(
                 backend,
@@ -139,6 +141,8 @@ class SnapshotCache:
             self._memory = self._entries.memory
             if self._entries.redis_client is not None:
                 self._leases = RedisLeases(self._entries.redis_client, backend, self._logger)
+            if not self._entries.holds_objects and policy.near_bytes:
+                self._near = NearPages(policy.near_bytes, policy.max_entries)
         self._owns_backend = owns_backend
         self._flights: SingleFlight[tuple[Page, PageSource]] = SingleFlight()
         self._closed = False
@@ -178,6 +182,8 @@ class SnapshotCache:
             fetches=self._fetches,
             backend_errors=self._backend_errors,
             not_stored=self._not_stored,
+            near_hits=0 if self._near is None else self._near.hits,
+            near_misses=0 if self._near is None else self._near.misses,
         )
 
     async def get(
@@ -259,10 +265,20 @@ class SnapshotCache:
         entries = self._entries
         pointer = None
         if entries is not None:
-            pointer = await self._through_breaker(lambda: entries.read_pointer(query), None)
+            if refresh:
+                pointer = await self._through_breaker(lambda: entries.read_pointer(query), None)
+                read = None
+            else:
+                # The page comes with the pointer where the backend can (one round trip),
+                # unless it is the one the near cache holds.
+                near = self._near
+                held = None if near is None else near.as_of(query)
+                pointer, read = await self._through_breaker(
+                    lambda: entries.read_current(query, held), (None, None)
+                )
             ttl = self.policy.ttl if max_age is None else max_age
             if pointer is not None and not refresh and self._clock() - pointer.fetched_at < ttl:
-                page = await self._read_as_cached(query, pointer)
+                page = await self._read_as_cached(query, pointer, read)
                 if page is not None:
                     return page, PageSource.CACHE
         return await self._refresh(query, fetch, pointer, until)
@@ -501,6 +517,9 @@ class SnapshotCache:
             return
         now = self._clock()
         as_of = as_of_text(page.meta.as_of)
+        if not entries.holds_objects:
+            await self._remember_bytes(entries, query, page, as_of, previous, now)
+            return
         if previous is not None and previous.as_of == as_of:
             stored = await self._through_breaker(
                 functools.partial(entries.keep_page, query, as_of, page), page
@@ -526,16 +545,61 @@ class SnapshotCache:
         )
         await self._through_breaker(functools.partial(entries.write_pointer, query, pointer), None)
 
-    async def _read_as_cached(self, query: Query, pointer: Pointer) -> Page | None:
+    async def _remember_bytes(
+        self,
+        entries: Entries,
+        query: Query,
+        page: Page,
+        as_of: str,
+        previous: Pointer | None,
+        now: float,
+    ) -> None:
+        # Page, dropped pages and pointer in one backend call (one round trip where it can).
+        keep = previous is not None and previous.as_of == as_of
+        if previous is not None and keep:
+            history = previous.history
+            dropped: tuple[str, ...] = ()
+        else:
+            older = [] if previous is None else [a for a in previous.history if a != as_of]
+            kept = self.policy.history - 1
+            history = (as_of, *older[:kept])
+            dropped = tuple(older[kept:])
+        pointer = Pointer(as_of=as_of, fetched_at=now, history=history)
+        await self._through_breaker(
+            functools.partial(
+                entries.write_snapshot, query, pointer, page, keep=keep, dropped=dropped
+            ),
+            None,
+        )
+        if self._near is not None:
+            # This process never decodes the page it fetched: the next hit reads the pointer only.
+            self._near.keep(query, as_of, page)
+
+    async def _read_as_cached(
+        self, query: Query, pointer: Pointer, read: Page | None = None
+    ) -> Page | None:
+        """The page ``pointer`` names, as a hit hands it out: from the near cache, ``read``
+        (read with the pointer already), or the backend; None when it is not there."""
         if pointer.page is not None:
             return pointer.page
+        near = self._near
+        if near is not None:
+            held = near.served(query, pointer.as_of, pointer.fetched_at, cached_copy)
+            if held is not None:
+                return held
         entries = self._entries
         if entries is None:
             return None
-        page = await self._through_breaker(
-            functools.partial(entries.read_page, query, pointer.as_of), None
-        )
-        return None if page is None else cached_copy(page, pointer.fetched_at)
+        page = read
+        if page is None:
+            page = await self._through_breaker(
+                functools.partial(entries.read_page, query, pointer.as_of), None
+            )
+        if page is None:
+            return None
+        if near is not None:
+            near.keep(query, pointer.as_of, page)
+        return cached_copy(page, pointer.fetched_at)
 
     # Backend health: every call goes through here.
 

@@ -258,6 +258,25 @@ class SQLiteCache(BaseCache):  # type: ignore[misc]  # aiocache ships no type hi
         """
         return await self._run(self._db_get_head, key, limit)
 
+    async def get_head_and_named(
+        self, key: str, limit: int, named: Callable[[Any], str | None]
+    ) -> tuple[Any, Any]:
+        """``get_head(key, limit)`` and the value at the key ``named(head)`` gives, if any.
+
+        Both in one trip to the worker thread: a pointer and the page it names.
+        ``named`` runs on that thread (a pure function of the head) and says
+        None when the head names no key; the second value is None then, or when
+        that key is absent.
+        """
+        return await self._run(self._db_get_head_and_named, key, limit, named)
+
+    def _db_get_head_and_named(
+        self, key: str, limit: int, named: Callable[[Any], str | None]
+    ) -> tuple[Any, Any]:
+        head = self._db_get_head(key, limit)
+        other = None if head is None else named(head)
+        return head, None if other is None else self._db_get(other)
+
     # The aiocache backend hooks.
 
     @staticmethod

@@ -92,7 +92,9 @@ async def test_a_value_over_a_backends_limit_is_not_written(
     """A page over the backend's max_value_bytes is not written; other pages still are."""
     backend = SQLiteCache(tmp_path / "limited.db", clock=clock)
     backend.max_value_bytes = 2_000
-    cache = SnapshotCache(backend, namespace=NAMESPACE, clock=clock)
+    # No near cache: it would keep the refused page in this process (and serve it).
+    policy = CachePolicy(near_bytes=0)
+    cache = SnapshotCache(backend, namespace=NAMESPACE, clock=clock, policy=policy)
     small = Query(source="openrouter")
 
     async def large() -> Page:

@@ -17,7 +17,7 @@ import pytest
 import redis.asyncio as aioredis
 from aiocache import RedisCache
 
-from openrouter_bench.cache import SnapshotCache
+from openrouter_bench.cache import CachePolicy, SnapshotCache
 from openrouter_bench.cache._codec import FORMAT, MAX_POINTER_BYTES
 from openrouter_bench.errors import ServerError
 from openrouter_bench.fake import RedisServer, free_port
@@ -108,7 +108,9 @@ async def test_corrupt_values_are_misses_and_get_overwritten(
 ) -> None:
     """A pointer or page that is not ours counts as a miss (logged at debug) and is replaced."""
     upstream = Upstream(clock)
-    cache = make_cache(redis_url, namespace=namespace, clock=clock)
+    # No near cache: it would answer from this process's decoded page, not the planted one.
+    policy = CachePolicy(near_bytes=0)
+    cache = make_cache(redis_url, namespace=namespace, clock=clock, policy=policy)
     await cache.get(QUERY, upstream.fetcher(QUERY))
     pointer_key = f"{namespace}:v{FORMAT}:pointer:{QUERY.key}"
     page_key = f"{namespace}:v{FORMAT}:page:{QUERY.key}:{AS_OF_1}"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from openrouter_bench.cache import open_cache
+from openrouter_bench.cache import CachePolicy, open_cache
 from openrouter_bench.cache._codec import (
     FORMAT,
     MAX_POINTER_BYTES,
@@ -65,7 +65,9 @@ async def test_sqlite_corrupt_rows_are_misses_and_get_overwritten(
     """Garbage, foreign JSON or an old format in a row count as a miss and are replaced."""
     path = tmp_path / "cache.db"
     upstream = Upstream(clock)
-    cache = open_cache(f"sqlite:///{path}", namespace=NAMESPACE, clock=clock)
+    # No near cache: it would answer from this process's decoded page, not the planted row.
+    policy = CachePolicy(near_bytes=0)
+    cache = open_cache(f"sqlite:///{path}", namespace=NAMESPACE, clock=clock, policy=policy)
     await cache.get(QUERY, upstream.fetcher(QUERY))
     pointer_key = f"{NAMESPACE}:v{FORMAT}:pointer:{QUERY.key}"
     page_key = f"{NAMESPACE}:v{FORMAT}:page:{QUERY.key}:{AS_OF_1}"

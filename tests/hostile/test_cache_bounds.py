@@ -283,7 +283,9 @@ async def test_memcacheds_own_too_large_answer_does_not_trip_the_breaker(
     fake: FakeOpenRouter, small_item_memcached: str, observe: Observe
 ) -> None:
     """memcached's "object too large" answer counts as one entry not kept, not as a failure."""
-    async with client_for(fake.url, cache=small_item_memcached) as client:
+    # No near cache: it would keep the refused page in this process (and serve it).
+    policy = CachePolicy(near_bytes=0)
+    async with client_for(fake.url, cache=small_item_memcached, cache_policy=policy) as client:
         await client.get()
         await client.get(source="design-arena", arena="builders")
         hit = await client.get(source="design-arena", arena="builders")
