@@ -82,26 +82,31 @@ class LocalLedger:
         self._windows = windows
         self._clock = clock
         self._longest = max((window.length for window in windows), default=0.0)
+        # Split once: take() runs for every request.
+        self._daily = tuple(window for window in windows if window.daily)
+        self._others = tuple(window for window in windows if not window.daily)
         self._stamps: list[float] = []
         self._held: set[str] = set()
         self._paused_until = -math.inf
 
     async def take(self, token: str, lease: float) -> Verdict:
+        return self.take_now(token, lease)
+
+    def take_now(self, token: str, lease: float) -> Verdict:
+        """:meth:`take` without the coroutine: nothing here waits."""
         now = self._clock()
         stamps = self._stamps
         expired = bisect.bisect_right(stamps, now - self._longest)
         if expired:
             del stamps[:expired]
-        daily = [window for window in self._windows if window.daily]
-        others = [window for window in self._windows if not window.daily]
-        for window in daily:
+        for window in self._daily:
             verdict = self._check(window, now)
             if verdict is not None:
                 wait = verdict.wait if verdict.turn is Turn.WINDOW else window.length
                 return Verdict(Turn.EXHAUSTED, wait)
         if self._paused_until > now:
             return Verdict(Turn.PAUSED, self._paused_until - now)
-        for window in others:
+        for window in self._others:
             verdict = self._check(window, now)
             if verdict is not None:
                 return verdict
@@ -121,6 +126,10 @@ class LocalLedger:
         return Verdict(Turn.WINDOW, stamps[pivot] + window.length - now)
 
     async def finish(self, token: str) -> None:
+        self.finish_now(token)
+
+    def finish_now(self, token: str) -> None:
+        """:meth:`finish` without the coroutine."""
         if token in self._held:
             self._held.discard(token)
             bisect.insort(self._stamps, self._clock())

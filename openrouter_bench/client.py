@@ -451,6 +451,21 @@ class BenchmarksClient:
             )
         self._state = _State.OPEN
 
+    def _open_here(self) -> bool:
+        """True when the client is open on the running loop and usable: nothing to check.
+
+        The synchronous fast path of :meth:`_open`, taken by every call once the client
+        is open; anything else (unopened, closing, another loop, a closed session of the
+        caller's) goes through :meth:`_open`, which opens or raises.
+        """
+        session = self._session
+        return (
+            self._state is _State.OPEN
+            and self._loop is asyncio.get_running_loop()
+            and session is not None
+            and (self._owns_session or not session.closed)
+        )
+
     def _wrong_loop(self) -> WrongEventLoopError:
         gone = self._loop is not None and self._loop.is_closed()
         return WrongEventLoopError(
@@ -542,7 +557,8 @@ class BenchmarksClient:
         Every public call runs its work through here (the work itself, not a
         closure around it: a memory hit is a few microseconds, each layer counts).
         """
-        await self._open()
+        if not self._open_here():
+            await self._open()  # opens, or raises the error that says why not
         task = asyncio.current_task()
         if task is None or task in self._calls:
             return await work(*args, **kwargs)  # a call made inside another of this task's calls
@@ -773,14 +789,17 @@ class BenchmarksClient:
         request = self.request_for(query)
         # Counted per call: the client's request counter also moves with overlapping calls.
         attempts = 0
+        announced = self._hooks.active
 
         async def attempt(budget: float) -> Page:
             nonlocal attempts
             attempts += 1
-            return await self._send(request, query, budget, attempts)
+            if announced:
+                return await self._send(request, query, budget, attempts)
+            return await self._exchange(request, query, budget)
 
         def retried(error: BaseException, attempt: int, wait: float) -> None:
-            if self._hooks.active:
+            if announced:
                 self._hooks.emit(
                     RetryScheduled(
                         query=query, attempt=attempt, wait=wait, error=type(error).__name__
@@ -788,7 +807,7 @@ class BenchmarksClient:
                 )
 
         gate: SendGate = self.quota
-        if self._hooks.active:
+        if announced:
             runner = self._hooks
             gate = _AnnouncedWaits(
                 self.quota, lambda reason, seconds: runner.emit(WaitStarted(query, reason, seconds))
@@ -810,8 +829,7 @@ class BenchmarksClient:
             self._retries += max(0, attempts - 1)
 
     async def _send(self, request: Request, query: Query, budget: float, attempt: int) -> Page:
-        if not self._hooks.active:
-            return await self._exchange(request, query, budget)
+        """:meth:`_exchange`, announced to the hooks (called only when there are hooks)."""
         self._hooks.emit(RequestSent(query=query, attempt=attempt))
         started = self._timer()
         try:
@@ -842,7 +860,10 @@ class BenchmarksClient:
         if self._state is not _State.OPEN or self._session is None:
             raise ClientClosedError("this client was closed while a call was in flight")
         self._requests += 1
-        logger.debug("GET %s %s", request.url, query.key)
+        # Asked once: two logger.debug calls cost more than the check when debug is off.
+        debug = logger.isEnabledFor(logging.DEBUG)
+        if debug:
+            logger.debug("GET %s %s", request.url, query.key)
         response = await transport.exchange(
             self._session,
             request,
@@ -863,7 +884,8 @@ class BenchmarksClient:
         except NotFoundError as error:
             error.url = request.url  # a wrong base URL shows as this; say which URL was tried
             raise
-        logger.debug("GET %s -> %d items, as_of %s", query.key, len(page), page.meta.as_of)
+        if debug:
+            logger.debug("GET %s -> %d items, as_of %s", query.key, len(page), page.meta.as_of)
         return page
 
 

@@ -44,12 +44,15 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import itertools
 import logging
 import math
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
+from types import TracebackType
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -459,8 +462,8 @@ class QuotaStatus:
 class _Ticket:
     __slots__ = ("token",)
 
-    def __init__(self) -> None:
-        self.token = secrets.token_hex(12)
+    def __init__(self, token: str) -> None:
+        self.token = token
 
 
 class QuotaLimiter:
@@ -499,7 +502,12 @@ class QuotaLimiter:
         self._sleep = sleep
         self._wall_clock = wall_clock
         self._line: collections.deque[_Ticket] = collections.deque()
+        # The in-process ledger answers without waiting: a call with nobody ahead of it
+        # takes its turn without joining the line (see _turn).
+        self._local = ledger if isinstance(ledger, LocalLedger) else None
+        self._serial = itertools.count()
         self._changed = asyncio.Event()
+        self._listening = 0
         self._admitted = 0
         self._queued = 0.0
 
@@ -529,10 +537,9 @@ class QuotaLimiter:
         """Seconds calls have spent waiting in line for a slot (pauses not included)."""
         return self._queued
 
-    @contextlib.asynccontextmanager
-    async def admit(
+    def admit(
         self, *, budget: float, retry: bool = False, on_wait: WaitObserver | None = None
-    ) -> AsyncIterator[float]:
+    ) -> AbstractAsyncContextManager[float]:
         """Wait for a turn to send one request; the slot is held until the block ends.
 
         Yields the seconds spent waiting in line (not counting a pause), which
@@ -544,14 +551,24 @@ class QuotaLimiter:
         wait before it starts: ``"quota"`` for a slot in a window,
         ``"rate_limit"`` for a pause the server asked for.
         """
-        token, queued = await self._turn(budget, retry=retry, on_wait=on_wait)
+        return _Admission(self, budget, retry, on_wait)
+
+    def _released_at_once(self, token: str) -> bool:
+        """Give the slot back at once if the ledger is this process's; False if it is not."""
+        local = self._local
+        if local is None:
+            return False
         try:
-            yield queued
+            local.finish_now(token)
         finally:
-            try:
-                await self._ledger.finish(token)
-            finally:
-                self._notify()
+            self._notify()
+        return True
+
+    async def _release(self, token: str) -> None:
+        try:
+            await self._ledger.finish(token)
+        finally:
+            self._notify()
 
     async def pause(self, seconds: float) -> None:
         """Hold every call back for ``seconds`` from now (a 429's Retry-After), at most the ceiling.
@@ -605,10 +622,33 @@ class QuotaLimiter:
         parts = urlsplit(store)  # never the credentials a Redis URL may carry
         return f"{parts.scheme}://{parts.hostname}:{parts.port or 6379}"
 
+    def _token(self) -> str:
+        # A shared ledger tells requests of every process apart: a random token. In this
+        # process a serial number is as unique and costs no system call.
+        if self._local is not None:
+            return str(next(self._serial))
+        return secrets.token_hex(12)
+
+    def _turn_at_once(self) -> str | None:
+        """A turn's token when it needs no wait and no line; None when :meth:`_turn` must run.
+
+        With the ledger in this process and nobody in line (whoever waits is in
+        it), there is no order to keep: what the ledger says now is what the head
+        of an empty line would hear. Most requests go this way, without a coroutine.
+        """
+        local = self._local
+        if local is None or self._line:
+            return None
+        token = self._token()
+        if local.take_now(token, self._lease).turn is not Turn.GRANTED:
+            return None
+        self._admitted += 1
+        return token
+
     async def _turn(
         self, budget: float, *, retry: bool, on_wait: WaitObserver | None
     ) -> tuple[str, float]:
-        ticket = _Ticket()
+        ticket = _Ticket(self._token())
         line = self._line
         if retry:
             line.appendleft(ticket)
@@ -619,7 +659,7 @@ class QuotaLimiter:
         try:
             while True:
                 if line[0] is not ticket:
-                    await self._changed.wait()
+                    await self._next_change()
                     continue
                 verdict = await self._ledger.take(ticket.token, self._lease)
                 turn = verdict.turn
@@ -653,15 +693,27 @@ class QuotaLimiter:
 
     async def _slot_given_back(self) -> None:
         """Wait until a request in flight ends (this process's, or another's: then poll)."""
-        if self._poll is None:
-            await self._changed.wait()
-            return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._changed.wait(), self._poll)
+        await self._next_change(self._poll)
+
+    async def _next_change(self, poll: float | None = None) -> None:
+        """Wait until a turn is taken or a slot is given back, or ``poll`` seconds pass."""
+        # Counted before the event is looked up: a change from here on sets this one.
+        self._listening += 1
+        try:
+            if poll is None:
+                await self._changed.wait()
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), poll)
+        finally:
+            self._listening -= 1
 
     def _notify(self) -> None:
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
+        # With nobody listening there is nobody to wake: the event is left as it is, so
+        # a lone call does not build two events per request.
+        if self._listening:
+            changed, self._changed = self._changed, asyncio.Event()
+            changed.set()
 
     def _exhausted(self, wait: float) -> QuotaExhaustedError:
         policy = self.policy
@@ -672,6 +724,47 @@ class QuotaLimiter:
             f"{returns:%Y-%m-%d %H:%M:%S} UTC",
             available_at=returns,
         )
+
+
+class _Admission(AbstractAsyncContextManager[float]):
+    """One request's turn at a :class:`QuotaLimiter`, as ``async with limiter.admit(...)``.
+
+    A class rather than a generator under ``contextlib.asynccontextmanager``: every
+    request goes through one, and the generator costs several times as much.
+    """
+
+    __slots__ = ("_budget", "_limiter", "_on_wait", "_retry", "_token")
+
+    def __init__(
+        self, limiter: QuotaLimiter, budget: float, retry: bool, on_wait: WaitObserver | None
+    ) -> None:
+        self._limiter = limiter
+        self._budget = budget
+        self._retry = retry
+        self._on_wait = on_wait
+        self._token: str | None = None
+
+    async def __aenter__(self) -> float:
+        if self._token is not None:
+            raise RuntimeError("a quota turn is entered once")
+        limiter = self._limiter
+        token = limiter._turn_at_once()
+        if token is not None:
+            self._token = token
+            return 0.0
+        token, queued = await limiter._turn(self._budget, retry=self._retry, on_wait=self._on_wait)
+        self._token = token
+        return queued
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        token = self._token
+        if token is not None and not self._limiter._released_at_once(token):
+            await self._limiter._release(token)
 
 
 def _span(seconds: float) -> str:

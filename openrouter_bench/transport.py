@@ -29,6 +29,7 @@ off the event loop when the body is large.
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import zlib
 from collections.abc import Callable, Mapping, Sequence
@@ -347,6 +348,23 @@ def _secrets(request: Request) -> tuple[str, ...]:
 _SCRUBBED_LENGTH: Final = 12
 
 
+def _needles(secrets: Sequence[str]) -> list[str]:
+    """The secrets that hold no other one: a text holds a secret only if it holds one of these.
+
+    ``Bearer <key>`` holds ``<key>``, so looking for the key alone is enough.
+    """
+    needles = []
+    for secret in secrets:
+        if not secret:
+            continue
+        for other in secrets:
+            if other and other != secret and other in secret:
+                break
+        else:
+            needles.append(secret)
+    return needles
+
+
 def _without_secrets(
     status: int, headers: Mapping[str, str], body: bytes, secrets: tuple[str, ...]
 ) -> _RawResponse:
@@ -361,12 +379,21 @@ def _without_secrets(
     redacted of it (:func:`untrusted_text`).
     """
     hidden = sorted((s for s in secrets if len(s) >= _SCRUBBED_LENGTH), key=len, reverse=True)
-    for secret in hidden:
-        body = body.replace(secret.encode(), REDACTED.encode())
+    needles = _needles(hidden)
+    # Looked for before anything is replaced: a page's body is scanned once, not once
+    # per form of the key, and copied only if it holds one.
+    for needle in needles:
+        if needle.encode() in body:
+            for secret in hidden:
+                body = body.replace(secret.encode(), REDACTED.encode())
+            break
     kept: dict[str, str] = {}
     for name, value in headers.items():
-        for secret in hidden:
-            value = value.replace(secret, REDACTED)
+        for needle in needles:
+            if needle in value:
+                for secret in hidden:
+                    value = value.replace(secret, REDACTED)
+                break
         key = name.lower()
         # A repeated header reads as its values joined, as RFC 9110 combines them.
         kept[key] = f"{kept[key]}, {value}" if key in kept else value
@@ -378,6 +405,18 @@ def _reason(error: BaseException, secrets: tuple[str, ...]) -> str:
     text = untrusted_text(error, secrets=secrets)
     name = type(error).__name__
     return f"{name}: {text}" if text else name
+
+
+def _host(request: Request) -> str | None:
+    # Only an error names the host: parsed then, not for every request.
+    return urlsplit(request.url).hostname
+
+
+@functools.lru_cache(maxsize=64)
+def _client_timeout(total: float, connect: float) -> aiohttp.ClientTimeout:
+    # Frozen, so one per pair of values serves every request: a call's total is the
+    # client's timeout unless its deadline is nearer, so a few pairs cover nearly all.
+    return aiohttp.ClientTimeout(total=total, connect=connect)
 
 
 async def exchange(
@@ -397,12 +436,11 @@ async def exchange(
     (``connect_seconds`` bounds the connection alone).
     Redirects are not followed (the status comes back as it is).
     """
-    host = urlsplit(request.url).hostname
     secrets = _secrets(request)
     headers = dict(request.headers)
-    if not any(name.lower() == "accept-encoding" for name in headers):
+    if "accept-encoding" not in map(str.lower, headers):
         headers["Accept-Encoding"] = _ACCEPT_ENCODING
-    client_timeout = aiohttp.ClientTimeout(total=total_seconds, connect=connect_seconds)
+    client_timeout = _client_timeout(total_seconds, connect_seconds)
     failure: OpenRouterBenchError
     try:
         async with session.get(
@@ -423,14 +461,14 @@ async def exchange(
             return _without_secrets(status, response.headers, body, secrets)
     except TimeoutError:
         failure = RequestTimeoutError(
-            f"no complete answer from {host} within {total_seconds:.1f} s"
+            f"no complete answer from {_host(request)} within {total_seconds:.1f} s"
         )
     except aiohttp.ClientPayloadError as error:
         failure = TransportError(
-            f"the answer from {host} was cut short ({_reason(error, secrets)})"
+            f"the answer from {_host(request)} was cut short ({_reason(error, secrets)})"
         )
     except aiohttp.ClientError as error:
-        failure = TransportError(f"request to {host} failed: {_reason(error, secrets)}")
+        failure = TransportError(f"request to {_host(request)} failed: {_reason(error, secrets)}")
     # Raised here, outside the except blocks, so that no __context__ leads back to
     # aiohttp's error and its request_info (which holds the Authorization header).
     raise failure
@@ -471,18 +509,30 @@ async def read_page(
     The error raised carries no chain and no traceback into the parser: those
     would hold the body, which a hostile server can fill with the request's key.
     """
-    arguments = (response.status, response.headers, response.body)
-    options = {
-        "query": query,
-        "fetched_at": fetched_at,
-        "secrets": tuple(secrets),
-        "max_items": max_items,
-    }
+    status, headers, body = response.status, response.headers, response.body
+    hidden = tuple(secrets)
     failure: OpenRouterBenchError
     try:
-        if len(response.body) > off_loop_bytes:
-            return await asyncio.to_thread(reader, *arguments, **options)
-        return reader(*arguments, **options)
+        if len(body) > off_loop_bytes:
+            return await asyncio.to_thread(
+                reader,
+                status,
+                headers,
+                body,
+                query=query,
+                fetched_at=fetched_at,
+                secrets=hidden,
+                max_items=max_items,
+            )
+        return reader(
+            status,
+            headers,
+            body,
+            query=query,
+            fetched_at=fetched_at,
+            secrets=hidden,
+            max_items=max_items,
+        )
     except OpenRouterBenchError as error:
         failure = error
     failure.__cause__ = None

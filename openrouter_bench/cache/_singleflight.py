@@ -1,24 +1,31 @@
 """Single-flight: identical concurrent calls share one piece of work.
 
 The first caller for a key starts the work as its own task; later callers for
-the same key await that task instead of starting another. Each caller awaits
-it through :func:`asyncio.shield`, so cancelling one caller leaves the work
-running for the others; when the last caller leaves, the work is cancelled
-(nobody wants its result any more) and forgotten, so a new caller starts
-afresh rather than joining a task on its way out.
+the same key wait on that flight instead of starting another. Each caller
+waits on a future of its own, which the work's task resolves as its last step:
+cancelling one caller cancels only that future, so the work goes on for the
+others; when the last caller leaves, the work is cancelled (nobody wants its
+result any more) and forgotten, so a new caller starts afresh rather than
+joining a task on its way out.
+
+A bare future per caller is the least that keeps callers apart: a task that
+awaits a shared future and is cancelled cancels that future for everyone, and
+:func:`asyncio.shield` costs a future, two callbacks and a turn of the event
+loop more per caller. Resolving the callers from inside the work's task, rather
+than from a done callback, saves another turn: the callers wake on the loop's
+next pass after the work ends.
 
 A failure reaches every caller as its **own copy** of the exception (same
 type, arguments and attributes, same original traceback). Re-raising one
 instance from many tasks would have each ``raise`` rewrite its
 ``__traceback__`` and ``__context__`` while the others are still unwinding,
 so one caller's traceback would show another caller's frames and keep them
-alive.
+alive. The original is never raised to a caller: each raises a copy.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
@@ -27,69 +34,103 @@ __all__ = ["SingleFlight"]
 _T = TypeVar("_T")
 
 
-class _Call(Generic[_T]):
-    __slots__ = ("task", "waiters")
+class _Flight(Generic[_T]):
+    """One running piece of work: its task, its callers' futures, and its outcome once known."""
 
-    def __init__(self, task: asyncio.Task[_T]) -> None:
-        self.task = task
-        self.waiters = 0
+    __slots__ = ("error", "live", "result", "task", "waiters")
+
+    def __init__(self) -> None:
+        self.task: asyncio.Task[None] | None = None
+        # Every caller's future, cancelled ones included (they are skipped): a burst's worth.
+        self.waiters: list[asyncio.Future[None]] = []
+        # Callers still waiting: the last one to leave cancels the work.
+        self.live = 0
+        self.result: _T  # set when the work succeeds; read only then
+        self.error: BaseException | None = None
+
+    def cancel_waiters(self) -> None:
+        for waiter in self.waiters:
+            waiter.cancel()
 
 
 class SingleFlight(Generic[_T]):
     """At most one running task per key; every caller of that key gets its outcome."""
 
     def __init__(self) -> None:
-        self._calls: dict[Hashable, _Call[_T]] = {}
+        self._flights: dict[Hashable, _Flight[_T]] = {}
 
     def __len__(self) -> int:
-        return len(self._calls)
+        return len(self._flights)
 
     async def run(self, key: Hashable, work: Callable[[], Awaitable[_T]]) -> tuple[_T, bool]:
         """The outcome of ``work()`` for ``key``, and whether this call joined another's.
 
         ``work`` is only called when no task for ``key`` is running.
         """
-        call = self._calls.get(key)
-        joined = call is not None
-        if call is None:
-            call = _Call(asyncio.ensure_future(work()))
-            self._calls[key] = call
-            call.task.add_done_callback(functools.partial(self._finished, key, call))
-        call.waiters += 1
+        loop = asyncio.get_running_loop()
+        flight = self._flights.get(key)
+        joined = flight is not None
+        if flight is None:
+            flight = self._flights[key] = _Flight()
+            flight.task = loop.create_task(self._drive(key, flight, work))
+        waiter: asyncio.Future[None] = loop.create_future()
+        flight.waiters.append(waiter)
+        flight.live += 1
         try:
-            return await asyncio.shield(call.task), joined
+            await waiter
         except asyncio.CancelledError:
+            # This caller was cancelled, or the work was (then every waiter already is).
+            flight.live -= 1
+            task = flight.task
+            if flight.live == 0 and task is not None and not task.done():
+                self._forget(key, flight)
+                task.cancel()
             raise
-        except BaseException as error:  # noqa: BLE001  # every failure is handed on, as a copy
-            failure = error
-        finally:
-            call.waiters -= 1
-            if call.waiters == 0 and not call.task.done():
-                self._forget(key, call)
-                call.task.cancel()
-        # Raised outside the except block so the copy keeps the original's __context__.
-        raise _private_copy(failure)
+        error = flight.error
+        if error is None:
+            return flight.result, joined
+        raise _private_copy(error)
 
     async def cancel_all(self) -> None:
         """Cancel every running task and wait until each has finished."""
-        calls = list(self._calls.items())
-        self._calls.clear()
-        for _, call in calls:
-            call.task.cancel()
-        if calls:
-            # wait() hands back no outcomes; _finished has marked them seen.
-            await asyncio.wait([call.task for _, call in calls])
+        flights = list(self._flights.values())
+        self._flights.clear()
+        tasks = []
+        for flight in flights:
+            # The waiters too: a task cancelled before its first step never reaches them.
+            flight.cancel_waiters()
+            if flight.task is not None:
+                flight.task.cancel()
+                tasks.append(flight.task)
+        if tasks:
+            await asyncio.wait(tasks)
 
-    def _forget(self, key: Hashable, call: _Call[_T]) -> None:
-        if self._calls.get(key) is call:
-            del self._calls[key]
+    def _forget(self, key: Hashable, flight: _Flight[_T]) -> None:
+        current = self._flights.pop(key, None)
+        if current is not None and current is not flight:
+            self._flights[key] = current  # a newer flight of that key: not this one to forget
 
-    def _finished(self, key: Hashable, call: _Call[_T], task: asyncio.Task[_T]) -> None:
-        self._forget(key, call)
-        if not call.task.cancelled():
-            # Mark the outcome as seen: with every caller gone, nobody else would,
-            # and asyncio would log "exception was never retrieved".
-            call.task.exception()
+    async def _drive(
+        self, key: Hashable, flight: _Flight[_T], work: Callable[[], Awaitable[_T]]
+    ) -> None:
+        """The flight's task: run ``work()``, then hand its outcome to every caller still there."""
+        try:
+            flight.result = await work()
+        except asyncio.CancelledError:
+            self._forget(key, flight)
+            flight.cancel_waiters()
+            raise
+        except BaseException as error:  # noqa: BLE001  # every failure is handed on, as copies
+            flight.error = error
+        # Forgotten before the callers wake: a call made from now on starts afresh.
+        self._forget(key, flight)
+        for waiter in flight.waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        failure = flight.error
+        if failure is not None and not isinstance(failure, Exception):
+            # KeyboardInterrupt and the like still end the task, as asyncio expects them to.
+            raise failure
 
 
 def _private_copy(error: BaseException) -> BaseException:

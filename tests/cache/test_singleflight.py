@@ -130,3 +130,29 @@ async def test_cancel_all_cancels_running_work_and_waits_for_it() -> None:
     assert len(flights) == 0
     outcomes = await asyncio.gather(*callers, return_exceptions=True)
     assert all(isinstance(outcome, asyncio.CancelledError) for outcome in outcomes)
+
+
+async def test_callers_cancelled_as_they_join_leave_no_work_running() -> None:
+    """Every caller cancelled right after joining: the work is cancelled, nothing is left."""
+    flights: SingleFlight[str] = SingleFlight()
+    work = Work()
+    callers = [asyncio.create_task(flights.run("key", work)) for _ in range(2)]
+    await asyncio.sleep(0)  # the callers have joined; the work's task has not run yet
+    for caller in callers:
+        caller.cancel()
+    outcomes = await asyncio.gather(*callers, return_exceptions=True)
+    await _settle()
+    assert all(isinstance(outcome, asyncio.CancelledError) for outcome in outcomes)
+    assert (work.started - work.cancelled, len(flights)) == (0, 0)
+
+
+async def test_cancel_all_before_the_work_starts_ends_every_caller() -> None:
+    """cancel_all right after the callers joined: each ends with CancelledError, none hangs."""
+    flights: SingleFlight[str] = SingleFlight()
+    work = Work()
+    callers = [asyncio.create_task(flights.run("key", work)) for _ in range(3)]
+    await asyncio.sleep(0)
+    await flights.cancel_all()
+    outcomes = await asyncio.wait_for(asyncio.gather(*callers, return_exceptions=True), 5)
+    assert all(isinstance(outcome, asyncio.CancelledError) for outcome in outcomes)
+    assert work.started == 0
