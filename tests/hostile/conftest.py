@@ -19,9 +19,26 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from typing import Protocol
+from typing import Final, Protocol
 
+import orjson
 import pytest
+
+#: A well-formed answer of no items: what a hostile case sends when it needs a page at all.
+PAGE: Final = orjson.dumps(
+    {
+        "data": [],
+        "meta": {
+            "as_of": "2026-06-03T12:00:00Z",
+            "version": "v1",
+            "source": "openrouter",
+            "source_url": None,
+            "citation": None,
+            "model_count": 0,
+            "task_type": None,
+        },
+    }
+)
 
 
 class Observe(Protocol):

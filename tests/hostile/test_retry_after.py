@@ -31,24 +31,9 @@ from openrouter_bench.fake import FakeTime
 from openrouter_bench.fake.hostile import HostileServer, respond
 from tests.conftest import CANARY_KEY
 
-from .conftest import Observe
+from .conftest import PAGE, Observe
 
 CEILING: Final = 3600.0
-
-PAGE: Final = orjson.dumps(
-    {
-        "data": [],
-        "meta": {
-            "as_of": "2026-06-03T12:00:00Z",
-            "version": "v1",
-            "source": "openrouter",
-            "source_url": None,
-            "citation": None,
-            "model_count": 0,
-            "task_type": None,
-        },
-    }
-)
 
 
 def _limited(retry_after: str, status: int = 429) -> bytes:

@@ -24,7 +24,7 @@ from openrouter_bench.fake import FakeTime
 from openrouter_bench.fake.hostile import Answer, HostileServer, RawRequest, respond
 from tests.conftest import CANARY_KEY
 
-from .conftest import Observe
+from .conftest import PAGE, Observe
 
 #: The longest a log record's message may be: one cleaned server text plus our own words.
 RECORD_LIMIT: Final = 1_000
@@ -44,21 +44,6 @@ MESSAGES: Final = {
     "1 MB of text": "A" * 1_000_000 + " {key}",
     "forged log lines and ANSI escapes": FORGED,
 }
-
-PAGE: Final = orjson.dumps(
-    {
-        "data": [],
-        "meta": {
-            "as_of": "2026-06-03T12:00:00Z",
-            "version": "v1",
-            "source": "openrouter",
-            "source_url": None,
-            "citation": None,
-            "model_count": 0,
-            "task_type": None,
-        },
-    }
-)
 
 
 class Records(logging.Handler):
