@@ -7,12 +7,14 @@ import logging
 import os
 import shutil
 import threading
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Final
 
 import attrs
 import pytest
+import redis.asyncio as aioredis
 
 from openrouter_bench.cli import main
 from openrouter_bench.fake import FakeOpenRouter, FakeTime, RedisServer
@@ -170,6 +172,20 @@ def redis_url_or_skip() -> str:
 def redis_url() -> str:
     """The Redis to test against: skip without one, fail without one under CI."""
     return redis_url_or_skip()
+
+
+@pytest.fixture
+async def scope(redis_url: str) -> AsyncIterator[str]:
+    """A quota scope of this test alone; its keys are removed afterwards."""
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    yield name
+    control = aioredis.Redis.from_url(redis_url)
+    try:
+        keys = [key async for key in control.scan_iter(match=f"openrouter-bench:quota:*{name}*")]
+        if keys:
+            await control.delete(*keys)
+    finally:
+        await control.aclose()
 
 
 @pytest.fixture

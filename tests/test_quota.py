@@ -15,8 +15,7 @@ import asyncio
 import logging
 import sys
 import time
-import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -528,20 +527,6 @@ async def test_a_429_pauses_tasks_already_waiting(fake_time: FakeTime) -> None:
 
 
 # --- Redis: one budget for several processes ------------------------------------------------
-
-
-@pytest.fixture
-async def scope(redis_url: str) -> AsyncIterator[str]:
-    """A quota scope of this test alone; its keys are removed afterwards."""
-    name = f"test-{uuid.uuid4().hex[:12]}"
-    yield name
-    control = aioredis.Redis.from_url(redis_url)
-    try:
-        keys = [key async for key in control.scan_iter(match=f"openrouter-bench:quota:*{name}*")]
-        if keys:
-            await control.delete(*keys)
-    finally:
-        await control.aclose()
 
 
 def _shared(redis_url: str, scope: str, **options: object) -> QuotaPolicy:

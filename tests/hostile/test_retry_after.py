@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Final
 
 import orjson
@@ -184,20 +183,6 @@ async def test_a_503_of_centuries_fails_the_call_but_pauses_nobody(
         f"ServerError after {caught.value.attempts} attempt, retry_after "
         f"{caught.value.retry_after:g} s; the next call was sent at once ({len(page)} items)"
     )
-
-
-@pytest.fixture
-async def scope(redis_url: str) -> AsyncIterator[str]:
-    """A quota scope of this test alone; its keys are removed afterwards."""
-    name = f"test-{uuid.uuid4().hex[:12]}"
-    yield name
-    control = aioredis.Redis.from_url(redis_url)
-    try:
-        keys = [key async for key in control.scan_iter(match=f"openrouter-bench:quota:*{name}*")]
-        if keys:
-            await control.delete(*keys)
-    finally:
-        await control.aclose()
 
 
 @pytest.mark.redis
