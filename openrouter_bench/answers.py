@@ -351,6 +351,7 @@ class Catalog:
         *,
         max_results: int | None = None,
         reuse: Catalog | None = None,
+        refresh: bool = False,
     ) -> Catalog:
         """Fetch every part through ``client`` (its cache, quota and retries) and build a catalog.
 
@@ -360,20 +361,22 @@ class Catalog:
         ``reuse``: a catalog to hand back as it is when every page it was built
         from is still the one served (same query, same ``as_of``), so a bot
         asking before each question builds no new index while nothing changed.
+        ``refresh``: ask the server for every part even while the cache holds it
+        (:meth:`BenchmarksClient.get`'s ``refresh``).
         """
         if reuse is not None and not isinstance(reuse, Catalog):
             raise InvalidQueryError(
                 f"reuse must be a Catalog or None, not {type(reuse).__name__}", parameter="reuse"
             )
         named = _part_queries(max_results)
-        first = await client.fan_out([query for _, query in named])
+        first = await client.fan_out([query for _, query in named], refresh=refresh)
         cut = [
             page
             for page in first.pages.values()
             if page.may_be_cut and _split(page, max_results) is not None
         ]
         narrow = [query for page in cut for query in _split(page, max_results) or []]
-        second = await client.fan_out(narrow) if narrow else None
+        second = await client.fan_out(narrow, refresh=refresh) if narrow else None
         parts: list[CatalogPart] = []
         for name, query in named:
             outcome = first[query]
@@ -577,6 +580,16 @@ class Catalog:
         """Every row of one ranking, best first."""
         return self._chosen(name)[0].rows
 
+    def part_of(self, ranking: str) -> CatalogPart:
+        """The part a ranking was read from (its ``as_of`` and citation are the ranking's)."""
+        found = self._rankings.get(ranking) if isinstance(ranking, str) else None
+        if found is None:
+            self._chosen(ranking)  # says what the name is not, with the closest ones
+            raise InvalidQueryError(
+                f"{ranking!r} is a task type, not one ranking", parameter="task"
+            )
+        return found.part
+
     def best(
         self,
         task: TaskType | str,
@@ -595,33 +608,36 @@ class Catalog:
         Arena, ``max_cost_per_task`` (USD) to OpenRouter; with a ceiling, a
         model whose price is unknown is left out.
         """
-        ceilings = {
-            PER_MILLION_TOKENS: _money("max_price", max_price),
-            PER_TASK: _money("max_cost_per_task", max_cost_per_task),
-        }
+        ceilings = _ceilings(max_price, max_cost_per_task)
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise InvalidQueryError(f"limit must be a whole number >= 1, got {limit!r}")
         answers = []
         for ranking in self._chosen(task):
             ceiling = ceilings[ranking.unit]
-            rows = [
-                row
-                for row in ranking.rows
-                if ceiling is None or (row.price is not None and row.price <= ceiling)
-            ]
+            rows = _within(ranking.rows, ceiling)
             answers.append(_answer(ranking, ceiling, rows[:limit]))
         return self._answers(answers, task)
 
-    def frontier(self, task: TaskType | str) -> RankingAnswers:
+    def frontier(
+        self,
+        task: TaskType | str,
+        *,
+        max_price: Decimal | int | str | None = None,
+        max_cost_per_task: Decimal | int | str | None = None,
+    ) -> RankingAnswers:
         """Per ranking, the models no other beats on both score and price, cheapest first.
 
         A model is on the frontier when no model of the same ranking costs no
         more and scores no less, one of the two strictly. Models whose price is
-        unknown are left out. ``task`` as for :meth:`best`.
+        unknown are left out. ``task`` as for :meth:`best`; ``max_price`` and
+        ``max_cost_per_task`` cut each frontier at that price, as in :meth:`best`.
         """
+        ceilings = _ceilings(max_price, max_cost_per_task)
         answers = []
         for ranking in self._chosen(task):
-            answers.append(_answer(ranking, None, pareto_frontier(ranking.rows)))
+            ceiling = ceilings[ranking.unit]
+            rows = _within(pareto_frontier(ranking.rows), ceiling)
+            answers.append(_answer(ranking, ceiling, rows))
         return self._answers(answers, task)
 
     def leaders(self) -> RankingAnswers:
@@ -740,6 +756,23 @@ def pareto_frontier(rows: Iterable[ModelStanding]) -> tuple[ModelStanding, ...]:
             frontier.append(row)
             last = (price, row.score)
     return tuple(frontier)
+
+
+def _ceilings(
+    max_price: Decimal | int | str | None, max_cost_per_task: Decimal | int | str | None
+) -> dict[str, Decimal | None]:
+    """The price ceiling of each unit: per million tokens, and per task."""
+    return {
+        PER_MILLION_TOKENS: _money("max_price", max_price),
+        PER_TASK: _money("max_cost_per_task", max_cost_per_task),
+    }
+
+
+def _within(rows: Iterable[ModelStanding], ceiling: Decimal | None) -> list[ModelStanding]:
+    """The rows priced at most ``ceiling`` (all of them with no ceiling, unpriced ones too)."""
+    return [
+        row for row in rows if ceiling is None or (row.price is not None and row.price <= ceiling)
+    ]
 
 
 def _money(name: str, value: Decimal | int | str | None) -> Decimal | None:

@@ -1,7 +1,9 @@
-"""The ``openrouter-bench`` command: get, grid, watch, cache, quota, demo, fake-server and fake.
+"""The ``openrouter-bench`` command: get, grid, watch, model, compare, best, leaders, cache, quota,
+demo, fake-server and fake.
 
 Exit codes: 0 ok; 2 invalid usage or query (caught locally with nothing sent,
-or a 400 from the server); 3 authentication (a missing key too); 4 rate
+or a 400 from the server), or a model name that no model or several models go
+by (the closest names or the candidates are on stderr); 3 authentication (a missing key too); 4 rate
 limited, out of quota or out of credit; 5 server or transport failure after
 retries; 6 malformed response; 1 anything else.
 
@@ -33,6 +35,7 @@ import sys
 import time
 import traceback
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final, TextIO
 from urllib.parse import urlsplit
 
@@ -42,8 +45,10 @@ import orjson
 from openrouter_bench._paths import cli_cache_spec, default_cli_cache_path
 from openrouter_bench._text import plural
 from openrouter_bench._version import __version__
+from openrouter_bench.answers import Catalog
 from openrouter_bench.cache import namespace_for
 from openrouter_bench.errors import (
+    AmbiguousModelError,
     AuthenticationError,
     BadRequestError,
     ConfigurationError,
@@ -56,6 +61,7 @@ from openrouter_bench.errors import (
     ResponseFormatError,
     ServerError,
     TransportError,
+    UnknownModelError,
     is_transient,
 )
 from openrouter_bench.fanout import DEFAULT_CONCURRENCY, FanOutResult
@@ -82,6 +88,15 @@ from openrouter_bench.render import (
     render_grid,
     render_page,
     render_quota,
+    terminal_columns,
+)
+from openrouter_bench.report import (
+    AnswerStyle,
+    answer_warnings,
+    render_comparison,
+    render_leaders,
+    render_model,
+    render_rankings,
 )
 from openrouter_bench.retry import RetryPolicy
 from openrouter_bench.wire import DEFAULT_BASE_URL, BaseURL, parse_base_url
@@ -124,6 +139,8 @@ def _exit_code_for(error: BaseException) -> int:
         return _EXIT_AUTH
     if isinstance(error, InvalidQueryError | ConfigurationError | BadRequestError):
         return _EXIT_USAGE
+    if isinstance(error, UnknownModelError | AmbiguousModelError):
+        return _EXIT_USAGE  # a name that no model, or several, go by: the input to fix
     if isinstance(error, AuthenticationError):
         return _EXIT_AUTH
     if isinstance(error, RateLimitError | QuotaExhaustedError | PaymentRequiredError):
@@ -379,6 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_client_options(get)
 
     _add_fanout_commands(commands)
+    _add_answer_commands(commands)
 
     cache = _command(
         commands,
@@ -1267,6 +1285,228 @@ async def _watch(args: argparse.Namespace, out: TextIO) -> int:
     return _EXIT_OK
 
 
+# --- answers: model, compare, best, leaders -------------------------------------------------
+
+#: The most models ``compare`` takes at once (the Catalog's own limit).
+_MOST_COMPARED: Final = 20
+
+
+def _amount(text: str) -> Decimal:
+    """--max-price, --max-cost-per-task: an exact amount of USD, 0 or more."""
+    try:
+        amount = Decimal(text.strip().removeprefix("$"))
+    except ArithmeticError:
+        raise argparse.ArgumentTypeError(f"not an amount of USD: {text!r}") from None
+    if not amount.is_finite() or amount < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite amount of 0 or more, got {text!r}")
+    return amount
+
+
+def _add_answer_commands(commands: Any) -> None:
+    answered = (
+        "It loads the whole data set (one request per source and Design Arena arena, none\n"
+        "while the persistent cache holds them) and answers locally. Each answer shows the\n"
+        "citations of the parts it used, with their as_of, and names the parts that could\n"
+        "not be fetched or may lack items. Prices are USD per million tokens, blended three\n"
+        "input tokens to one output token (Artificial Analysis, Design Arena), or USD per\n"
+        "task (OpenRouter's evals). A name that no model goes by exits 2 with the closest\n"
+        "names; one that several go by exits 2 with their ids. On a terminal, a table row\n"
+        "gets a bar of its score, from its ranking's lowest score to its highest."
+    )
+    model = _command(
+        commands,
+        "model",
+        summary="one model's standing in every source, arena, category and benchmark",
+        description="Show one model's rank and score in every ranking it stands in.\n" + answered,
+        examples=(
+            "openrouter-bench model kimi-k2-thinking",
+            "openrouter-bench model MoonshotAI: Kimi K2 Thinking",
+            "openrouter-bench model openai/gpt-5 --format json",
+        ),
+    )
+    model.add_argument(
+        "name",
+        nargs="+",
+        help="an OpenRouter id, the part after its '/', a Design Arena id or a display "
+        "name; several words are one name",
+    )
+    compare = _command(
+        commands,
+        "compare",
+        summary="two or more models side by side, ranking by ranking",
+        description="Show two or more models side by side in every ranking where one of\n"
+        "them stands. " + answered,
+        examples=(
+            "openrouter-bench compare kimi-k2-thinking openai/gpt-5",
+            "openrouter-bench compare 'Kimi K2 Thinking' gpt-5 claude-sonnet-4.5 --format csv",
+        ),
+    )
+    compare.add_argument(
+        "names",
+        nargs="+",
+        metavar="NAME",
+        help=f"2 to {_MOST_COMPARED} model names (quote a name of several words)",
+    )
+    best = _command(
+        commands,
+        "best",
+        summary="the best models for a task under a price, or the Pareto frontier",
+        description="Show the best models for a task, ranking by ranking (scores of different\n"
+        "sources are never ranked together), under a price if given; --frontier shows\n"
+        "each ranking's Pareto frontier of score against price instead, cheapest first.\n"
+        + answered,
+        examples=(
+            "openrouter-bench best --task coding --max-price 2",
+            "openrouter-bench best --task intelligence --max-cost-per-task 0.05 --top 3",
+            "openrouter-bench best --task coding --frontier",
+            "openrouter-bench best --task 'design-arena models/svg' --format json",
+        ),
+    )
+    asked = best.add_argument_group("question")
+    asked.add_argument(
+        "--task",
+        required=True,
+        metavar="T",
+        help=f"a task type ({_known(TaskType)}) or one ranking's name, e.g. "
+        "'design-arena models/svg' or 'openrouter gpqa_diamond'",
+    )
+    asked.add_argument(
+        "--max-price",
+        type=_amount,
+        metavar="USD",
+        help="at most this many USD per million tokens (blended 3:1 input:output); "
+        "applies to Artificial Analysis and Design Arena, whose prices are per token",
+    )
+    asked.add_argument(
+        "--max-cost-per-task",
+        type=_amount,
+        metavar="USD",
+        help="at most this many USD per task; applies to OpenRouter's evals",
+    )
+    asked.add_argument(
+        "--top", type=_positive_int, metavar="N", help="the first N of each ranking (default 5)"
+    )
+    asked.add_argument(
+        "--frontier",
+        action="store_true",
+        help="each ranking's Pareto frontier (no model both cheaper and better), cheapest first",
+    )
+    leaders = _command(
+        commands,
+        "leaders",
+        summary="the leader of every Design Arena arena and category",
+        description="Show the #1 of every Design Arena arena and category (ties all shown).\n"
+        + answered,
+        examples=("openrouter-bench leaders", "openrouter-bench leaders --format csv"),
+    )
+    for command in (model, compare, best, leaders):
+        output = command.add_argument_group("output")
+        output.add_argument(
+            "--format",
+            choices=FORMATS,
+            default="table",
+            help="table for people; json: the answer with its citations and gaps; csv, "
+            "ndjson: a row per standing, each with its as_of and citation (default table)",
+        )
+        _add_client_options(command)
+
+
+def _task_checked(task: str) -> str:
+    """--task, refused before any request when it can be neither a task type nor a ranking."""
+    if task in {member.value for member in TaskType}:
+        return task
+    if task.partition(" ")[0] in {member.value for member in Source} and task.partition(" ")[2]:
+        return task  # a ranking's name; the catalog says whether it has one
+    close = difflib.get_close_matches(task, [member.value for member in TaskType], n=1)
+    hint = f"did you mean {close[0]}? " if close else ""
+    raise InvalidQueryError(
+        f"--task {task!r} is neither a task type nor a ranking; {hint}task types: "
+        f"{_known(TaskType)}; a ranking is named 'SOURCE NAME', e.g. 'design-arena models/svg'",
+        parameter="task",
+    )
+
+
+async def _catalog(args: argparse.Namespace) -> Catalog:
+    """The whole data set, through the command's cache and quota; one line on what it cost."""
+    async with _open_client(args) as client:
+        catalog = await Catalog.load(client, refresh=args.refresh)
+        stats = client.stats
+    failed = [part for part in catalog.parts if part.failed]
+    if failed and len(failed) == len(catalog.parts) and failed[0].error is not None:
+        raise failed[0].error  # nothing to answer from: the failure is the answer
+    args.err.write(
+        f"data set: {len(catalog.parts) - len(failed)} of {plural(len(catalog.parts), 'part')}; "
+        f"{plural(stats.requests, 'request')} sent, {plural(stats.hits, 'cache hit')}\n"
+    )
+    return catalog
+
+
+def _answer_style(args: argparse.Namespace, out: TextIO) -> AnswerStyle:
+    columns = terminal_columns(out) if args.format == "table" else None
+    return AnswerStyle(args.format, Palette.for_stream(out), columns)
+
+
+def _answered(args: argparse.Namespace, out: TextIO, text: str, answer: Any) -> int:
+    out.write(text)
+    if args.format != "table":  # a table says it in its footer
+        for line in answer_warnings(answer):
+            args.err.write(f"openrouter-bench: warning: {line}\n")
+    return _EXIT_OK
+
+
+async def _model(args: argparse.Namespace, out: TextIO) -> int:
+    catalog = await _catalog(args)
+    report = catalog.model(" ".join(args.name))
+    return _answered(args, out, render_model(report, catalog, _answer_style(args, out)), report)
+
+
+async def _compare(args: argparse.Namespace, out: TextIO) -> int:
+    if not 2 <= len(args.names) <= _MOST_COMPARED:
+        raise InvalidQueryError(
+            f"compare takes 2 to {_MOST_COMPARED} model names, got {len(args.names)}",
+            parameter="names",
+        )
+    catalog = await _catalog(args)
+    comparison = catalog.compare(*args.names)
+    text = render_comparison(comparison, catalog, _answer_style(args, out))
+    return _answered(args, out, text, comparison)
+
+
+async def _best(args: argparse.Namespace, out: TextIO) -> int:
+    task = _task_checked(args.task)
+    if args.frontier and args.top is not None:
+        raise InvalidQueryError(
+            "--top shortens a list of the best; a frontier is shown whole (cut it with "
+            "--max-price or --max-cost-per-task)",
+            parameter="top",
+        )
+    ceilings = {"max_price": args.max_price, "max_cost_per_task": args.max_cost_per_task}
+    catalog = await _catalog(args)
+    top = args.top or 5
+    if args.frontier:
+        answers = catalog.frontier(task, **ceilings)
+        title = "Pareto frontier of score and price, cheapest first"
+    else:
+        answers = catalog.best(task, **ceilings, limit=top)
+        title = f"top {top}"
+    question = {
+        "task": task,
+        **{name: None if value is None else f"{value:f}" for name, value in ceilings.items()},
+        "top": None if args.frontier else top,
+        "frontier": args.frontier,
+    }
+    text = render_rankings(
+        answers, catalog, _answer_style(args, out), title=title, question=question
+    )
+    return _answered(args, out, text, answers)
+
+
+async def _leaders(args: argparse.Namespace, out: TextIO) -> int:
+    catalog = await _catalog(args)
+    answers = catalog.leaders()
+    return _answered(args, out, render_leaders(answers, catalog, _answer_style(args, out)), answers)
+
+
 _COMMANDS: Final = {
     "get": _get,
     "grid": _grid,
@@ -1276,6 +1516,10 @@ _COMMANDS: Final = {
     "fake-server": _fake_server,
     "fake": _fake,
     "demo": _demo,
+    "model": _model,
+    "compare": _compare,
+    "best": _best,
+    "leaders": _leaders,
 }
 
 

@@ -800,3 +800,64 @@ def render_quota(status: QuotaStatus, fmt: str) -> str:
         pause,
     ]
     return "\n".join(lines) + "\n"
+
+
+# --- charts -----------------------------------------------------------------------------------
+
+#: A bar's last cell: eighths of a block, so that a bar of ten cells tells eighty steps apart.
+_EIGHTHS: Final = ("", "▏", "▎", "▍", "▌", "▋", "▊", "▉")
+_FULL_BLOCK: Final = "█"
+#: A bar wider than this reads no better; one narrower than the least tells too little.
+_BAR_MOST: Final = 16
+_BAR_LEAST: Final = 4
+#: The width assumed of a terminal that does not report one (a fresh pseudo-terminal says 0).
+_DEFAULT_COLUMNS: Final = 80
+
+
+def terminal_columns(stream: TextIO, environ: Mapping[str, str] | None = None) -> int | None:
+    """How wide the terminal ``stream`` writes to is; None when it is not a terminal.
+
+    Charts are drawn for people only: piped or redirected output gets none.
+    A terminal that reports no width is taken to be ``$COLUMNS`` wide, else 80.
+    """
+    isatty = getattr(stream, "isatty", None)
+    if isatty is None or not isatty():
+        return None
+    try:
+        columns = os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        columns = 0
+    if columns > 0:
+        return columns
+    env = os.environ if environ is None else environ
+    given = env.get("COLUMNS", "")
+    return int(given) if given.isdigit() and int(given) > 0 else _DEFAULT_COLUMNS
+
+
+def bar_room(columns: int | None, used: int, bars: int = 1) -> int:
+    """The width of each of ``bars`` bars beside lines ``used`` characters wide (0: none fits).
+
+    ``columns`` is :func:`terminal_columns`' answer (None: not a terminal, no bar).
+    """
+    if columns is None or bars < 1:
+        return 0
+    # Two spaces before each bar.
+    room = min(_BAR_MOST, (columns - used) // bars - 2)
+    return room if room >= _BAR_LEAST else 0
+
+
+def score_bar(value: float, low: float, high: float, width: int) -> str:
+    """``value``'s place from ``low`` to ``high`` as a bar of Unicode blocks, ``width`` cells wide.
+
+    Eighth blocks make the last cell, and the bar is padded with spaces to
+    ``width``, so bars line up. A value at ``low`` draws an empty bar; one at
+    ``high`` (or any value when ``low == high``) a full one; values outside
+    the span are held to it.
+    """
+    if width < 1:
+        return ""
+    span = high - low
+    share = 1.0 if span <= 0 else min(1.0, max(0.0, (value - low) / span))
+    eighths = round(share * width * 8)
+    full, part = divmod(eighths, 8)
+    return (_FULL_BLOCK * full + _EIGHTHS[part]).ljust(width)
