@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import io
 import logging
 import os
 import shutil
+import struct
+import termios
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -69,9 +72,16 @@ def run_cli(*argv: str, secrets: tuple[str, ...] = (CANARY_KEY,)) -> Run:
     return result
 
 
-def on_terminal(argv: list[str], *, stream: str) -> tuple[int, str, str]:
-    """Run a command with stdout or stderr on a pseudo-terminal; (code, terminal, other)."""
+def on_terminal(
+    argv: list[str], *, stream: str, columns: int | None = None
+) -> tuple[int, str, str]:
+    """Run a command with stdout or stderr on a pseudo-terminal; (code, terminal, other).
+
+    ``columns``: the width the terminal reports (None: a fresh one's, which is 0).
+    """
     leader, follower = os.openpty()
+    if columns is not None:
+        fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
     received = bytearray()
 
     def drain() -> None:
