@@ -47,6 +47,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
 from typing import IO, Any, Final
@@ -434,44 +435,114 @@ def _display_names(fake: FakeOpenRouter, params: dict[str, str]) -> list[str]:
 
 QUESTIONS: Final = [
     "Which model is best at svg?",
-    "best for gamedev",
-    "Who leads 3d?",
-    "top 3 for dataviz",
+    "how good is Kimi K2 Thinking?",
+    "compare GPT-5 and Kimi K2 Thinking",
+    "best coding model under $2",
+    "who leads each category?",
     "best coder",
-    "What is the smartest model?",
-    "best at agentic work",
-    "best at svg",
-    "top 5 coding",
-    "best builder for website",
-    "cheapest model in the top 10 for coding",
-    "best for uicomponent",
-    "best agent for cli",
-    "who is the best at image?",
+    "top 3 for gamedev",
     "tell me a joke",
-    "best at video",
-    "best for codecategories",
-    "smartest",
-    "top 2 for mobile builders",
-    "best for svg",
+    "how good is gpt-7?",
+    "openai/gpt-5 vs Kimi K2 Thinking",
+    "best builder for website",
+    "What is the smartest model?",
+    "best agent for cli",
 ]
+#: The conversation the recipe is fed: every question many times over.
+CONVERSATION: Final = QUESTIONS * (1000 // len(QUESTIONS) + 1)
 
 
 def test_recipe_chat_bot(openrouter_fake: FakeOpenRouter, tmp_path: Path) -> None:
-    """The chat bot answers twenty questions with a handful of requests, and says how many."""
-    done = run_recipe("chat_bot.py", openrouter_fake, tmp_path, stdin="\n".join(QUESTIONS))
-    answers = [line for line in done.stdout.splitlines() if line.startswith("bot> ")]
-    assert len(answers) == len(QUESTIONS)
+    """The bot answers a thousand model questions from one data set: 5 requests, one index."""
+    done = run_recipe("chat_bot.py", openrouter_fake, tmp_path, stdin="\n".join(CONVERSATION))
+    lines = done.stdout.splitlines()
+    answers = [line for line in lines if line.startswith("bot> ")]
+    assert len(answers) == len(CONVERSATION)
+    asked = dict(zip(QUESTIONS, answers, strict=False))
     best_svg = _display_names(openrouter_fake, {"source": "design-arena", "category": "svg"})[0]
-    assert best_svg in answers[0]
-    assert answers[0] == answers[7] == answers[19]
+    assert best_svg in asked["Which model is best at svg?"]
+    assert asked["how good is Kimi K2 Thinking?"].startswith("bot> Kimi K2 Thinking is in ")
+    assert "GPT-5 is ahead of Kimi K2 Thinking in" in asked["compare GPT-5 and Kimi K2 Thinking"]
+    assert asked["openai/gpt-5 vs Kimi K2 Thinking"] == asked["compare GPT-5 and Kimi K2 Thinking"]
+    assert "(at most $2; prices in USD per million tokens" in asked["best coding model under $2"]
+    assert "Design Arena categories;" in asked["who leads each category?"]
     best_coder = _display_names(
         openrouter_fake, {"source": "artificial-analysis", "task_type": "coding"}
     )[0]
-    assert best_coder in answers[4]
-    assert "don't know" in answers[14]
-    sent = len(openrouter_fake.requests)
-    assert 1 <= sent <= 5
-    assert f"{len(QUESTIONS)} questions answered with {sent} requests" in done.stdout
+    assert best_coder in asked["best coder"]
+    gamedev = _display_names(openrouter_fake, {"source": "design-arena", "category": "gamedev"})
+    assert all(name in asked["top 3 for gamedev"] for name in gamedev[:3])
+    assert "don't know" in asked["tell me a joke"]
+    assert "did you mean 'openai/gpt-5'" in asked["how good is gpt-7?"]
+    # The same question, asked again later, gets the same answer; each data answer cites.
+    assert answers[: len(QUESTIONS)] == answers[len(QUESTIONS) : 2 * len(QUESTIONS)]
+    cited = lines[lines.index(asked["Which model is best at svg?"]) + 1]
+    assert cited.startswith("     source: ")
+    citation = openrouter_fake.payload({"source": "design-arena"})["meta"]["citation"]
+    assert citation in cited
+    assert len(openrouter_fake.requests) == 5, "one request per source and arena, then the cache"
+    assert lines[-1] == (
+        f"{len(CONVERSATION)} questions answered with 5 requests (the data set was indexed 1 time)"
+    )
+
+
+def _pick_under(items: list[dict[str, Any]], score: str, cost: Callable[[Any], Any]) -> str:
+    """The display name of the best-scoring item whose cost is known and within budget."""
+    priced = [item for item in items if item[score] is not None and cost(item) is not None]
+    return max(priced, key=lambda item: item[score])["display_name"]  # first of equals
+
+
+def _blended(item: dict[str, Any]) -> Decimal | None:
+    """USD per million tokens, 3:1 input:output, or None; within $2 only."""
+    pricing = item["pricing"]
+    if pricing is None or pricing["prompt"] is None or pricing["completion"] is None:
+        return None
+    blended = (3 * Decimal(pricing["prompt"]) + Decimal(pricing["completion"])) / 4 * 1_000_000
+    return blended if blended <= 2 else None
+
+
+def _frontier_steps(lines: list[str], ranking: str) -> list[tuple[Decimal, float]]:
+    """(price, score) of each frontier line printed under a ranking."""
+    start = next(at for at, line in enumerate(lines) if line.startswith(f"{ranking} ("))
+    steps = []
+    for line in lines[start + 3 :]:
+        found = re.match(r"    \$([\d.]+): .*, score ([\d.e+-]+)", line)
+        if found is None:
+            break
+        steps.append((Decimal(found[1]), float(found[2])))
+    return steps
+
+
+def test_recipe_price_picker(openrouter_fake: FakeOpenRouter, tmp_path: Path) -> None:
+    """The picker's choice per ranking is the best within the budget, in the ranking's unit."""
+    args = ("--budget", "2", "--per-task", "0.01")
+    done = run_recipe("price_picker.py", openrouter_fake, tmp_path, *args)
+    lines = done.stdout.splitlines()
+    picks = {
+        lines[at - 1].split(" (", 1)[0]: line.removeprefix("  pick: ").split(", #", 1)[0]
+        for at, line in enumerate(lines)
+        if line.startswith("  pick: ")
+    }
+    coding = openrouter_fake.payload({"source": "artificial-analysis"})["data"]
+    assert picks["artificial-analysis coding"] == _pick_under(coding, "coding_index", _blended)
+    evals = openrouter_fake.payload({"source": "openrouter", "benchmark_type": "gpqa_diamond"})
+    costs = [(item, item["avg_cost_per_task"]) for item in evals["data"]]
+    within = [item for item, cost in costs if cost is not None and cost <= 0.01]
+    assert picks["openrouter gpqa_diamond"] == _pick_under(
+        within, "accuracy", lambda item: item["avg_cost_per_task"]
+    )
+    for ranking in ("design-arena models/codecategories", "openrouter gpqa_diamond"):
+        steps = _frontier_steps(lines, ranking)
+        assert len(steps) > 1
+        assert steps == sorted(steps)
+        assert [score for _, score in steps] == sorted(score for _, score in steps)
+    assert "openrouter gpqa_diamond (prices in USD per task, within $0.01):" in lines
+    citation = openrouter_fake.payload({"source": "design-arena"})["meta"]["citation"]
+    assert f"  design-arena models, as of 2026-06-03 12:00 UTC: {citation}" in lines
+    assert lines[-1] == "5 requests sent"
+    again = run_recipe("price_picker.py", openrouter_fake, tmp_path, *args)
+    assert again.stdout.splitlines()[-1] == "0 requests sent", "the on-disk cache answers"
+    assert len(openrouter_fake.requests) == 5
 
 
 def test_recipe_arena_csv(openrouter_fake: FakeOpenRouter, tmp_path: Path) -> None:
@@ -722,6 +793,7 @@ async def test_recipe_otel_hooks(openrouter_fake: FakeOpenRouter, tmp_path: Path
 
 RECIPE_TESTS: Final = {
     (EXAMPLES / "chat_bot.py").resolve(): test_recipe_chat_bot,
+    (EXAMPLES / "price_picker.py").resolve(): test_recipe_price_picker,
     (EXAMPLES / "arena_csv.py").resolve(): test_recipe_arena_csv,
     (EXAMPLES / "best_model_service.py").resolve(): test_recipe_best_model_service,
     (EXAMPLES / "new_leader.py").resolve(): test_recipe_new_leader,

@@ -1,13 +1,18 @@
-"""A chat-bot loop that answers many questions about model rankings with few requests.
+"""A chat bot answering questions about models from one cached data set, with few requests.
 
     python chat_bot.py                          # type questions; Ctrl-D ends
-    printf 'best at svg?\\ntop 3 coding\\n' | python chat_bot.py
+    printf 'how good is kimi k2 thinking?\\nbest coding model under $2\\n' | python chat_bot.py
 
-The trick is to ask the API broad questions and answer narrow ones locally: one
-request per Design Arena arena returns every category of it, and one request
-returns every Artificial Analysis model with all three indexes. The client's
-cache keeps those pages, so the hundredth question costs nothing. At the end the
-bot says how many requests all of it took.
+It understands, roughly: "how good is X?", "compare X and Y" (or "X vs Y"),
+"best coding model under $2", "top 3 for gamedev", "best builder for website",
+"smartest model", "who leads each category?".
+
+A ``Catalog`` holds the whole data set: one page per source and per Design Arena
+arena. Before each question the bot loads it again with ``reuse=``: while the
+client's cache holds those pages (ten minutes by default), that sends nothing
+and hands back the same catalog, so the thousandth question costs what the
+first did. Every answer says where its data comes from. At the end the bot says
+how many requests all of it took.
 """
 
 from __future__ import annotations
@@ -15,94 +20,131 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
+from decimal import Decimal
+
+import attrs
 
 from openrouter_bench import (
-    ArtificialAnalysisItem,
+    AmbiguousModelError,
     BenchmarksClient,
-    DesignArenaItem,
+    Catalog,
+    InvalidQueryError,
+    ModelStanding,
     OpenRouterBenchError,
+    RankingAnswers,
+    TaskType,
+    UnknownModelError,
 )
 
-#: Word prefixes that name an Artificial Analysis task ("coder", "coding", "smartest"...).
+HOW_GOOD = re.compile(r"^(?:how good is|how is|tell me about)\s+(?P<name>.+?)\s*\??$", re.I)
+COMPARE = re.compile(r"^compare\s+(?P<a>.+?)\s+(?:and|with|to)\s+(?P<b>.+?)\s*\??$", re.I)
+VERSUS = re.compile(r"^(?P<a>.+?)\s+(?:vs\.?|versus)\s+(?P<b>.+?)\s*\??$", re.I)
+UNDER = re.compile(r"\bunder\s+\$?(?P<price>\d+(?:\.\d+)?)")
+TOP = re.compile(r"\btop\s+(?P<count>\d+)")
+#: Word prefixes that name a task ("coder", "coding", "smartest"...).
 TASK_PREFIXES = {
-    "cod": "coding",
-    "smart": "intelligence",
-    "intelligen": "intelligence",
-    "agentic": "agentic",
+    "cod": TaskType.CODING,
+    "smart": TaskType.INTELLIGENCE,
+    "intelligen": TaskType.INTELLIGENCE,
+    "agentic": TaskType.AGENTIC,
 }
 ARENA_WORDS = {"builder": "builders", "builders": "builders", "agent": "agents", "agents": "agents"}
+#: An answer's text and the citations it must show.
+Reply = tuple[str, tuple[str, ...]]
 HELP = (
-    "I don't know that one. Ask me e.g. 'best at svg', 'top 3 for gamedev', "
-    "'best builder for website', 'top 5 coding' or 'smartest model'."
+    "I don't know that one. Ask me e.g. 'how good is GPT-5?', 'compare GPT-5 and Kimi K2 "
+    "Thinking', 'best coding model under $2', 'top 3 for gamedev' or 'who leads each category?'."
 )
 
 
-def how_many(question: str) -> int:
-    """``top N`` asks for N models; anything else for one."""
-    match = re.search(r"\btop\s+(\d+)", question)
-    return max(1, min(int(match.group(1)), 20)) if match else 1
+def shown(row: ModelStanding, *, priced: bool = False) -> str:
+    """A model's place in one ranking, in a few words (and its price, if ``priced``)."""
+    price = "" if row.price is None or not priced else f", ${row.price.normalize():f}"
+    return f"{row.display_name} (#{row.rank}, {row.score:.4g}{price})"
 
 
-async def answer(client: BenchmarksClient, question: str) -> str:
-    """One answer, from the cached rankings (each fetched on first use)."""
-    words = re.findall(r"[a-z0-9]+", question.lower())
-    count = how_many(question.lower())
-    arena = next((ARENA_WORDS[word] for word in words if word in ARENA_WORDS), "models")
-    arena_page = await client.get(source="design-arena", arena=arena)  # all its categories
-    entries = [item for item in arena_page.items if isinstance(item, DesignArenaItem)]
-    categories = {item.category for item in entries}
-    category = next((word for word in words if word in categories), None)
-    if category is not None:
-        return best_in_category(entries, arena, category, count)
-    task = next(
-        (
-            name
-            for word in words
-            for prefix, name in TASK_PREFIXES.items()
-            if word.startswith(prefix)
-        ),
-        None,
-    )
-    if task is None:
-        return HELP
-    page = await client.get(source="artificial-analysis")  # every model with all its indexes
-    models = [item for item in page.items if isinstance(item, ArtificialAnalysisItem)]
-    return best_at_task(models, task, count, cheapest="cheapest" in words)
+def how_good(catalog: Catalog, name: str) -> Reply:
+    """'How good is X?': its best place in each source, and how many rankings it is in."""
+    report = catalog.model(name)
+    if not report.standings:
+        return f"{report.model} is listed, but ranked nowhere yet", report.citations
+    best: dict[str, ModelStanding] = {}
+    for row in report.standings:
+        held = best.get(row.source)
+        if held is None or row.rank / row.entries < held.rank / held.entries:
+            best[row.source] = row
+    places = "; ".join(f"#{row.rank} of {row.entries} in {row.ranking}" for row in best.values())
+    text = f"{report.display_names[0]} is in {len(report.standings)} rankings; best: {places}"
+    return text, report.citations
 
 
-def best_in_category(entries: list[DesignArenaItem], arena: str, category: str, count: int) -> str:
-    ranked = sorted(
-        (item for item in entries if item.category == category),
-        key=lambda item: (-item.elo, item.model_permaslug),
-    )[:count]
-    shown = ", ".join(f"{item.display_name} (Elo {item.elo:.0f})" for item in ranked)
-    return f"top {count} at {category} in the {arena} arena: {shown}"
+def compare(catalog: Catalog, first: str, second: str) -> Reply:
+    """'Compare X and Y': who is ahead in the rankings both are in."""
+    comparison = catalog.compare(first, second)
+    a, b = (catalog.display_names(model)[0] for model in comparison.models)
+    if len(comparison.models) < 2:
+        return f"{a} and {b} are the same model", comparison.citations
+    both = [(x, y) for row in comparison.rows for x, y in [row.standings] if x and y]
+    if not both:
+        return f"{a} and {b} share no ranking", comparison.citations
+    ahead = sum(x.rank < y.rank for x, y in both)
+    text = f"{a} is ahead of {b} in {ahead} of the {len(both)} rankings both are in"
+    return text, comparison.citations
 
 
-def best_at_task(
-    models: list[ArtificialAnalysisItem], task: str, count: int, *, cheapest: bool
-) -> str:
-    index = f"{task}_index"
-    scored: list[tuple[float, ArtificialAnalysisItem]] = [
-        (score, item) for item in models if (score := getattr(item, index)) is not None
+def listed(answers: RankingAnswers, price: Decimal | None) -> Reply:
+    """Each ranking's first models, ranking by ranking (never one list across sources)."""
+    parts = [
+        f"{answer.ranking}: "
+        + (", ".join(shown(row, priced=price is not None) for row in answer.rows) or "none")
+        for answer in answers.rankings
     ]
-    scored.sort(key=lambda pair: (-pair[0], pair[1].model_permaslug))
-    top = scored[:count]
-    if cheapest:
-        prices = [
-            (item.pricing.prompt, item)
-            for _, item in top
-            if item.pricing is not None and item.pricing.prompt is not None
-        ]
-        if not prices:
-            return f"none of the top {count} at {task} has a known price"
-        price, model = min(prices, key=lambda pair: pair[0])
-        return (
-            f"cheapest of the top {count} at {task}: {model.display_name} "
-            f"(${price * 1_000_000:.2f} per million prompt tokens)"
-        )
-    shown = ", ".join(f"{item.display_name} ({score:.1f})" for score, item in top)
-    return f"top {count} at {task} (Artificial Analysis {index}): {shown}"
+    text = "; ".join(parts) or "no ranking answers that"
+    units = sorted({answer.price_unit for answer in answers.rankings})
+    if price is not None:
+        text += f" (at most ${price}; prices in {' or '.join(units)})"
+    return text, answers.citations
+
+
+def leaders(catalog: Catalog) -> Reply:
+    """'Who leads each category?': how many categories, and who leads most of them."""
+    answers = catalog.leaders()
+    firsts = [answer.rows[0].display_name for answer in answers.rankings if answer.rows]
+    top = max(sorted(set(firsts)), key=firsts.count)
+    text = f"{len(firsts)} Design Arena categories; {top} leads {firsts.count(top)} of them"
+    return text, answers.citations
+
+
+def answer(catalog: Catalog, question: str) -> Reply:
+    """One answer, and the citations it must show."""
+    text = question.strip()
+    if match := HOW_GOOD.match(text):
+        return how_good(catalog, match["name"])
+    if match := COMPARE.match(text) or VERSUS.match(text):
+        return compare(catalog, match["a"], match["b"])
+    lowered = text.lower()
+    words = re.findall(r"[a-z0-9]+", lowered)
+    if "leads" in words and "each" in words:
+        return leaders(catalog)
+    count = max(1, min(int(found["count"]), 10)) if (found := TOP.search(lowered)) else 1
+    price = Decimal(found["price"]) if (found := UNDER.search(lowered)) else None
+    arena = next((ARENA_WORDS[word] for word in words if word in ARENA_WORDS), "models")
+    names = (f"design-arena {arena}/{word}" for word in words)
+    category = next((name for name in names if name in catalog.rankings), None)
+    tasks = (
+        task for word in words for start, task in TASK_PREFIXES.items() if word.startswith(start)
+    )
+    task = next(tasks, None)
+    if category is not None:
+        return listed(catalog.best(category, max_price=price, limit=count), price)
+    if task is None:
+        return HELP, ()
+    best = catalog.best(task, max_price=price, limit=count)
+    # A task has a ranking in several sources and arenas; the first of each source keeps a
+    # chat answer short.
+    firsts = {answer.source: answer for answer in reversed(best.rankings)}
+    kept = tuple(answer for answer in best.rankings if answer in firsts.values())
+    return listed(attrs.evolve(best, rankings=kept), price)
 
 
 async def read_line(prompt: str) -> str | None:
@@ -115,19 +157,30 @@ async def read_line(prompt: str) -> str | None:
 
 async def chat() -> None:
     prompt = "you> " if sys.stdin.isatty() else ""
-    asked = 0
-    async with BenchmarksClient(app_title="ranking-chat-bot") as client:
+    asked = indexed = 0
+    catalog: Catalog | None = None
+    async with BenchmarksClient(app_title="model-question-bot") as client:
         while (line := await read_line(prompt)) is not None:
             question = line.strip()
             if not question:
                 continue
             asked += 1
             try:
-                reply = await answer(client, question)
+                loaded = await Catalog.load(client, reuse=catalog)  # no request while cached
+                indexed += loaded is not catalog
+                catalog = loaded
+                reply, citations = answer(catalog, question)
+            except (UnknownModelError, AmbiguousModelError, InvalidQueryError) as error:
+                reply, citations = f"hmm: {error}", ()
             except OpenRouterBenchError as error:
-                reply = f"sorry, the rankings are unavailable right now ({error})"
+                reply, citations = f"sorry, the rankings are unavailable right now ({error})", ()
             print(f"bot> {reply}", flush=True)
-        print(f"{asked} questions answered with {client.stats.requests} requests")
+            if citations:
+                print(f"     source: {' / '.join(citations)}", flush=True)
+        print(
+            f"{asked} questions answered with {client.stats.requests} requests "
+            f"(the data set was indexed {indexed} time{'' if indexed == 1 else 's'})"
+        )
 
 
 if __name__ == "__main__":
