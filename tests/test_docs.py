@@ -489,11 +489,12 @@ def test_recipe_chat_bot(openrouter_fake: FakeOpenRouter, tmp_path: Path) -> Non
 def _pick_under(items: list[dict[str, Any]], score: str, cost: Callable[[Any], Any]) -> str:
     """The display name of the best-scoring item whose cost is known and within budget."""
     priced = [item for item in items if item[score] is not None and cost(item) is not None]
-    return max(priced, key=lambda item: item[score])["display_name"]  # first of equals
+    name: str = max(priced, key=lambda item: item[score])["display_name"]  # first of equals
+    return name
 
 
 def _blended(item: dict[str, Any]) -> Decimal | None:
-    """USD per million tokens, 3:1 input:output, or None; within $2 only."""
+    """USD per million tokens, blended 3:1 input:output, when known and at most $2; else None."""
     pricing = item["pricing"]
     if pricing is None or pricing["prompt"] is None or pricing["completion"] is None:
         return None
