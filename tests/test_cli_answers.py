@@ -17,6 +17,7 @@ import queue
 import threading
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlsplit
 
@@ -442,3 +443,28 @@ def test_a_frontier_is_cut_at_the_price(api: FakeOpenRouter) -> None:
         assert prices == sorted(prices)
         kept = [key(row) for row in ranking["rows"] if Decimal(row["price"]) <= 3]
         assert [key(row) for row in cut[name]["rows"]] == kept
+
+
+def test_parts_that_may_lack_items_are_named_under_the_guides_reading(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Where an unfiltered page stops at 50 items, answers say which parts may lack items."""
+    with FakeOpenRouter.running_in_thread(
+        seed=7, per_minute=None, per_day=None, max_results_reading="guide"
+    ) as fake:
+        monkeypatch.setenv("OPENROUTER_API_KEY", CANARY_KEY)
+        monkeypatch.setenv("OPENROUTER_BASE_URL", fake.url)
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+        # Read category by category, the data set takes more than a minute's 30 requests.
+        table = run_cli("model", KIMI, "--quota", "off")
+        document = json.loads(run_cli("model", KIMI, "--format", "json").out)
+        as_csv = run_cli("model", KIMI, "--format", "csv")
+    # Artificial Analysis cannot be asked for in narrower pages: its cut page stays cut.
+    assert "artificial-analysis" in document["incomplete"]
+    assert document["missing"] == []
+    footer = [line for line in table.out.splitlines() if line.startswith("incomplete")]
+    assert footer == [f"incomplete (a page may have been cut): {', '.join(document['incomplete'])}"]
+    assert (
+        "openrouter-bench: warning: may lack items (a page may have been cut): "
+        f"{', '.join(document['incomplete'])}"
+    ) in as_csv.err
