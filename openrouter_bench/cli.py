@@ -1309,15 +1309,24 @@ def _add_answer_commands(commands: Any) -> None:
         "citations of the parts it used, with their as_of, and names the parts that could\n"
         "not be fetched or may lack items. Prices are USD per million tokens, blended three\n"
         "input tokens to one output token (Artificial Analysis, Design Arena), or USD per\n"
-        "task (OpenRouter's evals). A name that no model goes by exits 2 with the closest\n"
-        "names; one that several go by exits 2 with their ids. On a terminal, a table row\n"
-        "gets a bar of its score, from its ranking's lowest score to its highest."
+        "task (OpenRouter's evals)."
+    )
+    bars = (
+        "\n\nOn a terminal, a table row gets a bar of its score, from its ranking's lowest\n"
+        "score to its highest."
+    )
+    names = (
+        "\n\nA name that no model goes by exits 2 with the closest names on stderr; one that\n"
+        "several models go by exits 2 with their ids."
     )
     model = _command(
         commands,
         "model",
         summary="one model's standing in every source, arena, category and benchmark",
-        description="Show one model's rank and score in every ranking it stands in.\n" + answered,
+        description="Show one model's rank and score in every ranking it stands in.\n\n"
+        + answered
+        + bars
+        + names,
         examples=(
             "openrouter-bench model kimi-k2-thinking",
             "openrouter-bench model MoonshotAI: Kimi K2 Thinking",
@@ -1335,7 +1344,7 @@ def _add_answer_commands(commands: Any) -> None:
         "compare",
         summary="two or more models side by side, ranking by ranking",
         description="Show two or more models side by side in every ranking where one of\n"
-        "them stands. " + answered,
+        "them stands.\n\n" + answered + bars + names,
         examples=(
             "openrouter-bench compare kimi-k2-thinking openai/gpt-5",
             "openrouter-bench compare 'Kimi K2 Thinking' gpt-5 claude-sonnet-4.5 --format csv",
@@ -1353,8 +1362,9 @@ def _add_answer_commands(commands: Any) -> None:
         summary="the best models for a task under a price, or the Pareto frontier",
         description="Show the best models for a task, ranking by ranking (scores of different\n"
         "sources are never ranked together), under a price if given; --frontier shows\n"
-        "each ranking's Pareto frontier of score against price instead, cheapest first.\n"
-        + answered,
+        "each ranking's Pareto frontier of score against price instead, cheapest first.\n\n"
+        + answered
+        + bars,
         examples=(
             "openrouter-bench best --task coding --max-price 2",
             "openrouter-bench best --task intelligence --max-cost-per-task 0.05 --top 3",
@@ -1395,7 +1405,7 @@ def _add_answer_commands(commands: Any) -> None:
         commands,
         "leaders",
         summary="the leader of every Design Arena arena and category",
-        description="Show the #1 of every Design Arena arena and category (ties all shown).\n"
+        description="Show the #1 of every Design Arena arena and category (ties all shown).\n\n"
         + answered,
         examples=("openrouter-bench leaders", "openrouter-bench leaders --format csv"),
     )

@@ -367,6 +367,30 @@ async def test_frontier_matches_brute_force(
         assert answer.citation is not None
 
 
+async def test_a_frontier_is_cut_at_each_units_ceiling(catalog: Catalog) -> None:
+    """frontier(max_price=, max_cost_per_task=) keeps each frontier's points within its unit's."""
+    whole = {a.ranking: a for a in catalog.frontier(TaskType.INTELLIGENCE).rankings}
+    cut = catalog.frontier(TaskType.INTELLIGENCE, max_price="3", max_cost_per_task="0.01")
+    ceilings = {PER_MILLION_TOKENS: Decimal(3), PER_TASK: Decimal("0.01")}
+    assert {a.price_unit for a in cut.rankings} == set(ceilings)
+    for answer in cut.rankings:
+        ceiling = ceilings[answer.price_unit]
+        assert answer.ceiling == ceiling
+        kept = [r for r in whole[answer.ranking].rows if r.price is not None and r.price <= ceiling]
+        assert list(answer.rows) == kept
+
+
+async def test_part_of_names_the_part_a_ranking_came_from(catalog: Catalog) -> None:
+    """part_of gives a ranking's part; a task type or an unknown name is refused, with hints."""
+    assert catalog.part_of("design-arena builders/website").name == "design-arena builders"
+    assert catalog.part_of("openrouter gpqa_diamond").name == "openrouter"
+    assert catalog.part_of("artificial-analysis coding").name == "artificial-analysis"
+    with pytest.raises(InvalidQueryError, match="a task type, not one ranking"):
+        catalog.part_of("coding")
+    with pytest.raises(InvalidQueryError, match="did you mean 'design-arena models/svg'"):
+        catalog.part_of("design-arena models/svgg")
+
+
 async def test_leaders_of_every_category(fake: FakeOpenRouter, catalog: Catalog) -> None:
     """Every Design Arena arena and category has its top-Elo entry as leader, with a citation."""
     expected = {
