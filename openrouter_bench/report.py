@@ -130,12 +130,18 @@ def standing_record(standing: ModelStanding) -> dict[str, Any]:
     }
 
 
+def _stale(part: CatalogPart) -> bool:
+    """Whether a page of the part is an older snapshot, served because its refresh failed."""
+    return any(page.stale for page in part.pages)
+
+
 def _part_record(part: CatalogPart) -> dict[str, Any]:
     return {
         "part": part.name,
         "source": part.source,
         "as_of": None if part.as_of is None else part.as_of.isoformat(),
         "citation": part.citation,
+        "stale": _stale(part),
     }
 
 
@@ -221,9 +227,7 @@ class _Bars:
         return score_bar(standing.score, span[0], span[1], width)
 
 
-def _with_bars(
-    lines: list[str], standings: Sequence[ModelStanding | None], bars: _Bars
-) -> list[str]:
+def _with_bars(lines: list[str], standings: Sequence[ModelStanding], bars: _Bars) -> list[str]:
     """Aligned body lines with each row's bar after it, when the terminal has room."""
     width = bars.room(max((len(line) for line in lines), default=0))
     if not width:
@@ -251,6 +255,8 @@ def _footer(
         for part in cited:
             when = "-" if part.as_of is None else f"{part.as_of:%Y-%m-%d %H:%M} UTC"
             lines.append(f"  {part.name}, as of {when}: {part.citation or 'no citation given'}")
+            if _stale(part):
+                lines.append(palette.yellow("    STALE: the refresh failed; an older snapshot"))
     if missing:
         lines.append(palette.yellow(f"missing (could not be fetched): {', '.join(missing)}"))
     if incomplete:
@@ -262,19 +268,18 @@ def _footer(
 
 def _table(
     header: list[str],
-    rows: Sequence[tuple[list[str], ModelStanding | None]],
-    bars: _Bars,
+    rows: Sequence[tuple[list[str], ModelStanding]],
+    bars: _Bars | None,
     palette: Palette,
 ) -> list[str]:
-    """A header and rows, aligned, each row with its bar; sources apart by a blank line."""
+    """A header and rows, aligned, each row with its bar (if ``bars``); sources apart."""
     head, *body = align_rows([header, *(cells for cells, _ in rows)])
-    body = _with_bars(body, [standing for _, standing in rows], bars)
+    if bars is not None:
+        body = _with_bars(body, [standing for _, standing in rows], bars)
     lines = [palette.bold(head)]
-    source = None
-    for line, (_, standing) in zip(body, rows, strict=True):
-        if standing is not None and source is not None and standing.source != source:
+    for at, (line, (_, standing)) in enumerate(zip(body, rows, strict=True)):
+        if at and standing.source != rows[at - 1][1].source:
             lines.append("")
-        source = source if standing is None else standing.source
         lines.append(line)
     return lines
 
@@ -481,12 +486,11 @@ def render_leaders(answers: RankingAnswers, catalog: Catalog, style: AnswerStyle
         for answer in answers.rankings
         for s in answer.rows
     ]
-    no_bars = _Bars(catalog, attrs.evolve(style, columns=None))
     lines = (
-        [*_table(["ranking", "leader", "score", "price"], rows, no_bars, palette), ""]
+        [*_table(["ranking", "leader", "score", "price"], rows, None, palette), ""]
         if rows
         else ["no Design Arena ranking was fetched", ""]
     )
-    units = (s.price_unit for _, s in rows if s is not None and s.price is not None)
+    units = (s.price_unit for _, s in rows if s.price is not None)
     lines += _footer(cited, units, answers.missing, answers.incomplete, palette)
     return "\n".join(lines) + "\n"

@@ -468,3 +468,18 @@ def test_parts_that_may_lack_items_are_named_under_the_guides_reading(
         "openrouter-bench: warning: may lack items (a page may have been cut): "
         f"{', '.join(document['incomplete'])}"
     ) in as_csv.err
+
+
+def test_a_part_served_stale_says_so(api: FakeOpenRouter) -> None:
+    """When a refresh fails and the cache serves an older snapshot, the answer says which part."""
+    assert run_cli("leaders").code == 0
+    api.script(*[503] * PARTS)
+    document = json.loads(run_cli("leaders", "--refresh", "--retries", "0", "--format", "json").out)
+    assert document["citations"]
+    assert all(entry["stale"] for entry in document["citations"])
+    api.script(*[503] * PARTS)
+    table = run_cli("leaders", "--refresh", "--retries", "0")
+    assert table.code == 0
+    assert table.out.count("STALE: the refresh failed") == len(document["citations"])
+    fresh = json.loads(run_cli("leaders", "--format", "json").out)
+    assert not any(entry["stale"] for entry in fresh["citations"])
