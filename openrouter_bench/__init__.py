@@ -74,6 +74,7 @@ from openrouter_bench.query import (
     TaskType,
 )
 from openrouter_bench.quota import QuotaPolicy, QuotaStatus
+from openrouter_bench.records import ItemRow, rows_of
 from openrouter_bench.retry import RetryPolicy
 from openrouter_bench.sync import SyncBenchmarksClient
 from openrouter_bench.watch import RankMove, SnapshotChange, Standing, diff_snapshots, standings
@@ -103,6 +104,7 @@ __all__ = [
     "FanOutResult",
     "InvalidQueryError",
     "Item",
+    "ItemRow",
     "KNOWN_CATEGORIES",
     "Meta",
     "ModelReport",
@@ -148,5 +150,6 @@ __all__ = [
     "default_cli_cache_path",
     "diff_snapshots",
     "is_transient",
+    "rows_of",
     "standings",
 ]

@@ -28,7 +28,8 @@ from openrouter_bench.errors import ConfigurationError
 from openrouter_bench.fake import FakeOpenRouter
 from openrouter_bench.models import Page
 from openrouter_bench.query import Query
-from openrouter_bench.render import ItemView, Palette, _field_value, _item_fields, render_page
+from openrouter_bench.records import field_value
+from openrouter_bench.render import ItemView, Palette, _item_fields, render_page
 from tests.conftest import on_terminal, run_cli
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -184,10 +185,10 @@ def test_items_without_a_value_come_last_either_way(api: FakeOpenRouter) -> None
     page = page_of(api, {"source": "design-arena", "arena": "models"})
     for sort in ("pricing.prompt", "-pricing.prompt"):
         shown = ItemView(sort=sort).apply(page.items)
-        values = [_field_value(item, "pricing.prompt") for item in shown]
+        values = [field_value(item, "pricing.prompt") for item in shown]
         priced = [value for value in values if value is not None]
         assert values[: len(priced)] == sorted(priced, reverse=not sort.startswith("-"))
-        unpriced = [item for item in page.items if _field_value(item, "pricing.prompt") is None]
+        unpriced = [item for item in page.items if field_value(item, "pricing.prompt") is None]
         assert unpriced
         assert list(shown[len(priced) :]) == unpriced
 
@@ -196,12 +197,12 @@ def test_prices_sort_as_numbers_and_ties_keep_the_servers_order(api: FakeOpenRou
     """Decimal prices compare by value, not as text; equal values keep their order."""
     page = page_of(api, {"source": "artificial-analysis"})
     shown = ItemView(sort="-pricing.prompt").apply(page.items)
-    prices = [_field_value(item, "pricing.prompt") for item in shown]
+    prices = [field_value(item, "pricing.prompt") for item in shown]
     known = [price for price in prices if price is not None]
     assert all(isinstance(price, Decimal) for price in known)
     assert known == sorted(known)
     for price in set(known):
-        tied = [item for item in shown if _field_value(item, "pricing.prompt") == price]
+        tied = [item for item in shown if field_value(item, "pricing.prompt") == price]
         assert tied == [item for item in page.items if item in tied]
 
 
@@ -211,8 +212,8 @@ def test_a_mixed_page_sorts_what_has_the_field(api: FakeOpenRouter) -> None:
     shown = ItemView(sort="elo").apply(page.items)
     arena = [item for item in shown if item.source == "design-arena"]
     assert list(shown[: len(arena)]) == arena
-    assert [_field_value(item, "elo") for item in arena] == sorted(
-        (_field_value(item, "elo") for item in arena), reverse=True
+    assert [field_value(item, "elo") for item in arena] == sorted(
+        (field_value(item, "elo") for item in arena), reverse=True
     )
     assert list(shown[len(arena) :]) == [item for item in page.items if item not in arena]
 
