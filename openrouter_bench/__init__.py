@@ -28,6 +28,7 @@ from openrouter_bench.errors import (
     ClientClosedError,
     ConfigurationError,
     InvalidQueryError,
+    MissingDependencyError,
     NotFoundError,
     OpenRouterBenchError,
     PaymentRequiredError,
@@ -42,6 +43,7 @@ from openrouter_bench.errors import (
     is_transient,
 )
 from openrouter_bench.fanout import FanOutResult
+from openrouter_bench.frames import to_pandas, to_polars
 from openrouter_bench.hooks import (
     CacheEvent,
     ClientHooks,
@@ -107,6 +109,7 @@ __all__ = [
     "ItemRow",
     "KNOWN_CATEGORIES",
     "Meta",
+    "MissingDependencyError",
     "ModelReport",
     "ModelStanding",
     "NotFoundError",
@@ -152,4 +155,6 @@ __all__ = [
     "is_transient",
     "rows_of",
     "standings",
+    "to_pandas",
+    "to_polars",
 ]

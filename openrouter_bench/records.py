@@ -34,8 +34,9 @@ those rows has its own rank.
 
 from __future__ import annotations
 
+import decimal
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final, Generic, TypeVar, overload
@@ -69,16 +70,51 @@ _ItemT_co = TypeVar("_ItemT_co", bound=Item, covariant=True)
 # --- prices -----------------------------------------------------------------------------------
 
 
+#: Prices are computed with no rounding; no real price comes near this many digits.
+_DIGITS: Final = 1000
+_EXACT: Final = decimal.Context(prec=_DIGITS, traps=[decimal.Inexact, decimal.InvalidOperation])
+_ONE: Final = Decimal(1)
+
+
+def _exactly(compute: Callable[[], Decimal]) -> Decimal | None:
+    """``compute()`` with no rounding, written plainly: ``2.5``, not ``2.5000000`` or ``1E+1``.
+
+    None when the exact result would need more than :data:`_DIGITS` digits.
+    """
+    with decimal.localcontext(_EXACT):
+        try:
+            amount = compute().normalize()
+            return amount.quantize(_ONE) if amount == amount.to_integral_value() else amount
+        except ArithmeticError:
+            return None
+
+
 def per_million(price: Decimal | None) -> Decimal | None:
     """A price per token as USD per million tokens, exact; None stays None."""
-    return None if price is None else price * _MILLION
+    if price is None:
+        return None
+    return _exactly(lambda: price * _MILLION)
 
 
 def blended_price(pricing: Pricing | None) -> Decimal | None:
-    """USD per million tokens, three input tokens to one output token; None if a side is unknown."""
+    """USD per million tokens, three input tokens to one output token; None if a side is unknown.
+
+    Exact, like every price here (None also for a price so long that its exact
+    blend would need more than a thousand digits; no real price comes close).
+    """
     if pricing is None or pricing.prompt is None or pricing.completion is None:
         return None
-    return (3 * pricing.prompt + pricing.completion) / 4 * _MILLION
+    prompt, completion = pricing.prompt, pricing.completion
+    return _exactly(lambda: (3 * prompt + completion) / 4 * _MILLION)
+
+
+def decimal_places(amount: Decimal) -> int:
+    """How many digits after the point ``amount`` needs to be written exactly (0 for 1200)."""
+    _, digits, exponent = amount.as_tuple()
+    if not isinstance(exponent, int):
+        raise ValueError(f"not a finite amount: {amount}")
+    text = "".join(map(str, digits))
+    return max(0, -(exponent + len(text) - len(text.rstrip("0") or "0")))
 
 
 # --- item fields ------------------------------------------------------------------------------
