@@ -17,6 +17,7 @@ import attrs
 import pytest
 import redis.asyncio as aioredis
 
+from openrouter_bench import BenchmarksClient, Catalog, RetryPolicy
 from openrouter_bench._convert import structure_page
 from openrouter_bench.cli import main
 from openrouter_bench.fake import FakeOpenRouter, FakeTime, RedisServer
@@ -129,6 +130,21 @@ class Recorder(ClientHooks):
 
     def of(self, kind: type[HookEvent]) -> list[HookEvent]:
         return [event for event in self.events if isinstance(event, kind)]
+
+
+@pytest.fixture(scope="session")
+def dataset() -> FakeOpenRouter:
+    """The fake's data set (seed 7), not served: tests build pages from its answers (page_from)."""
+    return FakeOpenRouter(seed=7, per_minute=None, per_day=None)
+
+
+@pytest.fixture
+async def fake_catalog(fake: FakeOpenRouter) -> Catalog:
+    """The whole data set of ``fake``, loaded as a Catalog (five requests)."""
+    async with BenchmarksClient(
+        CANARY_KEY, base_url=fake.url, retry=RetryPolicy.no_wait(), quota=None
+    ) as client:
+        return await Catalog.load(client)
 
 
 def page_from(fake: FakeOpenRouter, params: Mapping[str, str]) -> Page:

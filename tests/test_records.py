@@ -17,7 +17,6 @@ import pytest
 
 from openrouter_bench import (
     ArtificialAnalysisItem,
-    BenchmarksClient,
     Catalog,
     DesignArenaItem,
     FanOutResult,
@@ -29,7 +28,6 @@ from openrouter_bench import (
     Page,
     Pricing,
     Query,
-    RetryPolicy,
     SearchEvalItem,
     UnknownItem,
     rows_of,
@@ -38,7 +36,7 @@ from openrouter_bench._convert import structure_page
 from openrouter_bench.fake import FakeOpenRouter
 from openrouter_bench.records import ROW_COLUMNS, blended_price, flatten, per_million
 from openrouter_bench.render import ItemView, render_grid, render_page
-from tests.conftest import CANARY_KEY, page_from, run_cli
+from tests.conftest import page_from, run_cli
 
 MILLION: Final = Decimal(1_000_000)
 
@@ -68,12 +66,6 @@ SCORE_FIELD: Final = {
     "openrouter-eval": "accuracy",
     "openrouter-search": "primary_score",
 }
-
-
-@pytest.fixture(scope="module")
-def dataset() -> FakeOpenRouter:
-    """The fake's data set (seed 7), read without serving it: pages are built from its answers."""
-    return FakeOpenRouter(seed=7, per_minute=None, per_day=None)
 
 
 def expected_score(item: dict[str, Any], params: dict[str, str]) -> float | None:
@@ -404,29 +396,20 @@ def test_the_commands_csv_is_the_rows_fields(api: FakeOpenRouter) -> None:
 # --- catalogs --------------------------------------------------------------------------------
 
 
-@pytest.fixture
-async def catalog(fake: FakeOpenRouter) -> Catalog:
-    """The fake's whole data set, loaded as a Catalog."""
-    async with BenchmarksClient(
-        CANARY_KEY, base_url=fake.url, retry=RetryPolicy.no_wait(), quota=None
-    ) as client:
-        return await Catalog.load(client)
-
-
-async def test_a_catalogs_rows_are_every_parts_page_rows(catalog: Catalog) -> None:
+async def test_a_catalogs_rows_are_every_parts_page_rows(fake_catalog: Catalog) -> None:
     """Catalog.rows(): the rows of every page it was read from, part by part; kind= filters."""
-    pages = [page for part in catalog.parts for page in part.pages]
-    rows = catalog.rows()
+    pages = [page for part in fake_catalog.parts for page in part.pages]
+    rows = fake_catalog.rows()
     assert_type(rows, tuple[ItemRow[Item], ...])
     assert rows == rows_of(pages)
     assert len(rows) == sum(len(page) for page in pages) > 1000
     assert {row.source for row in rows} == {"artificial-analysis", "design-arena", "openrouter"}
-    evals = catalog.rows(OpenRouterEvalItem)
+    evals = fake_catalog.rows(OpenRouterEvalItem)
     assert_type(evals, tuple[ItemRow[OpenRouterEvalItem], ...])
     assert_type(evals[0].item.accuracy, float)
     assert evals == tuple(row for row in rows if isinstance(row.item, OpenRouterEvalItem))
     # The catalog's own blended prices are the rows' (one definition of the blend).
-    cheapest = catalog.best("coding", max_price="1", limit=1).rankings[0].rows[0]
+    cheapest = fake_catalog.best("coding", max_price="1", limit=1).rankings[0].rows[0]
     found = next(
         r for r in rows if (r.model_permaslug, r.source) == (cheapest.model, cheapest.source)
     )
