@@ -179,7 +179,13 @@ def _missing(package: str, caller: str) -> MissingDependencyError:
 
 
 def to_pandas(data: FrameSource) -> pd.DataFrame:
-    """A pandas DataFrame with one row per item (see the module docstring for its columns).
+    """A pandas DataFrame with one row per item and the columns of :meth:`ItemRow.to_dict`.
+
+    ``data``: rows (:func:`~openrouter_bench.rows_of`), a page, several pages or
+    a :class:`~openrouter_bench.Catalog`. Text of few distinct values is
+    ``category``, other text ``string``, numbers nullable ``Int64`` and
+    ``Float64``, times ``datetime64[us, UTC]``, and prices exact
+    :class:`~decimal.Decimal` objects (pandas has no exact decimal type).
 
     Needs pandas: ``pip install 'openrouter-bench[pandas]'``; without it, raises
     :class:`~openrouter_bench.errors.MissingDependencyError`.
@@ -230,7 +236,13 @@ def _exact(name: str, values: list[Any]) -> list[Any]:
 
 
 def to_polars(data: FrameSource) -> pl.DataFrame:
-    """A polars DataFrame with one row per item (see the module docstring for its columns).
+    """A polars DataFrame with one row per item and the columns of :meth:`ItemRow.to_dict`.
+
+    ``data`` as for :func:`to_pandas`. Text of few distinct values is
+    ``Categorical``, other text ``String``, numbers ``Int64`` and ``Float64``,
+    times ``Datetime("us", "UTC")``, and prices ``Decimal(38, 18)``; a price
+    that needs more than 18 decimal places raises
+    :class:`~openrouter_bench.errors.ResponseFormatError` rather than being rounded.
 
     Needs polars: ``pip install 'openrouter-bench[polars]'``; without it, raises
     :class:`~openrouter_bench.errors.MissingDependencyError`.
