@@ -40,6 +40,11 @@ keys no class declares        inferred from the values,   inferred likewise, els
                               else ``object``             ``Object``
 ============================  ==========================  ==============================
 
+A column whose values do not all fit its type (an item of a source this
+package does not know sending ``"elo": "high"``, a count past 64 bits) is left
+as objects (``object``, ``Object``), every value as it was sent, rather than
+failing or converting.
+
 Prices stay exact: pandas has no decimal type of its own (a float column would
 turn ``0.0000025`` into ``2.4999999999999998e-06``), so its price columns hold
 :class:`~decimal.Decimal` objects, which sort, compare and add exactly
@@ -152,21 +157,48 @@ def _columns(rows: list[ItemRow[Any]]) -> dict[str, list[Any]]:
     return {name: [record.get(name) for record in records] for name in names}
 
 
+#: The whole numbers a 64-bit integer column holds.
+_INT64: Final = range(-(2**63), 2**63)
+
+
+def _fits(kind: str, value: object) -> bool:
+    """Whether a value belongs in a column of ``kind`` as it is (bool is not a number here)."""
+    if kind in ("category", "string"):
+        return isinstance(value, str)
+    if kind == "int":
+        return type(value) is int and value in _INT64
+    if kind == "float":
+        return type(value) in (int, float)
+    if kind == "bool":
+        return type(value) is bool
+    if kind == "decimal":
+        return isinstance(value, Decimal)
+    if kind == "datetime":
+        return isinstance(value, datetime)
+    return True
+
+
 def _kind(name: str, values: list[Any]) -> str:
-    """What a column holds: category, string, int, float, bool, decimal, datetime or object."""
+    """What a column holds: category, string, int, float, bool, decimal, datetime or object.
+
+    A declared field's type, or for a key no class declares the one JSON type of
+    its values. A column whose values do not all fit (an unknown source's item
+    sending ``"elo": "high"``, a count past 64 bits) is left as objects, every
+    value as it was.
+    """
+    present = [value for value in values if value is not None]
     declared = _COLUMN_TYPES.get(name)
     if declared is None:
-        # A key no class declares: one JSON scalar type throughout, or left as objects.
-        present = {type(value) for value in values if value is not None}
-        if present == {int, float}:
-            present = {float}
-        if len(present) != 1 or (only := present.pop()) not in (str, int, float, bool):
-            return "object"
-        declared = only
+        types = {type(value) for value in present}
+        if types == {int, float}:
+            types = {float}
+        declared = types.pop() if len(types) == 1 else object
     if declared is str:
-        return "category" if name in _CATEGORIES else "string"
-    kinds = {int: "int", float: "float", bool: "bool", Decimal: "decimal", datetime: "datetime"}
-    return kinds.get(declared, "object")
+        kind = "category" if name in _CATEGORIES else "string"
+    else:
+        kinds = {int: "int", float: "float", bool: "bool", Decimal: "decimal", datetime: "datetime"}
+        kind = kinds.get(declared, "object")
+    return kind if all(_fits(kind, value) for value in present) else "object"
 
 
 def _missing(package: str, caller: str) -> MissingDependencyError:
