@@ -58,7 +58,7 @@ rounded.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
@@ -66,7 +66,14 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias
 from openrouter_bench.answers import Catalog
 from openrouter_bench.errors import InvalidQueryError, MissingDependencyError, ResponseFormatError
 from openrouter_bench.models import Page
-from openrouter_bench.records import FIELD_TYPES, ROW_COLUMNS, ItemRow, decimal_places, rows_of
+from openrouter_bench.records import (
+    FIELD_TYPES,
+    ROW_COLUMNS,
+    ItemRow,
+    check_iterable,
+    decimal_places,
+    rows_of,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -122,16 +129,7 @@ def _rows(data: FrameSource, caller: str) -> list[ItemRow[Any]]:
         return list(data.rows())
     if isinstance(data, Page):
         return list(rows_of(data))
-    if isinstance(data, str | bytes | Mapping) or not isinstance(data, Iterable):
-        hint = (
-            " (for a fan-out's result, pass result.pages.values())"
-            if isinstance(data, Mapping)
-            else ""
-        )
-        raise InvalidQueryError(
-            f"{caller} takes rows, a Page, Pages or a Catalog, not {type(data).__name__}{hint}",
-            parameter="data",
-        )
+    check_iterable(data, f"{caller} takes rows, a Page, Pages or a Catalog", "data")
     entries = list(data)
     rows = [entry for entry in entries if isinstance(entry, ItemRow)]
     if len(rows) == len(entries):

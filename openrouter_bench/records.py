@@ -339,19 +339,22 @@ def _page_rows(page: Page) -> tuple[ItemRow[Item], ...]:
     return tuple(rows)
 
 
+def check_iterable(value: object, takes: str, parameter: str) -> None:
+    """Raise :class:`InvalidQueryError` (``"<takes>, not <type>"``) unless ``value`` is a
+    collection of things: neither text nor a mapping (a fan-out's result is one) counts."""
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        hint = (
+            " (for a fan-out's result, pass result.pages.values())"
+            if isinstance(value, Mapping)
+            else ""
+        )
+        raise InvalidQueryError(f"{takes}, not {type(value).__name__}{hint}", parameter=parameter)
+
+
 def _pages(pages: Page | Iterable[Page]) -> list[Page]:
     if isinstance(pages, Page):
         return [pages]
-    if isinstance(pages, str | bytes | Mapping) or not isinstance(pages, Iterable):
-        hint = (
-            " (for a fan-out's result, pass result.pages.values())"
-            if isinstance(pages, Mapping)
-            else ""
-        )
-        raise InvalidQueryError(
-            f"rows_of takes a Page or an iterable of Pages, not {type(pages).__name__}{hint}",
-            parameter="pages",
-        )
+    check_iterable(pages, "rows_of takes a Page or an iterable of Pages", "pages")
     chosen = list(pages)
     for page in chosen:
         if not isinstance(page, Page):
