@@ -169,7 +169,31 @@ def flatten(value: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def parents(names: Iterable[str]) -> set[str]:
     """The dotted names that are the objects other names are fields of (``pricing``)."""
-    return {name[:at] for name in names for at, char in enumerate(name) if char == "."}
+    found: set[str] = set()
+    for name in names:
+        at = name.find(".")
+        while at >= 0:
+            found.add(name[:at])
+            at = name.find(".", at + 1)
+    return found
+
+
+#: The attribute path of each field of each known shape, and the objects those fields are in.
+_PATHS: Final = {
+    kind: tuple((name, tuple(name.split("."))) for name in names)
+    for kind, names in KNOWN_FIELDS.items()
+}
+_OBJECTS: Final = {kind: frozenset(parents(names)) for kind, names in KNOWN_FIELDS.items()}
+
+
+def _declared_value(item: Item, path: tuple[str, ...]) -> Any:
+    # The value of a field the item's class declares: attributes all the way down.
+    value: Any = item
+    for part in path:
+        if value is None:
+            return None
+        value = getattr(value, part)
+    return value
 
 
 def field_value(item: Item, name: str) -> Any:
@@ -266,12 +290,18 @@ class ItemRow(Generic[_ItemT_co]):
             "output_price_per_million": self.output_price_per_million,
             "blended_price_per_million": self.blended_price_per_million,
         }
-        known = KNOWN_FIELDS.get(type(self.item), ())
-        sent = self.fields
-        objects = parents([*known, *sent])
-        for name in dict.fromkeys([*known, *sent]):
-            if name not in record and name not in objects:
-                record[name] = field_value(self.item, name)
+        kind = type(self.item)
+        for name, path in _PATHS.get(kind, ()):
+            if name not in record:
+                record[name] = _declared_value(self.item, path)
+        # Keys no class declares (extra keys, an unknown item's), as the server sent them.
+        objects = _OBJECTS.get(kind, frozenset())
+        extra = [name for name in self.fields if name not in record and name not in objects]
+        if extra:
+            objects = objects | parents(extra)
+            for name in extra:
+                if name not in objects:
+                    record[name] = field_value(self.item, name)
         record.update(as_of=self.as_of, citation=self.citation, query=self.query.key)
         return record
 
