@@ -28,6 +28,7 @@ from openrouter_bench.errors import (
     ClientClosedError,
     ConfigurationError,
     InvalidQueryError,
+    MissingDependencyError,
     NotFoundError,
     OpenRouterBenchError,
     PaymentRequiredError,
@@ -42,6 +43,7 @@ from openrouter_bench.errors import (
     is_transient,
 )
 from openrouter_bench.fanout import FanOutResult
+from openrouter_bench.frames import to_pandas, to_polars
 from openrouter_bench.hooks import (
     CacheEvent,
     ClientHooks,
@@ -74,6 +76,7 @@ from openrouter_bench.query import (
     TaskType,
 )
 from openrouter_bench.quota import QuotaPolicy, QuotaStatus
+from openrouter_bench.records import ItemRow, rows_of
 from openrouter_bench.retry import RetryPolicy
 from openrouter_bench.sync import SyncBenchmarksClient
 from openrouter_bench.watch import RankMove, SnapshotChange, Standing, diff_snapshots, standings
@@ -103,8 +106,10 @@ __all__ = [
     "FanOutResult",
     "InvalidQueryError",
     "Item",
+    "ItemRow",
     "KNOWN_CATEGORIES",
     "Meta",
+    "MissingDependencyError",
     "ModelReport",
     "ModelStanding",
     "NotFoundError",
@@ -148,5 +153,8 @@ __all__ = [
     "default_cli_cache_path",
     "diff_snapshots",
     "is_transient",
+    "rows_of",
     "standings",
+    "to_pandas",
+    "to_polars",
 ]

@@ -59,7 +59,7 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Final
+from typing import Any, Final, TypeVar, overload
 
 import attrs
 
@@ -77,7 +77,6 @@ from openrouter_bench.models import (
     Item,
     OpenRouterEvalItem,
     Page,
-    Pricing,
     SearchEvalItem,
 )
 from openrouter_bench.query import (
@@ -89,6 +88,7 @@ from openrouter_bench.query import (
     TaskType,
 )
 from openrouter_bench.ranking import ranking_name, ranking_score, ranking_variant
+from openrouter_bench.records import ItemRow, blended_price, rows_of
 
 __all__ = [
     "Catalog",
@@ -101,12 +101,13 @@ __all__ = [
     "RankingAnswers",
 ]
 
+_ItemT = TypeVar("_ItemT", bound=Item)
+
 #: The unit of a blended token price (Artificial Analysis, Design Arena).
 PER_MILLION_TOKENS: Final = "USD per million tokens, 3:1 input:output"
 #: The unit of an OpenRouter eval's price.
 PER_TASK: Final = "USD per task"
 
-_MILLION: Final = Decimal(1_000_000)
 _AA_TASKS: Final = (TaskType.INTELLIGENCE, TaskType.CODING, TaskType.AGENTIC)
 _TASK_VALUES: Final = frozenset(task.value for task in TaskType)
 #: A vendor prefix in a display name: "MoonshotAI: Kimi K2 Thinking".
@@ -245,13 +246,6 @@ class _Ranking:
     def unit(self) -> str:
         """What its prices are in (one unit per source)."""
         return self.rows[0].price_unit
-
-
-def blended_price(pricing: Pricing | None) -> Decimal | None:
-    """USD per million tokens, three input tokens to one output token; None if a side is unknown."""
-    if pricing is None or pricing.prompt is None or pricing.completion is None:
-        return None
-    return (3 * pricing.prompt + pricing.completion) / 4 * _MILLION
 
 
 def _cost(value: float | None) -> Decimal | None:
@@ -650,6 +644,25 @@ class Catalog:
             leaders = [row for row in ranking.rows if row.score == top]
             answers.append(_answer(ranking, None, leaders))
         return self._answers(answers, Source.DESIGN_ARENA)
+
+    # --- rows for analysis ----------------------------------------------------------------
+
+    @overload
+    def rows(self) -> tuple[ItemRow[Item], ...]: ...
+
+    @overload
+    def rows(self, kind: type[_ItemT]) -> tuple[ItemRow[_ItemT], ...]: ...
+
+    def rows(self, kind: type[Any] | None = None) -> tuple[ItemRow[Any], ...]:
+        """Every item of every part as a flat row (see :func:`~openrouter_bench.rows_of`).
+
+        The rows of each page the catalog was read from, part by part, each
+        ranked in its page; ``kind`` keeps one item class, typed as it. Scores
+        of different sources stand side by side in these rows, but only rows
+        of one ``ranking`` compare.
+        """
+        pages = [page for part in self.parts for page in part.pages]
+        return rows_of(pages) if kind is None else rows_of(pages, kind)
 
     # --- helpers --------------------------------------------------------------------------
 

@@ -19,7 +19,8 @@
     ├── ResponseFormatError                     not JSON, wrong shape, too large, a redirect
     ├── QuotaExhaustedError                     the local budget says no; nothing was sent
     ├── UnknownModelError (also LookupError)    no model in the data set goes by that name
-    └── AmbiguousModelError (also LookupError)  several models go by that name
+    ├── AmbiguousModelError (also LookupError)  several models go by that name
+    └── MissingDependencyError (also ImportError) an optional package is not installed
 
 Every error carries ``attempts``: how many requests the call made before giving
 up (0 when nothing was sent). No error message, ``str`` or ``repr`` ever
@@ -40,6 +41,7 @@ __all__ = [
     "ClientClosedError",
     "ConfigurationError",
     "InvalidQueryError",
+    "MissingDependencyError",
     "NotFoundError",
     "OpenRouterBenchError",
     "PaymentRequiredError",
@@ -236,6 +238,19 @@ class AmbiguousModelError(OpenRouterBenchError, LookupError):
         super().__init__(message)
         self.name = name
         self.candidates = candidates
+
+
+class MissingDependencyError(OpenRouterBenchError, ImportError):
+    """A feature needs an optional package that is not installed.
+
+    ``name`` is the package to import (as on :class:`ImportError`), ``extra``
+    the extra that installs it: ``pip install 'openrouter-bench[<extra>]'``.
+    """
+
+    def __init__(self, message: str, *, name: str = "", extra: str = "") -> None:
+        super().__init__(message)
+        self.name = name
+        self.extra = extra
 
 
 _STATUS_ERRORS: dict[int, type[APIError]] = {

@@ -218,13 +218,24 @@ class Meta:
 _ItemT = TypeVar("_ItemT", bound=Item)
 
 #: The classes ``Page.items_of`` can filter by: every item shape, and the one for unknown ones.
-_ITEM_CLASSES: tuple[type[Item], ...] = (
+ITEM_CLASSES: Final[tuple[type[Item], ...]] = (
     ArtificialAnalysisItem,
     DesignArenaItem,
     OpenRouterEvalItem,
     SearchEvalItem,
     UnknownItem,
 )
+
+
+def check_item_class(kind: object, caller: str) -> None:
+    """Raise :class:`InvalidQueryError` naming the item classes unless ``kind`` is one."""
+    if kind not in ITEM_CLASSES:
+        shown = kind.__name__ if isinstance(kind, type) else repr(kind)
+        raise InvalidQueryError(
+            f"{caller} takes an item class ({', '.join(c.__name__ for c in ITEM_CLASSES)}), "
+            f"not {shown}",
+            parameter="kind",
+        )
 
 
 @attrs.frozen
@@ -284,13 +295,7 @@ class Page:
         Items of other shapes (an :class:`UnknownItem` a newer server sent,
         say) are left out. ``kind`` must be one of the item classes.
         """
-        if kind not in _ITEM_CLASSES:
-            shown = kind.__name__ if isinstance(kind, type) else repr(kind)
-            raise InvalidQueryError(
-                f"items_of takes an item class ({', '.join(c.__name__ for c in _ITEM_CLASSES)}), "
-                f"not {shown}",
-                parameter="kind",
-            )
+        check_item_class(kind, "items_of")
         return tuple(item for item in self.items if isinstance(item, kind))
 
     def served(self, *, from_cache: bool, stale: bool = False) -> Page:

@@ -23,11 +23,10 @@ import difflib
 import io
 import os
 import re
-import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Final, TextIO
+from typing import Any, Final, TextIO, TypeVar
 
 import attrs
 import orjson
@@ -49,12 +48,23 @@ from openrouter_bench.models import (
 from openrouter_bench.query import Query
 from openrouter_bench.quota import QuotaStatus
 from openrouter_bench.ranking import format_score, ranking_name, ranking_score
+from openrouter_bench.records import (
+    KNOWN_FIELDS,
+    ItemRow,
+    field_value,
+    flatten,
+    parents,
+    per_million,
+    rows_of,
+)
 from openrouter_bench.watch import SnapshotChange
 
 # Used by the commands and the demo; the package root exports none of it.
 __all__: list[str] = []
 
 FORMATS: Final = ("table", "json", "csv", "ndjson")
+
+_T = TypeVar("_T")
 
 #: ``watch`` prints changes: ``text`` is the change told in sentences, for people and chats.
 CHANGE_FORMATS: Final = ("text", *FORMATS)
@@ -104,31 +114,6 @@ _PLAIN: Final = Palette()
 
 # --- item fields ------------------------------------------------------------------------------
 
-#: Attributes of the records that are not fields of the item the server sent.
-_NOT_FIELDS: Final = frozenset({"extra", "raw"})
-
-
-def _dotted_fields(cls: type, prefix: str = "") -> list[str]:
-    hints = typing.get_type_hints(cls)
-    names: list[str] = []
-    for field in attrs.fields(cls):
-        if field.name in _NOT_FIELDS:
-            continue
-        hint = hints[field.name]
-        nested = [arg for arg in typing.get_args(hint) or (hint,) if attrs.has(arg)]
-        if nested:
-            names += _dotted_fields(nested[0], f"{prefix}{field.name}.")
-        else:
-            names.append(prefix + field.name)
-    return names
-
-
-#: Every field of each known shape, nested objects as dotted names, in the server's order.
-_KNOWN_FIELDS: Final[dict[type, tuple[str, ...]]] = {
-    kind: ("source", *_dotted_fields(kind))
-    for kind in (ArtificialAnalysisItem, DesignArenaItem, OpenRouterEvalItem, SearchEvalItem)
-}
-
 
 def _item_fields(items: Iterable[Item]) -> tuple[str, ...]:
     """The field names ``items`` can be sorted by or shown in columns, dotted when nested.
@@ -140,40 +125,12 @@ def _item_fields(items: Iterable[Item]) -> tuple[str, ...]:
     kinds: dict[type, None] = {}
     for item in items:
         kinds.setdefault(type(item))
-        names.update(dict.fromkeys(_flatten(unstructure_item(item))))
-    for kind in kinds or _KNOWN_FIELDS:
-        names.update(dict.fromkeys(_KNOWN_FIELDS.get(kind, ())))
+        names.update(dict.fromkeys(flatten(unstructure_item(item))))
+    for kind in kinds or KNOWN_FIELDS:
+        names.update(dict.fromkeys(KNOWN_FIELDS.get(kind, ())))
     # "pricing" is a null object on some items; its leaves are the fields.
-    parents = {name[:at] for name in names for at, char in enumerate(name) if char == "."}
-    return tuple(name for name in names if name not in parents)
-
-
-def _field_value(item: Item, name: str) -> Any:
-    """The value of field ``name`` (dotted when nested) of ``item``; None when it has none.
-
-    Known fields come typed (a price is a :class:`~decimal.Decimal`, a time a
-    :class:`~datetime.datetime`); extra keys and unknown items' keys as the
-    server sent them.
-    """
-    value: Any = item
-    for part in name.split("."):
-        if value is None:
-            return None
-        if isinstance(value, UnknownItem):
-            value = value.raw.get(part)
-        elif attrs.has(type(value)):
-            declared = attrs.fields_dict(type(value))
-            if (part in declared and part not in _NOT_FIELDS) or (
-                part == "source" and value is item
-            ):
-                value = getattr(value, part)
-            else:
-                value = value.extra.get(part)
-        elif isinstance(value, Mapping):
-            value = value.get(part)
-        else:
-            return None
-    return value
+    objects = parents(names)
+    return tuple(name for name in names if name not in objects)
 
 
 _NUMBER_TEXT: Final = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?")
@@ -252,20 +209,27 @@ class ItemView:
 
     def apply(self, items: Sequence[Item]) -> tuple[Item, ...]:
         """The items to show, in order: sorted, then cut to ``top``."""
-        chosen = tuple(items)
+        return self._select(items, _itself)
+
+    def apply_rows(self, rows: Sequence[ItemRow[Item]]) -> tuple[ItemRow[Item], ...]:
+        """The rows of the items :meth:`apply` shows, in its order."""
+        return self._select(rows, _item_of)
+
+    def _select(self, entries: Sequence[_T], item_of: Callable[[_T], Item]) -> tuple[_T, ...]:
+        chosen = tuple(entries)
         name = self.sort_field
         if name is not None:
-            keyed: list[tuple[tuple[int, Any], Item]] = []
-            missing: list[Item] = []
-            for item in chosen:
-                key = _sort_key(_field_value(item, name))
+            keyed: list[tuple[tuple[int, Any], _T]] = []
+            missing: list[_T] = []
+            for entry in chosen:
+                key = _sort_key(field_value(item_of(entry), name))
                 if key is None:
-                    missing.append(item)
+                    missing.append(entry)
                 else:
-                    keyed.append((key, item))
+                    keyed.append((key, entry))
             # A stable sort, reversed or not, keeps the server's order among equals.
             keyed.sort(key=lambda pair: pair[0], reverse=self.descending)
-            chosen = (*(item for _, item in keyed), *missing)
+            chosen = (*(entry for _, entry in keyed), *missing)
         return chosen if self.top is None else chosen[: self.top]
 
     def describe(self, shown: int, total: int) -> str:
@@ -275,6 +239,14 @@ class ItemView:
             order = "largest" if self.descending else "smallest"
             words.append(f"sorted by {self.sort_field}, {order} first")
         return ", ".join(words)
+
+
+def _itself(item: Item) -> Item:
+    return item
+
+
+def _item_of(row: ItemRow[Item]) -> Item:
+    return row.item
 
 
 #: Every item, in the server's order, with the usual columns.
@@ -301,21 +273,8 @@ def render_page(page: Page, fmt: str, view: ItemView = _AS_SENT, palette: Palett
     if fmt == "ndjson":
         return "".join(orjson.dumps(unstructure_item(item)).decode() + "\n" for item in items)
     if fmt == "csv":
-        return _csv([_flatten(unstructure_item(item)) for item in items], view.columns)
+        return _csv([row.fields for row in view.apply_rows(rows_of(page))], view.columns)
     return _table(page, items, view, palette)
-
-
-def _flatten(value: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, inner in value.items():
-        name = f"{prefix}{key}"
-        if isinstance(inner, dict):
-            flat.update(_flatten(inner, f"{name}."))
-        elif isinstance(inner, list):
-            flat[name] = orjson.dumps(inner).decode()
-        else:
-            flat[name] = inner
-    return flat
 
 
 def _csv(rows: Sequence[dict[str, Any]], chosen: Sequence[str] | None = None) -> str:
@@ -327,8 +286,7 @@ def _csv(rows: Sequence[dict[str, Any]], chosen: Sequence[str] | None = None) ->
             columns.update(dict.fromkeys(row))
         # A null object (pricing: null) is just empty cells under the columns its
         # non-null siblings spread into, not a column of its own.
-        parents = {name[:at] for name in columns for at, char in enumerate(name) if char == "."}
-        for name in parents & columns.keys():
+        for name in parents(columns) & columns.keys():
             if all(row.get(name) is None for row in rows):
                 del columns[name]
     out = io.StringIO()
@@ -344,9 +302,8 @@ def _number(value: float | None, digits: int = 1) -> str:
 
 
 def _per_million(pricing: Pricing | None) -> str:
-    if pricing is None or pricing.prompt is None:
-        return "-"
-    return f"${(pricing.prompt * Decimal(1_000_000)).normalize():f}"
+    price = None if pricing is None else per_million(pricing.prompt)
+    return "-" if price is None else f"${price.normalize():f}"
 
 
 def _cell(value: Any) -> str:
@@ -375,7 +332,7 @@ class _Column:
 
 
 def _field_column(name: str) -> _Column:
-    return _Column(name, name, lambda item: _cell(_field_value(item, name)))
+    return _Column(name, name, lambda item: _cell(field_value(item, name)))
 
 
 _COLUMNS: Final[dict[type, list[_Column]]] = {
@@ -712,9 +669,9 @@ def render_grid(
         )
     if fmt == "csv":
         rows = [
-            {"query": query.key, **_flatten(unstructure_item(item))}
+            {"query": query.key, **row.fields}
             for query, page in result.pages.items()
-            for item in view.apply(page.items)
+            for row in view.apply_rows(rows_of(page))
         ]
         if not rows:
             return ""

@@ -11,7 +11,8 @@ import struct
 import termios
 import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
@@ -19,6 +20,8 @@ import attrs
 import pytest
 import redis.asyncio as aioredis
 
+from openrouter_bench import BenchmarksClient, Catalog, RetryPolicy
+from openrouter_bench._convert import structure_page
 from openrouter_bench.cli import main
 from openrouter_bench.fake import FakeOpenRouter, FakeTime, RedisServer
 from openrouter_bench.hooks import (
@@ -29,6 +32,8 @@ from openrouter_bench.hooks import (
     RetryScheduled,
     WaitStarted,
 )
+from openrouter_bench.models import Page
+from openrouter_bench.query import Query
 
 #: A key that must never show up anywhere: reprs, errors, logs, output, cache.
 CANARY_KEY: Final = "sk-or-v1-canary-5f3a9c1e7d2b4f60a8e1c3b5d7f9a2c4"
@@ -135,6 +140,30 @@ class Recorder(ClientHooks):
 
     def of(self, kind: type[HookEvent]) -> list[HookEvent]:
         return [event for event in self.events if isinstance(event, kind)]
+
+
+@pytest.fixture(scope="session")
+def dataset() -> FakeOpenRouter:
+    """The fake's data set (seed 7), not served: tests build pages from its answers (page_from)."""
+    return FakeOpenRouter(seed=7, per_minute=None, per_day=None)
+
+
+@pytest.fixture
+async def fake_catalog(fake: FakeOpenRouter) -> Catalog:
+    """The whole data set of ``fake``, loaded as a Catalog (five requests)."""
+    async with BenchmarksClient(
+        CANARY_KEY, base_url=fake.url, retry=RetryPolicy.no_wait(), quota=None
+    ) as client:
+        return await Catalog.load(client)
+
+
+def page_from(fake: FakeOpenRouter, params: Mapping[str, str]) -> Page:
+    """The page the client would build from the fake's answer to ``params`` (no request)."""
+    return structure_page(
+        fake.payload(params),
+        query=Query.from_params(dict(params)),
+        fetched_at=datetime(2026, 6, 3, tzinfo=UTC),
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -30,8 +30,9 @@ from openrouter_bench import (
     TaskType,
     UnknownModelError,
 )
-from openrouter_bench.answers import PER_MILLION_TOKENS, PER_TASK, blended_price
+from openrouter_bench.answers import PER_MILLION_TOKENS, PER_TASK
 from openrouter_bench.fake import FakeOpenRouter, FakeTime
+from openrouter_bench.records import blended_price
 from tests.conftest import CANARY_KEY
 
 TTL = 600.0

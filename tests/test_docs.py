@@ -411,15 +411,24 @@ def recipe_env(fake: FakeOpenRouter, tmp_path: Path) -> dict[str, str]:
 
 
 def run_recipe(
-    name: str, fake: FakeOpenRouter, tmp_path: Path, *args: str, stdin: str = ""
+    name: str,
+    fake: FakeOpenRouter,
+    tmp_path: Path,
+    *args: str,
+    stdin: str = "",
+    unset: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``docs/examples/<name>`` as a script to the end; fail on a non-zero exit."""
+    """Run ``docs/examples/<name>`` as a script to the end; fail on a non-zero exit.
+
+    ``unset``: variables of :func:`recipe_env` to leave out (the key, to run without one).
+    """
+    env = {name: value for name, value in recipe_env(fake, tmp_path).items() if name not in unset}
     done = subprocess.run(  # noqa: S603 - our own recipe, run by this interpreter
         [sys.executable, str(EXAMPLES / name), *args],
         input=stdin,
         capture_output=True,
         text=True,
-        env=recipe_env(fake, tmp_path),
+        env=env,
         cwd=tmp_path,
         timeout=RECIPE_TIMEOUT,
         check=False,
@@ -792,6 +801,44 @@ async def test_recipe_otel_hooks(openrouter_fake: FakeOpenRouter, tmp_path: Path
     assert done.stdout.endswith("# 7 calls\n")
 
 
+def test_recipe_pandas_analysis(openrouter_fake: FakeOpenRouter, tmp_path: Path) -> None:
+    """The analysis loads the data set in five requests and finds the server's cheapest coder."""
+    done = run_recipe("pandas_analysis.py", openrouter_fake, tmp_path, "--min-coding", "40")
+    assert len(openrouter_fake.requests) == 5
+    aa = openrouter_fake.payload({"source": "artificial-analysis"})
+    priced = [
+        (
+            (3 * Decimal(item["pricing"]["prompt"]) + Decimal(item["pricing"]["completion"]))
+            / 4
+            * 1_000_000,
+            -item["coding_index"],
+            item["display_name"],
+        )
+        for item in aa["data"]
+        if item["pricing"] is not None and (item["coding_index"] or 0) >= 40
+    ]
+    price, minus_coding, name = min(priced)
+    lines = done.stdout.splitlines()
+    cheapest = next(line for line in lines if line.startswith("cheapest with a coding index"))
+    assert f"of 40 or more: {name} ({-minus_coding:.1f}) at ${price.normalize():f} " in cheapest
+    assert f"{sum(len(openrouter_fake.payload(p)['data']) for p in PARTS)} rows:" in lines[0]
+    assert "Spearman rho = " in done.stdout
+    assert aa["meta"]["citation"] in done.stdout
+    # Without a key it starts the bundled fake and asks that one.
+    unset = ("OPENROUTER_API_KEY",)
+    again = run_recipe("pandas_analysis.py", openrouter_fake, tmp_path, unset=unset)
+    assert len(openrouter_fake.requests) == 5
+    assert "cheapest with a coding index of 45 or more: " in again.stdout
+
+
+#: The parts of the whole data set a Catalog loads (what the pandas recipe reads).
+PARTS: Final = [
+    {"source": "artificial-analysis"},
+    {"source": "openrouter"},
+    *({"source": "design-arena", "arena": arena} for arena in ("models", "builders", "agents")),
+]
+
+
 RECIPE_TESTS: Final = {
     (EXAMPLES / "chat_bot.py").resolve(): test_recipe_chat_bot,
     (EXAMPLES / "price_picker.py").resolve(): test_recipe_price_picker,
@@ -800,6 +847,7 @@ RECIPE_TESTS: Final = {
     (EXAMPLES / "new_leader.py").resolve(): test_recipe_new_leader,
     (EXAMPLES / "prometheus_hooks.py").resolve(): test_recipe_prometheus_hooks,
     (EXAMPLES / "otel_hooks.py").resolve(): test_recipe_otel_hooks,
+    (EXAMPLES / "pandas_analysis.py").resolve(): test_recipe_pandas_analysis,
 }
 
 

@@ -16,20 +16,18 @@ import re
 import shlex
 import threading
 import time
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from openrouter_bench._convert import structure_page
 from openrouter_bench.cli import _COMMANDS, _sort_values_joined, build_parser, main
 from openrouter_bench.errors import ConfigurationError
 from openrouter_bench.fake import FakeOpenRouter
-from openrouter_bench.models import Page
 from openrouter_bench.query import Query
-from openrouter_bench.render import ItemView, Palette, _field_value, _item_fields, render_page
-from tests.conftest import on_terminal, run_cli
+from openrouter_bench.records import field_value
+from openrouter_bench.render import ItemView, Palette, _item_fields, render_page
+from tests.conftest import on_terminal, page_from, run_cli
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 ERROR_PREFIX = "openrouter-bench: error: "
@@ -47,15 +45,6 @@ def api(api: FakeOpenRouter, monkeypatch: pytest.MonkeyPatch) -> FakeOpenRouter:
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.setenv("TERM", "xterm-256color")
     return api
-
-
-def page_of(fake: FakeOpenRouter, params: dict[str, str]) -> Page:
-    """The page the client would build from the fake's answer to ``params``."""
-    return structure_page(
-        fake.payload(params),
-        query=Query.from_params(params),
-        fetched_at=datetime(2026, 6, 3, tzinfo=UTC),
-    )
 
 
 def table_rows(text: str) -> list[list[str]]:
@@ -181,45 +170,45 @@ def test_a_table_sorted_by_a_hidden_field_shows_it(api: FakeOpenRouter) -> None:
 
 def test_items_without_a_value_come_last_either_way(api: FakeOpenRouter) -> None:
     """Items with a null (or absent) sort field follow the others, in the server's order."""
-    page = page_of(api, {"source": "design-arena", "arena": "models"})
+    page = page_from(api, {"source": "design-arena", "arena": "models"})
     for sort in ("pricing.prompt", "-pricing.prompt"):
         shown = ItemView(sort=sort).apply(page.items)
-        values = [_field_value(item, "pricing.prompt") for item in shown]
+        values = [field_value(item, "pricing.prompt") for item in shown]
         priced = [value for value in values if value is not None]
         assert values[: len(priced)] == sorted(priced, reverse=not sort.startswith("-"))
-        unpriced = [item for item in page.items if _field_value(item, "pricing.prompt") is None]
+        unpriced = [item for item in page.items if field_value(item, "pricing.prompt") is None]
         assert unpriced
         assert list(shown[len(priced) :]) == unpriced
 
 
 def test_prices_sort_as_numbers_and_ties_keep_the_servers_order(api: FakeOpenRouter) -> None:
     """Decimal prices compare by value, not as text; equal values keep their order."""
-    page = page_of(api, {"source": "artificial-analysis"})
+    page = page_from(api, {"source": "artificial-analysis"})
     shown = ItemView(sort="-pricing.prompt").apply(page.items)
-    prices = [_field_value(item, "pricing.prompt") for item in shown]
+    prices = [field_value(item, "pricing.prompt") for item in shown]
     known = [price for price in prices if price is not None]
     assert all(isinstance(price, Decimal) for price in known)
     assert known == sorted(known)
     for price in set(known):
-        tied = [item for item in shown if _field_value(item, "pricing.prompt") == price]
+        tied = [item for item in shown if field_value(item, "pricing.prompt") == price]
         assert tied == [item for item in page.items if item in tied]
 
 
 def test_a_mixed_page_sorts_what_has_the_field(api: FakeOpenRouter) -> None:
     """On an all-sources page, --sort elo ranks the Design Arena items; the rest follow."""
-    page = page_of(api, {})
+    page = page_from(api, {})
     shown = ItemView(sort="elo").apply(page.items)
     arena = [item for item in shown if item.source == "design-arena"]
     assert list(shown[: len(arena)]) == arena
-    assert [_field_value(item, "elo") for item in arena] == sorted(
-        (_field_value(item, "elo") for item in arena), reverse=True
+    assert [field_value(item, "elo") for item in arena] == sorted(
+        (field_value(item, "elo") for item in arena), reverse=True
     )
     assert list(shown[len(arena) :]) == [item for item in page.items if item not in arena]
 
 
 def test_rendering_a_view_leaves_the_page_alone(api: FakeOpenRouter) -> None:
     """The view reorders copies: the page's own items keep the server's order."""
-    page = page_of(api, SVG_PARAMS)
+    page = page_from(api, SVG_PARAMS)
     before = page.items
     render_page(page, "json", ItemView(sort="-elo", top=2))
     assert page.items is before
@@ -278,7 +267,7 @@ def test_an_unknown_field_exits_2_listing_the_valid_ones(
     assert line.startswith(ERROR_PREFIX + fragment)
     assert "did you mean" in line
     listed = line.split("valid fields: ", 1)[1].split(", ")
-    assert listed == list(_item_fields(page_of(api, SVG_PARAMS).items))
+    assert listed == list(_item_fields(page_from(api, SVG_PARAMS).items))
     assert {"elo", "win_rate", "pricing.prompt", "tournament_stats.total"} <= set(listed)
 
 

@@ -48,6 +48,7 @@ from openrouter_bench import (
     ClientClosedError,
     ConfigurationError,
     InvalidQueryError,
+    MissingDependencyError,
     Page,
     Query,
     QuotaExhaustedError,
@@ -62,6 +63,7 @@ from openrouter_bench import (
     UnknownModelError,
     WrongEventLoopError,
     diff_snapshots,
+    rows_of,
 )
 from openrouter_bench._convert import decode_page
 from openrouter_bench.cli import main
@@ -199,6 +201,9 @@ async def _surface(fake: FakeOpenRouter, clock: FakeTime) -> list[object]:
         first, second = catalog.models[:2]
         got += [catalog, *catalog.parts, catalog.model(first), catalog.compare(first, second)]
         got += [catalog.best(TaskType.CODING, max_price=2), catalog.frontier(TaskType.SEARCH)]
+        got += [*catalog.rows()[:20], *rows_of(stale)]
+        # Raised only where pandas is missing (tests/test_frames.py); built as to_pandas does.
+        got.append(MissingDependencyError("needs pandas", name="pandas", extra="pandas"))
         try:
             catalog.resolve(first + " typo")
         except UnknownModelError as error:
