@@ -34,7 +34,9 @@ fan-out (:mod:`openrouter_bench.fanout`) fetches the arena pages and asks it.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping, Sequence
+from typing import Final
 
 import attrs
 
@@ -44,7 +46,14 @@ from openrouter_bench.query import Query, Source
 __all__ = ["ArenaPage", "GUIDE_MAX_RESULTS", "arena_query_of", "plan"]
 
 #: The largest ``max_results`` the Data API guide accepts ("1 to 100").
-GUIDE_MAX_RESULTS = 100
+GUIDE_MAX_RESULTS: Final = 100
+
+#: Every parameter but the two a category page narrows its arena page by: queries equal in
+#: these read one arena page. Cheaper than building that page's query for each (a Query
+#: checks itself as it is made), and it follows the Query's fields wherever they go.
+_ARENA_PARAMS: Final = operator.attrgetter(
+    *(field.name for field in attrs.fields(Query) if field.name not in ("category", "max_results"))
+)
 
 
 def arena_query_of(query: Query) -> Query | None:
@@ -55,6 +64,10 @@ def arena_query_of(query: Query) -> Query | None:
     """
     if query.category is None or query.source != Source.DESIGN_ARENA:
         return None
+    return _arena_query(query)
+
+
+def _arena_query(query: Query) -> Query:
     return query.evolve(category=None, max_results=None)
 
 
@@ -65,14 +78,13 @@ def plan(queries: Sequence[Query]) -> dict[Query, Query]:
     page, or one beside the arena page's own query (which then maps to
     itself). An empty plan leaves every query to a request of its own.
     """
-    groups: dict[Query, list[Query]] = {}
+    by_params: dict[tuple[object, ...], list[Query]] = {}
     for query in queries:
-        if query.category is not None:
-            arena = arena_query_of(query)
-            if arena is not None:
-                groups.setdefault(arena, []).append(query)
-    if not groups:
+        if query.category is not None and query.source == Source.DESIGN_ARENA:
+            by_params.setdefault(_ARENA_PARAMS(query), []).append(query)
+    if not by_params:
         return {}
+    groups = {_arena_query(members[0]): members for members in by_params.values()}
     asked = set(queries)
     planned: dict[Query, Query] = {}
     for arena, members in groups.items():
@@ -113,7 +125,14 @@ class ArenaPage:
         """
         page = self.page
         category = query.category
-        if self.by_category is None or category is None or arena_query_of(query) != page.query:
+        if (
+            self.by_category is None
+            or category is None
+            or query.source != Source.DESIGN_ARENA
+            or _ARENA_PARAMS(query) != _ARENA_PARAMS(page.query)
+            or page.query.category is not None
+            or page.query.max_results is not None
+        ):
             return None
         found = self.by_category.get(category, ())
         limit = query.max_results
