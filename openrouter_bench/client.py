@@ -710,7 +710,9 @@ class BenchmarksClient:
 
         One request for the whole arena (none while it is cached), so
         categories the server added since this package was released show up
-        too.
+        too. A :meth:`fan_out` of the categories reads the same page (from
+        the cache) and cuts each category's page from it: discovery and a
+        sweep of every category cost that one request.
 
         Limitation: the categories are read from the arena's page, which is
         only the whole arena if the server sends every item when no

@@ -197,6 +197,26 @@ async def test_cancelling_a_fan_out_leaves_no_task_or_session(
     gc.collect()  # an unclosed session or a pending task would warn (an error here) now
 
 
+async def test_cancelling_a_fan_out_waiting_on_an_arena_page_leaves_no_task(
+    openrouter_fake: FakeOpenRouter,
+) -> None:
+    """Cancelled while its categories wait for their arena page: nothing survives, and the
+    next fan-out fetches the page afresh."""
+    openrouter_fake.script({"fault": "timeout", "delay": 30})
+    client = make_client(openrouter_fake, cache=None)
+    async with client:
+        running = asyncio.create_task(client.fan_out(GRID, concurrency=4))
+        await started(openrouter_fake, 2)  # both arena pages asked for, one of them stalled
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+        await settle(lambda: not others_tasks())
+        after = await client.fan_out(GRID)
+        assert after.ok
+    assert len(openrouter_fake.requests) == 4
+    gc.collect()
+
+
 async def test_leaving_a_stream_early_cancels_what_is_in_flight(
     openrouter_fake: FakeOpenRouter,
 ) -> None:
