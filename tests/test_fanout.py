@@ -268,7 +268,8 @@ async def test_closing_the_client_under_a_fan_out_raises_client_closed(
 
 
 async def test_bad_input_is_refused_before_anything_is_sent(fake: FakeOpenRouter) -> None:
-    """A non-Query, a lone Query or concurrency < 1 raise at once; nothing is sent."""
+    """A non-Query, a lone Query, concurrency < 1 or a non-bool derive raise at once; nothing
+    is sent."""
     async with make_client(fake) as client:
         with pytest.raises(InvalidQueryError):
             await client.fan_out([Query(), {"source": "openrouter"}])  # type: ignore[list-item]
@@ -278,6 +279,10 @@ async def test_bad_input_is_refused_before_anything_is_sent(fake: FakeOpenRouter
             await client.fan_out(GRID, concurrency=0)
         with pytest.raises(ConfigurationError):
             client.stream(GRID, concurrency=True)
+        with pytest.raises(InvalidQueryError, match="derive must be True or False"):
+            await client.fan_out(GRID, derive="yes")  # type: ignore[arg-type]
+        with pytest.raises(InvalidQueryError, match="derive must be True or False"):
+            client.stream(GRID, derive=1)  # type: ignore[arg-type]
     assert fake.requests == []
 
 
