@@ -80,7 +80,7 @@ def distinct_queries() -> Iterator[Query]:
 def fan_out_queries(count: int) -> list[Query]:
     """The first ``count`` of :func:`distinct_queries`.
 
-    With the 77 non-empty combinations, 1,000 queries ask for pages of 1 to 13
+    With the 71 non-empty combinations, 1,000 queries ask for pages of 1 to 15
     items: small pages, so the per-call machinery (not parsing) dominates.
     """
     return list(itertools.islice(distinct_queries(), count))

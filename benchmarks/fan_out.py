@@ -59,7 +59,9 @@ def _fan_out_method(
         return None
 
     async def run_all() -> Any:
-        return await method(queries, concurrency=CONCURRENCY)
+        # derive=False: the same 1,000 requests as the others (cutting Design Arena category
+        # pages from arena pages would send fewer, and measure something else).
+        return await method(queries, concurrency=CONCURRENCY, derive=False)
 
     return run_all
 

@@ -8,7 +8,7 @@ Each run is a fresh interpreter (``python -m benchmarks.memory_growth``)
 that reads its resident set size (RSS) before, at checkpoints, and after.
 The pages are stored through the client's own snapshot cache
 (``client.cache.get(query, fetch)``, what ``client.get`` calls), with a fetch
-that decodes a real answer of the benchmark server (1 to 13 items) afresh for
+that decodes a real answer of the benchmark server (1 to 15 items) afresh for
 each query, so no HTTP round trip stretches the run.
 """
 

@@ -614,8 +614,12 @@ def _add_fanout_commands(commands: Any) -> None:
         description="Fetch every valid combination of the values given, at most N at a time,\n"
         "paced by the quota. Each grid option takes a value, a comma-separated list, or\n"
         "'all'; '--category all' means every category the data has (one request per arena\n"
-        "finds them). A progress bar shows on a terminal; a summary of pages, errors,\n"
-        "requests and cache hits ends on stderr. The exit code is the worst failure's.",
+        "finds them). Design Arena categories of one arena are cut from that arena's one\n"
+        "page (the one that named them) when it is provably complete, else asked for one\n"
+        "by one: a sweep of every arena and category costs 3 requests (6 with --no-cache,\n"
+        "which reads each arena page twice). A progress bar shows on a terminal; a summary\n"
+        "of pages, errors, requests and cache hits ends on stderr. The exit code is the\n"
+        "worst failure's.",
         examples=(
             "openrouter-bench grid --source design-arena --arena all --category all",
             "openrouter-bench grid --source design-arena --category gamedev,svg "
@@ -1207,9 +1211,12 @@ async def _grid(args: argparse.Namespace, out: TextIO) -> int:
     for hint in dict.fromkeys(hint for hint in hints if hint is not None):
         _hint(err, hint)
     stale = sum(page.stale for page in result.pages.values())
+    arenas = {page.derived_from for page in result.pages.values() if page.derived_from}
+    cut = sum(page.derived_from is not None for page in result.pages.values())
     err.write(
-        f"{plural(len(result), 'query', 'queries')}: {plural(len(result.pages), 'page')}, "
-        f"{plural(len(result.errors), 'error')}; {plural(stats.requests, 'request')} sent, "
+        f"{plural(len(result), 'query', 'queries')}: {plural(len(result.pages), 'page')}"
+        + (f" ({cut} cut from {plural(len(arenas), 'arena page')})" if cut else "")
+        + f", {plural(len(result.errors), 'error')}; {plural(stats.requests, 'request')} sent, "
         f"{plural(stats.hits, 'cache hit')}"
         + (f", {stale} stale" if stale else "")
         + f"; {time.monotonic() - started:.1f} s\n"

@@ -648,6 +648,7 @@ class BenchmarksClient:
         concurrency: int = fanout.DEFAULT_CONCURRENCY,
         max_age: float | timedelta | None = None,
         refresh: bool = False,
+        derive: bool = True,
     ) -> FanOutResult:
         """Every query's page or typed error, in input order (identical queries run once).
 
@@ -656,10 +657,18 @@ class BenchmarksClient:
         else: it becomes that query's outcome. Cancelling the call cancels the
         queries in flight and waits for them. ``max_age`` and ``refresh`` are
         :meth:`get`'s, for every query.
+
+        Two or more Design Arena category queries of one arena (alike in every
+        other parameter) are answered from that arena's one page, which holds
+        every category's items, wherever that page proves the answer is the
+        server's (:attr:`~openrouter_bench.models.Page.derived_from` marks
+        them); the rest are sent one by one, as with ``derive=False``.
         """
         unique = fanout.unique_queries(queries)
         width = fanout.check_concurrency(concurrency)
         getter = self._getter(_max_age(max_age), _refresh(refresh))
+        if _derive(derive):
+            getter = fanout.deriving(getter, unique)
         await self._open()
         return await fanout.fan_out(getter, unique, width)
 
@@ -670,12 +679,14 @@ class BenchmarksClient:
         concurrency: int = fanout.DEFAULT_CONCURRENCY,
         max_age: float | timedelta | None = None,
         refresh: bool = False,
+        derive: bool = True,
     ) -> AsyncGenerator[tuple[Query, Outcome], None]:
         """``(query, page_or_error)`` for each query as it completes (identical ones once).
 
-        Like :meth:`fan_out`, as an async iterator. Leaving the loop early
-        cancels what is in flight; to have that happen at once rather than
-        when the iterator is collected, close it::
+        Like :meth:`fan_out` (category pages cut from arena pages included), as
+        an async iterator. Leaving the loop early cancels what is in flight; to
+        have that happen at once rather than when the iterator is collected,
+        close it::
 
             async with contextlib.aclosing(client.stream(grid)) as results:
                 async for query, outcome in results:
@@ -684,6 +695,8 @@ class BenchmarksClient:
         unique = fanout.unique_queries(queries)
         width = fanout.check_concurrency(concurrency)
         getter = self._getter(_max_age(max_age), _refresh(refresh))
+        if _derive(derive):
+            getter = fanout.deriving(getter, unique)
         self._check_usable()
         return fanout.stream_outcomes(getter, unique, width)
 
@@ -697,7 +710,9 @@ class BenchmarksClient:
 
         One request for the whole arena (none while it is cached), so
         categories the server added since this package was released show up
-        too.
+        too. A :meth:`fan_out` of the categories reads the same page (from
+        the cache) and cuts each category's page from it: discovery and a
+        sweep of every category cost that one request.
 
         Limitation: the categories are read from the arena's page, which is
         only the whole arena if the server sends every item when no
@@ -956,3 +971,11 @@ def _refresh(value: bool) -> bool:
             f"refresh must be True or False, not {type(value).__name__}", parameter="refresh"
         )
     return value
+
+
+def _derive(value: bool) -> bool:
+    if value is True or value is False:
+        return value
+    raise InvalidQueryError(
+        f"derive must be True or False, not {type(value).__name__}", parameter="derive"
+    )

@@ -13,6 +13,11 @@ cancels the queries in flight and waits until each has finished, so no task
 outlives the call. (A stream abandoned by a bare ``break`` is closed by
 asyncio when it is garbage-collected, a moment later.)
 
+Several Design Arena category queries of one arena are answered from that
+arena's one page (:func:`deriving`, with :mod:`openrouter_bench._derived`
+deciding what a page can prove), so a sweep of every category costs a request
+per arena.
+
 The BenchmarksClient methods ``fan_out`` and ``stream`` are the usual way in.
 """
 
@@ -25,7 +30,7 @@ from typing import Final, TypeAlias
 
 import attrs
 
-from openrouter_bench import _checks
+from openrouter_bench import _checks, _derived
 from openrouter_bench.errors import (
     ClientClosedError,
     InvalidQueryError,
@@ -117,6 +122,68 @@ class FanOutResult(Mapping[Query, Outcome]):
         for outcome in self._outcomes.values():
             if isinstance(outcome, OpenRouterBenchError):
                 raise outcome
+
+
+class _Shared:
+    """One arena page's fetch, shared by the queries of a fan-out cut from it."""
+
+    __slots__ = ("done", "outcome")
+
+    def __init__(self) -> None:
+        self.done = asyncio.Event()
+        # None until the fetch ends, and again if it was cancelled (the next asker fetches).
+        self.outcome: _derived.ArenaPage | OpenRouterBenchError | None = None
+
+
+def deriving(
+    get: Callable[[Query], Awaitable[Page]], queries: list[Query]
+) -> Callable[[Query], Awaitable[Page]]:
+    """``get``, answering the Design Arena category queries of ``queries`` from arena pages.
+
+    Each arena page the plan names is fetched once (by whichever of its
+    queries asks first; the others wait for it) through ``get``, so the cache
+    and the quota see it like any query. A category page the arena page cannot
+    prove to be the server's is fetched on its own; an error fetching the
+    arena page is the outcome of every query cut from it. Without a plan
+    (no two category queries of one arena), ``get`` itself is returned.
+    """
+    plan = _derived.plan(queries)
+    if not plan:
+        return get
+    shared: dict[Query, _Shared] = {}
+
+    async def arena_page(query: Query) -> _derived.ArenaPage:
+        while True:
+            entry = shared.get(query)
+            if entry is None:
+                entry = shared[query] = _Shared()
+                try:
+                    entry.outcome = _derived.ArenaPage.of(await get(query))
+                except OpenRouterBenchError as error:
+                    entry.outcome = error
+                finally:
+                    if entry.outcome is None:
+                        del shared[query]
+                    entry.done.set()
+            else:
+                await entry.done.wait()
+            outcome = entry.outcome
+            if isinstance(outcome, OpenRouterBenchError):
+                raise outcome
+            if outcome is not None:
+                return outcome
+
+    async def planned(query: Query) -> Page:
+        arena = plan.get(query)
+        if arena is None:
+            return await get(query)
+        source = await arena_page(arena)
+        if query == arena:
+            return source.page
+        view = source.view(query)
+        return await get(query) if view is None else view
+
+    return planned
 
 
 async def _outcome_of(get: Callable[[Query], Awaitable[Page]], query: Query) -> Outcome:

@@ -247,6 +247,13 @@ class Page:
     ``fetched_at`` is when this client received it from the server (a cache hit keeps the
     original time). ``body_bytes`` is the length of the decoded body it was read from (0 for
     a page built otherwise): what a memory cache weighs it by. It takes no part in equality.
+
+    ``derived_from`` is None for a page the server sent for ``query``. A fan-out
+    answers several Design Arena category queries of one arena from that arena's
+    page, which holds every category's items: such a page was cut from the page
+    of ``derived_from`` (the arena's query), and carries that page's ``as_of``,
+    citation, ``fetched_at``, ``from_cache`` and ``stale``. Its items and meta are
+    what the server sends for ``query``.
     """
 
     items: tuple[Item, ...] = attrs.field(repr=lambda items: f"<{len(items)} items>")
@@ -256,6 +263,7 @@ class Page:
     from_cache: bool = False
     stale: bool = False
     body_bytes: int = attrs.field(default=0, eq=False, repr=False)
+    derived_from: Query | None = attrs.field(default=None, kw_only=True)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -271,11 +279,14 @@ class Page:
         ``max_results``, when it holds any number of items but exactly 50 (more
         than 50 shows the server applied no cap). Never treat a page that may
         be cut as the whole of its ranking, arena or source.
+
+        A derived page without ``max_results`` is whole: it is only ever cut
+        from an arena page proved whole.
         """
         limit = self.query.max_results
         if limit is not None:
             return len(self.items) >= limit
-        return len(self.items) == GUIDE_DEFAULT_RESULTS
+        return len(self.items) == GUIDE_DEFAULT_RESULTS and self.derived_from is None
 
     @property
     def as_of(self) -> datetime:

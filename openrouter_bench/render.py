@@ -607,6 +607,8 @@ def _grid_table(result: FanOutResult, view: ItemView, palette: Palette) -> str:
     for query, outcome in result.items():
         if isinstance(outcome, Page):
             state = "stale" if outcome.stale else "cached" if outcome.from_cache else "ok"
+            if outcome.derived_from is not None:
+                state += ", cut"  # from its arena's page, which the same run read
             rows.append(
                 [
                     _grid_label(query),
@@ -633,6 +635,7 @@ def _grid_record(
             "query": query.params,
             "from_cache": outcome.from_cache,
             "stale": outcome.stale,
+            "derived_from": None if outcome.derived_from is None else outcome.derived_from.params,
             "page": unstructure_page(shown),
         }
     return {

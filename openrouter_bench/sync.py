@@ -106,10 +106,13 @@ class SyncBenchmarksClient:
         concurrency: int = fanout.DEFAULT_CONCURRENCY,
         max_age: float | timedelta | None = None,
         refresh: bool = False,
+        derive: bool = True,
     ) -> FanOutResult:
         """Every query's page or error, as :meth:`BenchmarksClient.fan_out` gives them."""
         return self._run(
-            self._client.fan_out(queries, concurrency=concurrency, max_age=max_age, refresh=refresh)
+            self._client.fan_out(
+                queries, concurrency=concurrency, max_age=max_age, refresh=refresh, derive=derive
+            )
         )
 
     def categories(

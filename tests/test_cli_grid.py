@@ -32,6 +32,8 @@ FOUR = (
     "--retries",
     "0",
 )
+#: Four queries that share no page: each its own request.
+APART = ("grid", "--source", "openrouter", "--task-type", "all", "--retries", "0")
 QUIET = ("--quota", "off")
 
 
@@ -47,23 +49,31 @@ def discovered(fake: FakeOpenRouter) -> set[tuple[str, str]]:
     return pairs
 
 
+@pytest.mark.parametrize(("cache", "requests", "hits"), [((), 3, 3), (("--no-cache",), 6, 0)])
 def test_the_sweep_covers_every_arena_and_every_category_of_the_data(
-    api: FakeOpenRouter,
+    api: FakeOpenRouter, cache: tuple[str, ...], requests: int, hits: int
 ) -> None:
-    """--arena all --category all: each (arena, category) the data has, each its page."""
-    result = run(*SWEEP, "--format", "json", "--no-cache", *QUIET)
+    """--arena all --category all: each (arena, category) the data has, each its page, cut
+    from the 3 arena pages that named the categories (read twice without a cache)."""
+    result = run(*SWEEP, "--format", "json", *cache, *QUIET)
     assert result.code == 0, result.err
     records = json.loads(result.out)
     expected = discovered(api)
     assert {(r["query"]["arena"], r["query"]["category"]) for r in records} == expected
     for record in records:
         assert record["page"] == api.payload(record["query"])
+        assert record["derived_from"] == {
+            "source": "design-arena",
+            "arena": record["query"]["arena"],
+        }
     count = len(expected)
     assert result.err.splitlines()[-1].startswith(
-        f"{count} queries: {count} pages, 0 errors; {count + 3} requests sent, 0 cache hits;"
+        f"{count} queries: {count} pages ({count} cut from 3 arena pages), 0 errors; "
+        f"{requests} requests sent, {plural(hits, 'cache hit')};"
     )
     assert "\x1b[" not in result.err  # no progress bar when stderr is not a terminal
-    assert len(api.requests) == count + 3
+    assert len(api.requests) == requests
+    assert all("category" not in r.params for r in api.requests)
 
 
 def test_a_second_sweep_is_served_from_the_persistent_cache(api: FakeOpenRouter) -> None:
@@ -71,11 +81,26 @@ def test_a_second_sweep_is_served_from_the_persistent_cache(api: FakeOpenRouter)
     first = run(*SWEEP, *QUIET)
     assert first.code == 0, first.err
     sent = len(api.requests)
+    assert sent == 3
     second = run(*SWEEP, *QUIET)
     assert second.code == 0, second.err
     assert len(api.requests) == sent
-    assert f"0 requests sent, {sent} cache hits" in second.err
-    assert second.out.count(" cached ") == sent - 3
+    # Each arena page is asked for twice (its categories, then the cut): every ask a hit.
+    assert "0 requests sent, 6 cache hits" in second.err
+    assert second.out.count(" cached, cut ") == len(discovered(api))
+
+
+def test_an_arena_pages_failure_is_each_of_its_categories_error(api: FakeOpenRouter) -> None:
+    """A 503 on the models page fails both models categories; builders' two pages stand."""
+    api.script(503)
+    result = run(*FOUR, "--no-cache", *QUIET)
+    assert result.code == 5, result.err
+    assert len(api.requests) == 2
+    [failed] = [r.params["arena"] for r in api.requests if r.status == 503]
+    lines = result.out.splitlines()
+    assert sum(" error " in line and failed in line for line in lines) == 2
+    assert sum(" ok, cut " in line for line in lines) == 2
+    assert "4 queries: 2 pages (2 cut from 1 arena page), 2 errors; 2 requests sent" in result.err
 
 
 @pytest.mark.parametrize(
@@ -93,7 +118,7 @@ def test_the_exit_code_is_the_worst_failures(
 ) -> None:
     """Failures leave the other pages whole; the exit code is the worst one's."""
     api.script(*faults)
-    result = run(*FOUR, "--no-cache", *QUIET)
+    result = run(*APART, "--no-cache", *QUIET)
     assert result.code == code, result.err
     lines = result.out.splitlines()
     assert lines[0].split()[:2] == ["query", "result"]
@@ -107,7 +132,7 @@ def test_the_exit_code_is_the_worst_failures(
 def test_ndjson_gives_each_querys_page_or_error(api: FakeOpenRouter) -> None:
     """One JSON line per query: the page, or the error's type, status and message."""
     api.script(402)
-    result = run(*FOUR, "--format", "ndjson", "--no-cache", *QUIET)
+    result = run(*APART, "--format", "ndjson", "--no-cache", *QUIET)
     assert result.code == 4
     records = [json.loads(line) for line in result.out.splitlines()]
     assert len(records) == 4

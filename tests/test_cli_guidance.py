@@ -323,14 +323,19 @@ def test_the_demo_tells_a_story_that_adds_up() -> None:
     step_one = text.split("\n2. ", 1)[0]
     assert "display_name" in step_one
     assert "/" not in step_one.split("\n#", 1)[1].split("\n\n", 1)[0]  # no model ids
-    sweep = re.search(r"(\d+) queries in .*?: (\d+) answered from the cache, (\d+) sent", text)
+    sweep = re.search(r"(\d+) queries in .*?: (\d+) cut from 3 arena pages, (\d+) asked", text)
     seen = re.search(r"The server saw (\d+) requests: (\d+) to find the categories, (\d+)", text)
     assert sweep is not None
     assert seen is not None
-    queries, cached, sent = map(int, sweep.groups())
+    queries, cut, own = map(int, sweep.groups())
     total, found, swept = map(int, seen.groups())
-    assert cached + sent == queries
-    assert found + swept == total
+    assert (cut, own) == (queries, 0)
+    assert (total, found, swept) == (3, 3, 0)  # the whole sweep: one request per arena
+    # The comparison, a request per category: the same queries, each page its own request.
+    apart = re.search(r"(\d+) queries in .*?: (\d+) answered from the cache, (\d+) sent", text)
+    assert apart is not None
+    assert int(apart[1]) == queries
+    assert int(apart[2]) + int(apart[3]) == queries
     assert "website: the server has it, this package's list does not" in text
     assert "found in the data only" not in text
     assert "new data was published in step 7" in text

@@ -69,24 +69,31 @@ async def started(fake: FakeOpenRouter, count: int) -> None:
     raise AssertionError(f"only {len(fake.requests)} requests arrived")
 
 
-async def test_each_query_maps_to_its_page_in_input_order(fake: FakeOpenRouter) -> None:
+@pytest.mark.parametrize("derive", [True, False])
+async def test_each_query_maps_to_its_page_in_input_order(
+    fake: FakeOpenRouter, derive: bool
+) -> None:
     """The result lists the queries in input order, each with the server's page for it."""
     async with make_client(fake) as client:
-        result = await client.fan_out(GRID, concurrency=3)
+        result = await client.fan_out(GRID, concurrency=3, derive=derive)
     assert list(result) == GRID
     assert result.ok
     for query, outcome in result.items():
         assert isinstance(outcome, Page)
         assert outcome.query == query
         assert unstructure_page(outcome) == fake.payload(query.params)
-    assert sorted(r.params["category"] for r in fake.requests) == ["3d", "3d", "svg", "svg"]
+    if derive:  # each arena's two categories cut from the arena's page
+        assert sorted(r.params["arena"] for r in fake.requests) == ["builders", "models"]
+        assert all("category" not in r.params for r in fake.requests)
+    else:
+        assert sorted(r.params["category"] for r in fake.requests) == ["3d", "3d", "svg", "svg"]
 
 
 async def test_identical_queries_are_sent_once(fake: FakeOpenRouter) -> None:
     """Repeated and equivalent queries appear once in the result and cost one request each."""
     queries = [*GRID, *GRID, Query(source="design-arena", category="svg")]
     async with make_client(fake, cache=None) as client:
-        result = await client.fan_out(queries)
+        result = await client.fan_out(queries, derive=False)
     assert list(result) == GRID
     assert len(fake.requests) == len(GRID)
 
@@ -190,6 +197,26 @@ async def test_cancelling_a_fan_out_leaves_no_task_or_session(
     gc.collect()  # an unclosed session or a pending task would warn (an error here) now
 
 
+async def test_cancelling_a_fan_out_waiting_on_an_arena_page_leaves_no_task(
+    openrouter_fake: FakeOpenRouter,
+) -> None:
+    """Cancelled while its categories wait for their arena page: nothing survives, and the
+    next fan-out fetches the page afresh."""
+    openrouter_fake.script({"fault": "timeout", "delay": 30})
+    client = make_client(openrouter_fake, cache=None)
+    async with client:
+        running = asyncio.create_task(client.fan_out(GRID, concurrency=4))
+        await started(openrouter_fake, 2)  # both arena pages asked for, one of them stalled
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+        await settle(lambda: not others_tasks())
+        after = await client.fan_out(GRID)
+        assert after.ok
+    assert len(openrouter_fake.requests) == 4
+    gc.collect()
+
+
 async def test_leaving_a_stream_early_cancels_what_is_in_flight(
     openrouter_fake: FakeOpenRouter,
 ) -> None:
@@ -241,7 +268,8 @@ async def test_closing_the_client_under_a_fan_out_raises_client_closed(
 
 
 async def test_bad_input_is_refused_before_anything_is_sent(fake: FakeOpenRouter) -> None:
-    """A non-Query, a lone Query or concurrency < 1 raise at once; nothing is sent."""
+    """A non-Query, a lone Query, concurrency < 1 or a non-bool derive raise at once; nothing
+    is sent."""
     async with make_client(fake) as client:
         with pytest.raises(InvalidQueryError):
             await client.fan_out([Query(), {"source": "openrouter"}])  # type: ignore[list-item]
@@ -251,6 +279,10 @@ async def test_bad_input_is_refused_before_anything_is_sent(fake: FakeOpenRouter
             await client.fan_out(GRID, concurrency=0)
         with pytest.raises(ConfigurationError):
             client.stream(GRID, concurrency=True)
+        with pytest.raises(InvalidQueryError, match="derive must be True or False"):
+            await client.fan_out(GRID, derive="yes")  # type: ignore[arg-type]
+        with pytest.raises(InvalidQueryError, match="derive must be True or False"):
+            client.stream(GRID, derive=1)  # type: ignore[arg-type]
     assert fake.requests == []
 
 
@@ -263,15 +295,16 @@ async def test_an_empty_grid_is_an_empty_result(fake: FakeOpenRouter) -> None:
     assert fake.requests == []
 
 
-async def test_fan_out_shares_the_cache(fake: FakeOpenRouter) -> None:
+@pytest.mark.parametrize(("derive", "pages"), [(True, 2), (False, len(GRID))])
+async def test_fan_out_shares_the_cache(fake: FakeOpenRouter, derive: bool, pages: int) -> None:
     """A second fan-out of the same grid is served from the cache; refresh=True asks again."""
     async with make_client(fake) as client:
-        await client.fan_out(GRID)
-        again = await client.fan_out(GRID)
+        await client.fan_out(GRID, derive=derive)
+        again = await client.fan_out(GRID, derive=derive)
         assert all(isinstance(p, Page) and p.from_cache for p in again.values())
-        assert len(fake.requests) == len(GRID)
-        await client.fan_out(GRID, refresh=True)
-    assert len(fake.requests) == 2 * len(GRID)
+        assert len(fake.requests) == pages
+        await client.fan_out(GRID, refresh=True, derive=derive)
+    assert len(fake.requests) == 2 * pages
 
 
 async def test_categories_are_discovered_from_the_data(fake: FakeOpenRouter) -> None:
@@ -291,7 +324,7 @@ async def test_categories_are_discovered_from_the_data(fake: FakeOpenRouter) -> 
 
 
 async def test_a_full_design_arena_sweep(fake: FakeOpenRouter) -> None:
-    """Discover, then fan out every arena x category: all valid, all pages, one request each."""
+    """Discover, then fan out every arena x category: all valid, all pages, 3 requests in all."""
     async with make_client(fake) as client:
         sweep = [
             query
@@ -303,7 +336,7 @@ async def test_a_full_design_arena_sweep(fake: FakeOpenRouter) -> None:
         result = await client.fan_out(sweep, concurrency=8)
     assert result.ok
     assert len(sweep) == len(set(sweep)) > 3 * len(KNOWN_CATEGORIES)
-    assert len(fake.requests) == 3 + len(sweep)
+    assert len(fake.requests) == 3  # the arena pages discovery read answer every category
     for query, page in result.pages.items():
         assert page.items
         assert {(item.arena, item.category) for item in page.items} == {  # type: ignore[union-attr]

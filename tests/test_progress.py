@@ -52,5 +52,5 @@ def test_the_progress_bar_shows_on_a_terminal(api: FakeOpenRouter) -> None:
     assert "grid" in shown
     assert "4/4" in shown
     assert "0 failed" in shown
-    assert "4 queries: 4 pages, 0 errors" in shown
+    assert "4 queries: 4 pages (4 cut from 2 arena pages), 0 errors" in shown
     assert "\x1b[" not in out

@@ -69,6 +69,9 @@ def test_the_sync_client_gets_caches_and_fans_out(server: FakeOpenRouter) -> Non
     assert "svg" in categories
     assert set(results.pages) == set(grid)
     assert not results.errors
+    # Cut from the arena page categories() read: 2 requests (svg, the arena), none for the grid.
+    assert all(p.derived_from == Query(source="design-arena") for p in results.pages.values())
+    assert len(server.requests) == 2
     assert all(isinstance(one, Page) for one in history)
     assert history[0].as_of == page.as_of
     assert stats.requests == len(server.requests)
@@ -145,6 +148,15 @@ def test_a_closed_sync_client_refuses_every_call(server: FakeOpenRouter) -> None
         with pytest.raises(ClientClosedError, match="closed"):
             call()
     assert len(server.requests) == 1
+
+
+def test_the_sync_client_can_send_each_query_of_a_fan_out(server: FakeOpenRouter) -> None:
+    """fan_out(derive=False) from plain code: each category its own request, nothing cut."""
+    grid = Query.grid(source="design-arena", category=["svg", "3d"])
+    with SyncBenchmarksClient(CANARY_KEY, base_url=server.url, quota=None) as client:
+        results = client.fan_out(grid, derive=False)
+    assert all(page.derived_from is None for page in results.pages.values())
+    assert sorted(r.params.get("category", "") for r in server.requests) == ["3d", "svg"]
 
 
 def test_the_sync_client_counts_its_quota(server: FakeOpenRouter) -> None:

@@ -85,7 +85,7 @@ async def workload(client: BenchmarksClient) -> int:
     await client.get(coders)  # answered from the cache
     burst = [client.get(source="design-arena", category="gamedev") for _ in range(10)]
     await asyncio.gather(*burst)  # one request for all ten
-    grid = Query.grid(source="design-arena", category=["svg", "3d"])
+    grid = Query.grid(source="design-arena", arena=["models", "builders"], category="svg")
     results = await client.fan_out(grid)
     results.raise_first()
     return 2 + len(burst) + len(grid)

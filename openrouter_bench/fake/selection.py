@@ -16,7 +16,7 @@ How each filter selects items (the order of the result is described in
     Artificial Analysis: items whose matching index (``coding_index``,
     ``intelligence_index``, ``agentic_index``) is not null, sorted by that
     index. Design Arena: the categories in :data:`TASK_CATEGORIES`
-    (``coding``: codecategories, uicomponent, gamedev, website, mobile, cli;
+    (``coding``: ``codecategories`` only, as the published guide says;
     ``intelligence``: dataviz, 3d, svg; ``agentic``: gamedev, website, mobile,
     cli). OpenRouter: ``intelligence`` is ``gpqa_diamond``, ``agentic`` is
     ``tau_bench_verified_airline``, ``search`` is every ``search_*`` eval and
@@ -116,9 +116,10 @@ _AA: Final = Source.ARTIFICIAL_ANALYSIS.value
 _DA: Final = Source.DESIGN_ARENA.value
 _OR: Final = Source.OPENROUTER.value
 
-#: The Design Arena categories each task type selects.
+#: The Design Arena categories each task type selects: coding's as the contract has it, the
+#: others the fake's own choice.
 TASK_CATEGORIES: Final[dict[str, frozenset[str]]] = {
-    "coding": frozenset({"codecategories", "uicomponent", "gamedev", "website", "mobile", "cli"}),
+    "coding": frozenset({"codecategories"}),
     "intelligence": frozenset({"dataviz", "3d", "svg"}),
     "agentic": frozenset({"gamedev", "website", "mobile", "cli"}),
     "search": frozenset(),

@@ -101,6 +101,14 @@ def test_design_arena_task_maps_to_categories(data: FakeOpenRouter, task: str) -
     assert categories <= TASK_CATEGORIES[task]
 
 
+def test_design_arena_coding_is_the_codecategories_category(data: FakeOpenRouter) -> None:
+    """task_type=coding with Design Arena is exactly codecategories in every arena (contract)."""
+    for arena in ("models", "builders", "agents"):
+        coding = items_of(data, source="design-arena", arena=arena, task_type="coding")
+        category = items_of(data, source="design-arena", arena=arena, category="codecategories")
+        assert coding == category != []
+
+
 @pytest.mark.parametrize(
     ("task", "benchmarks"),
     [

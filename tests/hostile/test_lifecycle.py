@@ -106,15 +106,14 @@ async def test_every_caller_of_a_shared_fetch_ends_with_client_closed(
     case="aclose() while fan_out and stream run queries on a stalled server",
     expected="fan_out raises ClientClosedError; the stream's iteration raises it too",
 )
-async def test_fan_out_and_stream_in_flight_end_with_client_closed(
-    fake: FakeOpenRouter, observe: Observe
-) -> None:
-    """A closing client ends a whole fan-out, not one query's outcome, with ClientClosedError."""
+async def closing_under(fake: FakeOpenRouter, *, derive: bool, sent: int) -> int:
+    """aclose() under a fan-out, then under a stream, of three Design Arena categories on a
+    stalled server, once ``sent`` requests are in; each must raise ClientClosedError."""
     grid = Query.grid(source="design-arena", category=["svg", "3d", "video"])
     fake.script(*[STALL] * 6)
     client = make_client(fake)
-    fanned = asyncio.create_task(outcome(client.fan_out(grid, concurrency=3)))
-    await until_requested(fake, 3)
+    fanned = asyncio.create_task(outcome(client.fan_out(grid, concurrency=3, derive=derive)))
+    await until_requested(fake, sent)
     await client.aclose()
     assert isinstance(await asyncio.wait_for(fanned, PROMPT), ClientClosedError)
 
@@ -123,14 +122,43 @@ async def test_fan_out_and_stream_in_flight_end_with_client_closed(
     client = make_client(fake)
 
     async def consume() -> list[object]:
-        async with contextlib.aclosing(client.stream(grid, concurrency=3)) as results:
+        stream = client.stream(grid, concurrency=3, derive=derive)
+        async with contextlib.aclosing(stream) as results:
             return [item async for item in results]
 
     streamed = asyncio.create_task(outcome(consume()))
-    await until_requested(fake, 3)
+    await until_requested(fake, sent)
     await client.aclose()
     assert isinstance(await asyncio.wait_for(streamed, PROMPT), ClientClosedError)
-    observe(f"{len(grid)} queries each way: fan_out and stream both raised ClientClosedError")
+    assert len(fake.requests) == sent
+    return len(grid)
+
+
+@pytest.mark.hostile(
+    case="aclose() while fan_out and stream run queries on a stalled server",
+    expected="fan_out raises ClientClosedError; the stream's iteration raises it too",
+)
+async def test_fan_out_and_stream_in_flight_end_with_client_closed(
+    fake: FakeOpenRouter, observe: Observe
+) -> None:
+    """A closing client ends a whole fan-out, not one query's outcome, with ClientClosedError."""
+    queries = await closing_under(fake, derive=False, sent=3)
+    observe(f"{queries} queries each way: fan_out and stream both raised ClientClosedError")
+
+
+@pytest.mark.hostile(
+    case="aclose() while a fan-out's categories wait on their arena page, stalled",
+    expected="fan_out raises ClientClosedError; the stream's iteration raises it too",
+)
+async def test_categories_waiting_on_an_arena_page_end_with_client_closed(
+    fake: FakeOpenRouter, observe: Observe
+) -> None:
+    """Categories cut from one arena page share its one request, and its ClientClosedError."""
+    queries = await closing_under(fake, derive=True, sent=1)
+    observe(
+        f"{queries} categories each way on 1 request: fan_out and stream both raised "
+        "ClientClosedError"
+    )
 
 
 async def test_a_watch_between_polls_ends_with_client_closed(fake: FakeOpenRouter) -> None:
