@@ -42,6 +42,7 @@ from openrouter_bench.errors import (
     is_transient,
 )
 from openrouter_bench.fanout import FanOutResult
+from openrouter_bench.history import SnapshotHistory, StandingPoint, StandingSeries
 from openrouter_bench.hooks import (
     CacheEvent,
     ClientHooks,
@@ -134,8 +135,11 @@ __all__ = [
     "ServerError",
     "SnapshotCache",
     "SnapshotChange",
+    "SnapshotHistory",
     "Source",
     "Standing",
+    "StandingPoint",
+    "StandingSeries",
     "SyncBenchmarksClient",
     "TaskType",
     "TournamentStats",

@@ -1,9 +1,11 @@
-"""The ``openrouter-bench`` command: get, grid, watch, cache, quota, demo, fake-server and fake.
+"""The ``openrouter-bench`` command: get, grid, watch, history, cache, quota, demo, fake-server
+and fake.
 
 Exit codes: 0 ok; 2 invalid usage or query (caught locally with nothing sent,
 or a 400 from the server); 3 authentication (a missing key too); 4 rate
 limited, out of quota or out of credit; 5 server or transport failure after
-retries; 6 malformed response; 1 anything else.
+retries; 6 malformed response; 7 a model name that names no model, or
+several; 1 anything else.
 
 Data goes to stdout, in the ``--format`` asked for; everything else goes to
 stderr. An error is one line on stderr (``openrouter-bench: error: ...``).
@@ -44,6 +46,7 @@ from openrouter_bench._text import plural
 from openrouter_bench._version import __version__
 from openrouter_bench.cache import namespace_for
 from openrouter_bench.errors import (
+    AmbiguousModelError,
     AuthenticationError,
     BadRequestError,
     ConfigurationError,
@@ -56,6 +59,7 @@ from openrouter_bench.errors import (
     ResponseFormatError,
     ServerError,
     TransportError,
+    UnknownModelError,
     is_transient,
 )
 from openrouter_bench.fanout import DEFAULT_CONCURRENCY, FanOutResult
@@ -82,6 +86,7 @@ from openrouter_bench.render import (
     render_grid,
     render_page,
     render_quota,
+    render_standing,
 )
 from openrouter_bench.retry import RetryPolicy
 from openrouter_bench.wire import DEFAULT_BASE_URL, BaseURL, parse_base_url
@@ -99,6 +104,12 @@ _EXIT_AUTH: Final = 3
 _EXIT_RATE: Final = 4
 _EXIT_UPSTREAM: Final = 5
 _EXIT_FORMAT: Final = 6
+#: A model name that names no model of the data (UnknownModelError) or several (Ambiguous...).
+_EXIT_NO_MODEL: Final = 7
+
+#: What the command line's cache keeps of each query: every snapshot it has seen, past
+#: the ttl and the stale window, up to 1,000 of them and this many bytes (oldest go first).
+CLI_HISTORY_BYTES: Final = 64 * 1024 * 1024
 
 _ERROR_PREFIX: Final = "openrouter-bench: error:"
 
@@ -122,6 +133,8 @@ def _exit_code_for(error: BaseException) -> int:
     """The process exit code that stands for ``error``."""
     if isinstance(error, _MissingKeyError):
         return _EXIT_AUTH
+    if isinstance(error, UnknownModelError | AmbiguousModelError):
+        return _EXIT_NO_MODEL
     if isinstance(error, InvalidQueryError | ConfigurationError | BadRequestError):
         return _EXIT_USAGE
     if isinstance(error, AuthenticationError):
@@ -346,6 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
             "openrouter-bench demo",
             "openrouter-bench get --source design-arena --category svg --top 5",
             "openrouter-bench grid --source design-arena --category gamedev,svg --format csv",
+            "openrouter-bench history 'Kimi K2' --source design-arena --category gamedev",
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -379,6 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_client_options(get)
 
     _add_fanout_commands(commands)
+    _add_history_command(commands)
 
     cache = _command(
         commands,
@@ -683,6 +698,55 @@ def _add_fanout_commands(commands: Any) -> None:
     _add_client_options(watch)
 
 
+def _add_history_command(commands: Any) -> None:
+    history = _command(
+        commands,
+        "history",
+        summary="one model's rank and score over time, or what changed between two snapshots",
+        description="Show a model's rank and score in every snapshot of one query that the\n"
+        "cache has kept, oldest first: one table per ranking the model stands in (an arena\n"
+        "without --category holds one per category), under a sparkline of the score on a\n"
+        "terminal. The current snapshot is fetched first through the cache (nothing is\n"
+        "sent while it is fresh). NAME is an OpenRouter id, the part after the '/', a\n"
+        "Design Arena id or any source's display name; an unknown or ambiguous name exits\n"
+        "with 7 and the closest names.\n"
+        "\n"
+        "--changes OLD NEW shows what changed between two kept snapshots instead: each a\n"
+        "number (1 the oldest kept, -1 the newest) or an as_of.\n"
+        "\n"
+        "The default cache keeps every snapshot it has seen of each query, past the ttl,\n"
+        f"up to 1,000 snapshots and {CLI_HISTORY_BYTES // 2**20} MiB per query (the oldest "
+        "go first,\nthe newest never); a snapshot weighs about twice its response body.",
+        examples=(
+            "openrouter-bench history 'Kimi K2 Thinking' --source design-arena --category gamedev",
+            "openrouter-bench history moonshotai/kimi-k2 --source artificial-analysis "
+            "--task-type coding --format csv",
+            "openrouter-bench history --changes 1 -1 --source design-arena --category svg",
+            "openrouter-bench history --changes 2026-06-03T12:00:00Z -1 --source openrouter "
+            "--format json",
+        ),
+    )
+    history.add_argument("name", nargs="?", metavar="NAME", help="the model, as a person names it")
+    _add_query_options(history)
+    shown = history.add_argument_group("output")
+    shown.add_argument(
+        "--changes",
+        nargs=2,
+        metavar=("OLD", "NEW"),
+        help="what changed from snapshot OLD to NEW (numbers from 1, the oldest kept; -1 the "
+        "newest; or an as_of) instead of a model's standing",
+    )
+    shown.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="table",
+        help="table for people (with a sparkline of the score on a terminal); json: one "
+        "document; csv, ndjson: a row per ranking and snapshot (with --changes: a row per "
+        "new leader, entry, exit and move) (default table)",
+    )
+    _add_client_options(history)
+
+
 def _sort_values_joined(argv: Sequence[str]) -> list[str]:
     """``--sort -elo`` as ``--sort=-elo``.
 
@@ -710,6 +774,8 @@ def _sort_values_joined(argv: Sequence[str]) -> list[str]:
 
 def _check_output_options(args: argparse.Namespace) -> None:
     """Refuse option combinations that cannot mean anything, before any I/O."""
+    if args.command == "history" and (args.name is None) == (args.changes is None):
+        args.command_parser.error("give a model NAME, or --changes OLD NEW (not both)")
     if getattr(args, "columns", None) is None:
         return
     allowed = _COLUMN_FORMATS[args.command]
@@ -855,6 +921,13 @@ def _redis_cache(args: argparse.Namespace) -> str | None:
     return None
 
 
+def _cli_cache_policy() -> Any:
+    from openrouter_bench.cache import CachePolicy
+
+    # Keep what was seen: the history command reads it, and it costs no quota to keep.
+    return CachePolicy(history=1000, history_bytes=CLI_HISTORY_BYTES)
+
+
 def _client_for(args: argparse.Namespace) -> BenchmarksClient:
     from openrouter_bench.client import BenchmarksClient
 
@@ -869,6 +942,7 @@ def _client_for(args: argparse.Namespace) -> BenchmarksClient:
     return BenchmarksClient(
         base_url=args.base_url,
         cache=_cache_spec(args),
+        cache_policy=_cli_cache_policy(),
         retry=None if retries is None else RetryPolicy(attempts=retries + 1),
         quota=_quota_from(args),
         hooks=_WaitNotices(err) if announce else None,
@@ -944,14 +1018,14 @@ async def _get(args: argparse.Namespace, out: TextIO) -> int:
 
 
 async def _cache_command(args: argparse.Namespace, out: TextIO) -> int:
-    from openrouter_bench.cache import CachePolicy, open_cache
+    from openrouter_bench.cache import open_cache
 
     spec = _cache_spec(args)
     if args.action == "path":
         # The default store is a file; a cache named with --cache is where it is.
         out.write(f"{spec if args.cache else default_cli_cache_path()}\n")
         return _EXIT_OK
-    cache = open_cache(spec, namespace=_namespace(args), policy=CachePolicy())
+    cache = open_cache(spec, namespace=_namespace(args), policy=_cli_cache_policy())
     try:
         if args.action == "clear":
             stored = await cache.stored()
@@ -1267,10 +1341,50 @@ async def _watch(args: argparse.Namespace, out: TextIO) -> int:
     return _EXIT_OK
 
 
+async def _history(args: argparse.Namespace, out: TextIO) -> int:
+    from openrouter_bench.history import SnapshotHistory
+
+    query = _query_from(args)
+    async with _open_client(args) as client:
+        # The current snapshot joins the history (nothing is sent while it is fresh).
+        page = await client.get(query, refresh=args.refresh)
+        history = await SnapshotHistory.load(client, query)
+    if not len(history):
+        history = SnapshotHistory(query, [page])  # --no-cache: the snapshot just fetched
+    first, last = history.snapshots[0].as_of, history.snapshots[-1].as_of
+    args.err.write(
+        f"{plural(len(history), 'snapshot')} of {query!r} kept, "
+        f"as of {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC\n"
+    )
+    palette = Palette.for_stream(out)
+    if args.changes is not None:
+        old, new = (_snapshot_named(text) for text in args.changes)
+        out.write(render_change(history.changes(old, new), args.format, palette=palette))
+        return _EXIT_OK
+    series = history.standing(args.name)
+    if not series:
+        raise UnknownModelError(
+            f"{history.resolve(args.name)} has no rank in any kept snapshot of {query!r}",
+            name=args.name,
+        )
+    chart = args.format == "table" and is_terminal(out)
+    out.write(render_standing(series, args.format, query=query, chart=chart, palette=palette))
+    return _EXIT_OK
+
+
+def _snapshot_named(text: str) -> int | str:
+    """A --changes value: a snapshot's number, or an as_of left as text."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
 _COMMANDS: Final = {
     "get": _get,
     "grid": _grid,
     "watch": _watch,
+    "history": _history,
     "cache": _cache_command,
     "quota": _quota_command,
     "fake-server": _fake_server,
