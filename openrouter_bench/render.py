@@ -820,19 +820,21 @@ _STANDING_COLUMNS: Final = (
 )
 #: Eight heights of a bar, lowest first: a sparkline's cells.
 _SPARKS: Final = "▁▂▃▄▅▆▇█"
+#: A sparkline's cell where there is no value (the model was not ranked then).
+_NO_SPARK: Final = "·"
 
 
 def sparkline(values: Sequence[float | None]) -> str:
-    """One cell per value, as high as the value within the values' range (blank: None)."""
+    """One cell per value, as high as the value within the values' range (``·``: None)."""
     known = [value for value in values if value is not None]
     if not known:
-        return " " * len(values)
+        return _NO_SPARK * len(values)
     low, high = min(known), max(known)
     top = len(_SPARKS) - 1
     cells = []
     for value in values:
         if value is None:
-            cells.append(" ")
+            cells.append(_NO_SPARK)
         elif high == low:
             cells.append(_SPARKS[top // 2])
         else:

@@ -327,14 +327,18 @@ class SnapshotCache:
         )
 
     async def _kept(
-        self, entries: Entries, query: Query, as_of: str, page: Page
+        self, entries: Entries, query: Query, as_of: str, page: Page, previous: Pointer | None
     ) -> tuple[HistoryIndex | None, tuple[str, ...]]:
         """The kept history with ``as_of`` newest (None: unchanged), and the ``as_of`` it drops.
 
-        An index that is missing or does not read starts again from this snapshot.
+        An index that is missing or does not read starts again from the previous
+        snapshot (weighed as this one: its own weight is not known) and this one.
         """
-        index = await self._read_index(entries, query) or HistoryIndex(())
         weight = weight_of(page)
+        index = await self._read_index(entries, query)
+        if index is None:
+            seed = () if previous is None else ((previous.as_of, weight),)
+            index = HistoryIndex(seed)
         if index.snapshots[:1] == ((as_of, weight),):
             return None, ()
         policy = self.policy
@@ -575,7 +579,7 @@ class SnapshotCache:
             stored = page
             history, dropped = self._next_history(as_of, previous)
         if self.policy.keeps_history:
-            index, dropped = await self._kept(entries, query, as_of, stored)
+            index, dropped = await self._kept(entries, query, as_of, stored, previous)
         for old in dropped:
             await self._through_breaker(functools.partial(entries.delete_page, query, old), None)
         if index is not None:
@@ -607,7 +611,7 @@ class SnapshotCache:
         index: HistoryIndex | None = None
         if self.policy.keeps_history:
             # One more read, on a fetch only: the index is not the pointer, which hits read.
-            index, dropped = await self._kept(entries, query, as_of, page)
+            index, dropped = await self._kept(entries, query, as_of, page, previous)
         pointer = Pointer(as_of=as_of, fetched_at=now, history=history)
         await self._through_breaker(
             functools.partial(

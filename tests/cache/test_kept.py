@@ -13,7 +13,6 @@ import redis.asyncio as aioredis
 
 from openrouter_bench.cache import CachePolicy, SnapshotCache
 from openrouter_bench.cache._codec import MAX_POINTER_BYTES, as_of_text
-from openrouter_bench.cache._keys import EntryKeys
 from openrouter_bench.cache._kept import (
     MAX_INDEX_BYTES,
     HistoryIndex,
@@ -21,6 +20,7 @@ from openrouter_bench.cache._kept import (
     unpack_index,
     weight_of,
 )
+from openrouter_bench.cache._keys import EntryKeys
 from openrouter_bench.errors import ConfigurationError
 from openrouter_bench.query import Query
 from tests._cache_fixtures import Clock, Upstream, make_page
