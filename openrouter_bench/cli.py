@@ -359,7 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
             "openrouter-bench demo",
             "openrouter-bench get --source design-arena --category svg --top 5",
             "openrouter-bench grid --source design-arena --category gamedev,svg --format csv",
-            "openrouter-bench history 'Kimi K2' --source design-arena --category gamedev",
+            "openrouter-bench history 'Kimi K2 Thinking' --source design-arena --category gamedev",
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -719,7 +719,7 @@ def _add_history_command(commands: Any) -> None:
         "go first,\nthe newest never); a snapshot weighs about twice its response body.",
         examples=(
             "openrouter-bench history 'Kimi K2 Thinking' --source design-arena --category gamedev",
-            "openrouter-bench history moonshotai/kimi-k2 --source artificial-analysis "
+            "openrouter-bench history moonshotai/kimi-k2-thinking --source artificial-analysis "
             "--task-type coding --format csv",
             "openrouter-bench history --changes 1 -1 --source design-arena --category svg",
             "openrouter-bench history --changes 2026-06-03T12:00:00Z -1 --source openrouter "
