@@ -37,7 +37,7 @@ from openrouter_bench._convert import unstructure_item, unstructure_page
 from openrouter_bench._text import plural
 from openrouter_bench.errors import ConfigurationError, OpenRouterBenchError
 from openrouter_bench.fanout import FanOutResult
-from openrouter_bench.history import StandingSeries
+from openrouter_bench.history import StandingPoint, StandingSeries
 from openrouter_bench.models import (
     ArtificialAnalysisItem,
     DesignArenaItem,
@@ -842,22 +842,27 @@ def sparkline(values: Sequence[float | None]) -> str:
     return "".join(cells)
 
 
+def _series_record(line: StandingSeries) -> dict[str, Any]:
+    return {
+        "model": line.model,
+        "display_name": line.display_name,
+        "ranking": line.ranking,
+        "variant": line.variant,
+    }
+
+
+def _point_record(point: StandingPoint) -> dict[str, Any]:
+    return {
+        "snapshot": point.snapshot,
+        "as_of": point.as_of.isoformat(),
+        "rank": point.rank,
+        "entries": point.entries,
+        "score": point.score,
+    }
+
+
 def _standing_rows(series: Sequence[StandingSeries]) -> list[dict[str, Any]]:
-    return [
-        {
-            "model": line.model,
-            "display_name": line.display_name,
-            "ranking": line.ranking,
-            "variant": line.variant,
-            "snapshot": point.snapshot,
-            "as_of": point.as_of.isoformat(),
-            "rank": point.rank,
-            "entries": point.entries,
-            "score": point.score,
-        }
-        for line in series
-        for point in line.points
-    ]
+    return [_series_record(line) | _point_record(point) for line in series for point in line.points]
 
 
 def render_standing(
@@ -879,22 +884,10 @@ def render_standing(
         document = {
             "query": query.params,
             "series": [
-                {
-                    "model": line.model,
-                    "display_name": line.display_name,
-                    "ranking": line.ranking,
-                    "variant": line.variant,
+                _series_record(line)
+                | {
                     "citation": line.citation,
-                    "points": [
-                        {
-                            "snapshot": point.snapshot,
-                            "as_of": point.as_of.isoformat(),
-                            "rank": point.rank,
-                            "entries": point.entries,
-                            "score": point.score,
-                        }
-                        for point in line.points
-                    ],
+                    "points": [_point_record(point) for point in line.points],
                 }
                 for line in series
             ],

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import pytest
 import redis.asyncio as aioredis
@@ -88,16 +89,34 @@ def spec(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if kind == "redis":
         return redis_url_or_skip()
     if kind == "memcached":
-        import os
-
         return required(os.environ.get("MEMCACHED_URL"), "MEMCACHED_URL is not set")
     return kind
 
 
+KeptCache = Callable[..., SnapshotCache]
+
+
 @pytest.fixture
-def unique_namespace() -> str:
-    """A namespace of this test alone (memcached cannot be cleared by prefix)."""
-    return f"openrouter-bench-test:{uuid.uuid4().hex[:12]}:127.0.0.1"
+async def kept_cache(
+    make_cache: Callable[..., SnapshotCache], spec: str, clock: Clock
+) -> AsyncIterator[KeptCache]:
+    """Caches on ``spec`` keeping snapshots past a minute's retain (policy fields as keywords).
+
+    Each has a namespace of its own (memcached cannot be cleared by prefix), cleared after.
+    """
+    made: list[SnapshotCache] = []
+
+    def make(**policy: Any) -> SnapshotCache:
+        policy = {"history": 1000, "history_bytes": PLENTY} | policy
+        chosen = CachePolicy(ttl=60, stale_if_error=0, near_bytes=0, **policy)
+        namespace = f"openrouter-bench-test:{uuid.uuid4().hex[:12]}:127.0.0.1"
+        made.append(make_cache(spec, namespace=namespace, policy=chosen, clock=clock))
+        return made[-1]
+
+    yield make
+    if not spec.startswith("memcached"):
+        for cache in made:
+            await cache.clear()
 
 
 async def store_snapshots(
@@ -112,124 +131,91 @@ async def store_snapshots(
     assert upstream.calls == count
 
 
-@pytest.fixture
-async def kept_cache(
-    make_cache: Callable[..., SnapshotCache], spec: str, unique_namespace: str, clock: Clock
-) -> AsyncIterator[SnapshotCache]:
-    """A cache on ``spec`` keeping up to 1,000 snapshots per query, a minute's retain."""
-    policy = CachePolicy(ttl=60, stale_if_error=0, history=1000, history_bytes=PLENTY, near_bytes=0)
-    cache = make_cache(spec, namespace=unique_namespace, policy=policy, clock=clock)
-    yield cache
-    if not spec.startswith("memcached"):
-        await cache.clear()
+async def listed(cache: SnapshotCache) -> list[str]:
+    """The as_of of every snapshot the cache lists for QUERY, newest first."""
+    return [as_of_text(page.as_of) for page in await cache.history(QUERY)]
 
 
-async def test_every_snapshot_is_kept_past_retain(kept_cache: SnapshotCache, clock: Clock) -> None:
+async def test_every_snapshot_is_kept_past_retain(kept_cache: KeptCache, clock: Clock) -> None:
     """Twelve snapshots an hour apart (retain: 60 s) are all listed, newest first."""
-    await store_snapshots(kept_cache, clock, 12)
+    cache = kept_cache()
+    await store_snapshots(cache, clock, 12)
     clock.advance(30 * 86400)
-    history = await kept_cache.history(QUERY)
-    assert [as_of_text(page.as_of) for page in history] == [as_of(n) for n in range(11, -1, -1)]
-    assert all(page.from_cache for page in history)
+    assert await listed(cache) == [as_of(n) for n in range(11, -1, -1)]
+    assert all(page.from_cache for page in await cache.history(QUERY))
 
 
 async def test_kept_snapshots_carry_no_expiry_in_redis(
-    make_cache: Callable[..., SnapshotCache], unique_namespace: str, clock: Clock
+    make_cache: Callable[..., SnapshotCache], clock: Clock, namespace: str, control: aioredis.Redis
 ) -> None:
     """In Redis the kept pages and the index have no TTL; the pointer keeps its retain."""
-    url = redis_url_or_skip()
     policy = CachePolicy(ttl=60, stale_if_error=0, history=1000, history_bytes=PLENTY)
-    cache = make_cache(url, namespace=unique_namespace, policy=policy, clock=clock)
+    cache = make_cache(redis_url_or_skip(), namespace=namespace, policy=policy, clock=clock)
     await store_snapshots(cache, clock, 3)
-    keys = EntryKeys(unique_namespace)
-    control = aioredis.Redis.from_url(url)
-    try:
-        for n in range(3):
-            assert await control.ttl(keys.page(QUERY, as_of(n))) == -1
-        assert await control.ttl(keys.history(QUERY)) == -1
-        assert 0 < await control.ttl(keys.pointer(QUERY)) <= policy.retain
-        # The same snapshot fetched again keeps its page without an expiry.
-        await cache.get(QUERY, Upstream(clock, as_of=as_of(2)).fetcher(QUERY))
-        assert await control.ttl(keys.page(QUERY, as_of(2))) == -1
-    finally:
-        await cache.clear()
-        await control.aclose()
+    keys = EntryKeys(namespace)
+    for n in range(3):
+        assert await control.ttl(keys.page(QUERY, as_of(n))) == -1
+    assert await control.ttl(keys.history(QUERY)) == -1
+    assert 0 < await control.ttl(keys.pointer(QUERY)) <= policy.retain
+    # The same snapshot fetched again keeps its page without an expiry.
+    await cache.get(QUERY, Upstream(clock, as_of=as_of(2)).fetcher(QUERY))
+    assert await control.ttl(keys.page(QUERY, as_of(2))) == -1
 
 
-async def test_the_count_bounds_the_kept_history(
-    make_cache: Callable[..., SnapshotCache], spec: str, unique_namespace: str, clock: Clock
-) -> None:
+async def test_the_count_bounds_the_kept_history(kept_cache: KeptCache, clock: Clock) -> None:
     """With history=4, the fifth snapshot drops the first, and its page is gone."""
-    policy = CachePolicy(ttl=60, stale_if_error=0, history=4, history_bytes=PLENTY, near_bytes=0)
-    cache = make_cache(spec, namespace=unique_namespace, policy=policy, clock=clock)
+    cache = kept_cache(history=4)
     await store_snapshots(cache, clock, 5)
-    history = await cache.history(QUERY)
-    assert [as_of_text(page.as_of) for page in history] == [as_of(n) for n in (4, 3, 2, 1)]
+    assert await listed(cache) == [as_of(n) for n in (4, 3, 2, 1)]
     assert await cache._entries.read_page(QUERY, as_of(0)) is None  # type: ignore[union-attr]
-    if not spec.startswith("memcached"):
-        await cache.clear()
 
 
-async def test_the_byte_bound_evicts_the_oldest(
-    make_cache: Callable[..., SnapshotCache], spec: str, unique_namespace: str, clock: Clock
-) -> None:
+async def test_the_byte_bound_evicts_the_oldest(kept_cache: KeptCache, clock: Clock) -> None:
     """Room for three snapshots' weight: after ten, the three newest are kept, the rest deleted."""
     weight = weight_of(make_page(QUERY))
-    policy = CachePolicy(
-        ttl=60, stale_if_error=0, history=1000, history_bytes=3 * weight + weight // 2
-    )
-    cache = make_cache(spec, namespace=unique_namespace, policy=policy, clock=clock)
+    cache = kept_cache(history_bytes=3 * weight + weight // 2)
     await store_snapshots(cache, clock, 10)
-    history = await cache.history(QUERY)
-    assert [as_of_text(page.as_of) for page in history] == [as_of(n) for n in (9, 8, 7)]
+    assert await listed(cache) == [as_of(n) for n in (9, 8, 7)]
     for n in range(7):
         assert await cache._entries.read_page(QUERY, as_of(n)) is None  # type: ignore[union-attr]
     stored = await cache.stored()
     if stored is not None:
         assert stored[1] == 3  # pages; the pointer itself expired long ago
-    if not spec.startswith("memcached"):
-        await cache.clear()
 
 
 async def test_a_newest_snapshot_over_the_byte_bound_is_kept(
-    make_cache: Callable[..., SnapshotCache], clock: Clock
+    kept_cache: KeptCache, clock: Clock
 ) -> None:
     """A bound smaller than one page still keeps (and serves) the newest snapshot."""
-    policy = CachePolicy(ttl=60, stale_if_error=0, history=1000, history_bytes=1)
-    cache = make_cache("memory", namespace="openrouter-bench:test", policy=policy, clock=clock)
+    cache = kept_cache(history_bytes=1)
     await store_snapshots(cache, clock, 3)
-    history = await cache.history(QUERY)
-    assert [as_of_text(page.as_of) for page in history] == [as_of(2)]
+    assert await listed(cache) == [as_of(2)]
 
 
+@pytest.mark.parametrize("spec", ["sqlite"], indirect=True)
 async def test_without_history_bytes_old_snapshots_still_expire(
-    make_cache: Callable[..., SnapshotCache], tmp_path: Path, clock: Clock
+    kept_cache: KeptCache, clock: Clock
 ) -> None:
     """The default policy is unchanged: past retain, nothing of the query is listed."""
-    policy = CachePolicy(ttl=60, stale_if_error=0, history=1000)
-    cache = make_cache(
-        f"sqlite:///{tmp_path / 'plain.sqlite3'}", namespace="ns:test", policy=policy, clock=clock
-    )
+    cache = kept_cache(history_bytes=0)
     await store_snapshots(cache, clock, 3, step=1.0)
-    assert len(await cache.history(QUERY)) == 3
-    clock.advance(policy.retain + 1)
-    assert await cache.history(QUERY) == []
+    assert len(await listed(cache)) == 3
+    clock.advance(cache.policy.retain + 1)
+    assert await listed(cache) == []
 
 
+@pytest.mark.parametrize("spec", ["sqlite"], indirect=True)
 async def test_the_pointer_stays_small_with_a_long_kept_history(
-    make_cache: Callable[..., SnapshotCache], tmp_path: Path, clock: Clock
+    kept_cache: KeptCache, clock: Clock
 ) -> None:
     """After 1,000 snapshots the pointer names one as_of; the index holds the rest, under 64 KiB."""
-    policy = CachePolicy(ttl=0, stale_if_error=0, history=1000, history_bytes=PLENTY)
-    cache = make_cache(
-        f"sqlite:///{tmp_path / 'long.sqlite3'}", namespace="ns:test", policy=policy, clock=clock
-    )
+    cache = kept_cache()
     await store_snapshots(cache, clock, 1000, step=1.0)
-    keys = EntryKeys("ns:test")
+    keys = EntryKeys(cache.namespace)
     backend = cache.backend
     assert backend is not None
     pointer = await backend.get(keys.pointer(QUERY), loads_fn=lambda raw: raw)
     index = await backend.get(keys.history(QUERY), loads_fn=lambda raw: raw)
     assert len(pointer) < 400
     assert len(index) < 0.75 * MAX_INDEX_BYTES, len(index)
-    assert len(await cache.history(QUERY)) == 1000
+    assert len(await listed(cache)) == 1000

@@ -767,6 +767,11 @@ POISONED_INDEXES: Final = {
 }
 
 
+async def listed(client: BenchmarksClient) -> list[str]:
+    """The as_of of every snapshot of QUERY the client's history lists, newest first."""
+    return [as_of_text(page.meta.as_of) for page in await client.history(QUERY)]
+
+
 async def kept_snapshots(client: BenchmarksClient, fake: FakeOpenRouter, count: int) -> list[str]:
     """``count`` snapshots of QUERY seen by ``client``, the fake publishing between them."""
     for n in range(count):
@@ -791,16 +796,16 @@ async def test_a_poisoned_history_index_is_a_miss(
     """An index that does not read lists nothing and raises nothing; the next fetch replaces it."""
     client = await make_client(backend, cache_policy=KEEPING)
     seen = await kept_snapshots(client, fake, 3)
-    assert [as_of_text(p.meta.as_of) for p in await client.history(QUERY)] == seen[::-1]
+    assert await listed(client) == seen[::-1]
     await backend.write(stored_key(client, "history", QUERY), POISONED_INDEXES[label])
     started = time.perf_counter()
-    listed = [as_of_text(p.meta.as_of) for p in await client.history(QUERY)]
+    shown = await listed(client)
     wall = time.perf_counter() - started
-    assert listed == [seen[-1]]
+    assert shown == [seen[-1]]
     fake.publish()
     await client.get(QUERY, refresh=True)
     newest = as_of_text(fake.published[-1])
-    assert [as_of_text(p.meta.as_of) for p in await client.history(QUERY)] == [newest, seen[-1]]
+    assert await listed(client) == [newest, seen[-1]]
     assert client.cache.stats.backend_errors == 0
     assert wall < DEADLINE + MARGIN
     observe(
@@ -825,7 +830,6 @@ async def test_a_poisoned_kept_page_is_left_out(
     await backend.write(
         stored_key(client, "page", QUERY, seen[1]), GARBAGE["json of another shape"]
     )
-    listed = [as_of_text(p.meta.as_of) for p in await client.history(QUERY)]
-    assert listed == [seen[3], seen[2], seen[0]]
+    assert await listed(client) == [seen[3], seen[2], seen[0]]
     assert client.cache.stats.backend_errors == 0
     observe(f"{backend.kind}: 4 kept, the poisoned one left out, 3 listed, no error")
