@@ -102,8 +102,11 @@ class SnapshotHistory:
         # One page per as_of, oldest first (a list from the cache is newest first).
         by_as_of = {page.as_of: page for page in sorted(pages, key=lambda page: page.as_of)}
         self.snapshots: tuple[Page, ...] = tuple(by_as_of.values())
-        self._standings = [standings(page) for page in self.snapshots]
-        self._names = ModelNames(item for page in self.snapshots for item in page.items)
+        # A model is in most snapshots under the same names: learn each pair of names once.
+        named = {
+            (item.model_permaslug, item.display_name): item for page in pages for item in page.items
+        }
+        self._names = ModelNames(named.values())
 
     def __repr__(self) -> str:
         return f"<SnapshotHistory {self.query!r}: {len(self.snapshots)} snapshots>"
@@ -142,7 +145,7 @@ class SnapshotHistory:
         model = self.resolve(name)
         places: dict[tuple[str, str | None], list[Standing | None]] = {}
         entries: list[dict[str, int]] = []
-        for position, held in enumerate(self._standings):
+        for position, held in enumerate(map(standings, self.snapshots)):
             counted: dict[str, int] = {}
             for ranking, _, _ in held:
                 counted[ranking] = counted.get(ranking, 0) + 1
