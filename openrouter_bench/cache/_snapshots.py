@@ -72,6 +72,9 @@ __all__ = ["PageSource", "SnapshotCache", "cached_copy", "stale_may_answer"]
 _T = TypeVar("_T")
 _F = TypeVar("_F")
 
+#: What reading the kept history's index gives when the backend could not be asked.
+_UNREAD: Final = object()
+
 # One logger for the whole cache, named as its package: the logging reference names it.
 _LOGGER: Final = logging.getLogger("openrouter_bench.cache")
 
@@ -321,10 +324,8 @@ class SnapshotCache:
         return pages
 
     async def _read_index(self, entries: Entries, query: Query) -> HistoryIndex | None:
-        count = self.policy.history
-        return await self._through_breaker(
-            functools.partial(entries.read_index, query, count), None
-        )
+        read = functools.partial(entries.read_index, query, self.policy.history)
+        return await self._through_breaker(read, None)
 
     async def _kept(
         self, entries: Entries, query: Query, as_of: str, page: Page, previous: Pointer | None
@@ -332,11 +333,16 @@ class SnapshotCache:
         """The kept history with ``as_of`` newest (None: unchanged), and the ``as_of`` it drops.
 
         An index that is missing or does not read starts again from the previous
-        snapshot (weighed as this one: its own weight is not known) and this one.
+        snapshot (weighed as this one: its own weight is not known) and this one. One
+        that could not be read (the backend failed) is left as it is: writing a new one
+        would lose every snapshot it names.
         """
         weight = weight_of(page)
-        index = await self._read_index(entries, query)
-        if index is None:
+        read = functools.partial(entries.read_index, query, self.policy.history)
+        index = await self._through_breaker(read, _UNREAD)
+        if index is _UNREAD:
+            return None, ()
+        if not isinstance(index, HistoryIndex):
             seed = () if previous is None else ((previous.as_of, weight),)
             index = HistoryIndex(seed)
         if index.snapshots[:1] == ((as_of, weight),):

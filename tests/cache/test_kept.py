@@ -11,9 +11,11 @@ from typing import Any, Final
 
 import pytest
 import redis.asyncio as aioredis
+from aiocache import SimpleMemoryCache
 
+from openrouter_bench._redis import PROBE_INTERVAL
 from openrouter_bench.cache import CachePolicy, SnapshotCache
-from openrouter_bench.cache._codec import MAX_POINTER_BYTES, as_of_text
+from openrouter_bench.cache._codec import MAX_POINTER_BYTES, BytesSerializer, as_of_text
 from openrouter_bench.cache._kept import (
     MAX_INDEX_BYTES,
     HistoryIndex,
@@ -219,3 +221,33 @@ async def test_the_pointer_stays_small_with_a_long_kept_history(
     assert len(pointer) < 400
     assert len(index) < 0.75 * MAX_INDEX_BYTES, len(index)
     assert len(await listed(cache)) == 1000
+
+
+class IndexOutage(SimpleMemoryCache):  # type: ignore[misc]  # aiocache ships no type hints
+    """aiocache's memory backend, holding bytes, whose reads of a history index fail while down."""
+
+    def __init__(self) -> None:
+        super().__init__(serializer=BytesSerializer())
+        self.down = False
+
+    async def _get(self, key: str, encoding: Any = "utf-8", _conn: Any = None) -> Any:
+        if self.down and ":history:" in key:
+            raise ConnectionError("backend unreachable")
+        return await super()._get(key, encoding=encoding, _conn=_conn)
+
+
+async def test_an_index_that_could_not_be_read_is_not_overwritten(clock: Clock) -> None:
+    """A backend failure reading the index leaves it naming every kept snapshot."""
+    backend = IndexOutage()
+    policy = CachePolicy(ttl=60, stale_if_error=0, history=1000, history_bytes=PLENTY)
+    cache = SnapshotCache(backend, namespace="ns:test", policy=policy, clock=clock)
+    await store_snapshots(cache, clock, 3)
+    backend.down = True
+    upstream = Upstream(clock, as_of=as_of(3))
+    assert (await cache.get(QUERY, upstream.fetcher(QUERY), refresh=True)).items
+    assert cache.stats.backend_errors == 1
+    backend.down = False
+    clock.advance(PROBE_INTERVAL + 1)
+    assert await listed(cache) == [as_of(2), as_of(1), as_of(0)]
+    await store_snapshots(cache, clock, 5)
+    assert await listed(cache) == [as_of(n) for n in range(4, -1, -1)]
