@@ -44,6 +44,7 @@ from openrouter_bench.errors import (
 )
 from openrouter_bench.fanout import FanOutResult
 from openrouter_bench.frames import to_pandas, to_polars
+from openrouter_bench.history import SnapshotHistory, StandingPoint, StandingSeries
 from openrouter_bench.hooks import (
     CacheEvent,
     ClientHooks,
@@ -139,8 +140,11 @@ __all__ = [
     "ServerError",
     "SnapshotCache",
     "SnapshotChange",
+    "SnapshotHistory",
     "Source",
     "Standing",
+    "StandingPoint",
+    "StandingSeries",
     "SyncBenchmarksClient",
     "TaskType",
     "TournamentStats",

@@ -55,7 +55,6 @@ make the client import it and invert the layers.
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -63,13 +62,11 @@ from typing import Any, Final, TypeVar, overload
 
 import attrs
 
-from openrouter_bench._text import untrusted_text
+from openrouter_bench._names import ModelNames
 from openrouter_bench.client import BenchmarksClient
 from openrouter_bench.errors import (
-    AmbiguousModelError,
     InvalidQueryError,
     OpenRouterBenchError,
-    UnknownModelError,
 )
 from openrouter_bench.models import (
     ArtificialAnalysisItem,
@@ -110,13 +107,8 @@ PER_TASK: Final = "USD per task"
 
 _AA_TASKS: Final = (TaskType.INTELLIGENCE, TaskType.CODING, TaskType.AGENTIC)
 _TASK_VALUES: Final = frozenset(task.value for task in TaskType)
-#: A vendor prefix in a display name: "MoonshotAI: Kimi K2 Thinking".
-_VENDOR_PREFIX: Final = re.compile(r"^[^:/]{1,40}:\s+")
-_NOT_ALNUM: Final = re.compile(r"[^0-9a-z]+")
 #: The most names a person may compare at once.
 _MAX_COMPARED: Final = 20
-#: The longest name resolved; beyond it no model's name could match.
-_MAX_NAME: Final = 200
 
 
 @attrs.frozen
@@ -261,22 +253,6 @@ def _price(item: Item) -> tuple[Decimal | None, str]:
     return None, PER_MILLION_TOKENS
 
 
-def normalise_name(text: str) -> str:
-    """A model name with case, punctuation and spacing taken out: ``"kimik2thinking"``."""
-    return _NOT_ALNUM.sub("", text.casefold())
-
-
-def _name_forms(text: str) -> set[str]:
-    """The normalised forms a name is known by: whole, and without a vendor prefix."""
-    forms = {normalise_name(text)}
-    if "/" in text:
-        forms.add(normalise_name(text.split("/", 1)[1]))
-    bare = _VENDOR_PREFIX.sub("", text)
-    forms.add(normalise_name(bare))
-    forms.discard("")
-    return forms
-
-
 def _part_queries(max_results: int | None) -> list[tuple[str, Query]]:
     parts = [
         (Source.ARTIFICIAL_ANALYSIS.value, Query(source=Source.ARTIFICIAL_ANALYSIS)),
@@ -325,16 +301,14 @@ class Catalog:
     def __init__(self, parts: Sequence[CatalogPart]) -> None:
         self.parts: tuple[CatalogPart, ...] = tuple(parts)
         self._rankings: dict[str, _Ranking] = {}
-        self._names: dict[str, set[str]] = {}
-        self._display: dict[str, list[str]] = {}
-        self._exact: dict[str, str] = {}
+        self._names = ModelNames()
         for part in self.parts:
             self._read(part)
 
     def __repr__(self) -> str:
         failed = sum(part.failed for part in self.parts)
         return (
-            f"<Catalog {len(self._display)} models, {len(self._rankings)} rankings, "
+            f"<Catalog {len(self._names)} models, {len(self._rankings)} rankings, "
             f"{len(self.parts) - failed}/{len(self.parts)} parts>"
         )
 
@@ -409,7 +383,7 @@ class Catalog:
         grouped: dict[str, list[tuple[Item, Query, Page]]] = {}
         for page in part.pages:
             for item in page.items:
-                self._learn(item)
+                self._names.learn(item)
                 for query in _ranking_queries(item, page.query):
                     if ranking_score(item, query) is None:
                         continue
@@ -446,29 +420,16 @@ class Catalog:
                 )
             self._rankings[name] = _Ranking(name, part, tuple(rows))
 
-    def _learn(self, item: Item) -> None:
-        model = item.model_permaslug
-        if model is None:
-            return
-        shown = self._display.setdefault(model, [])
-        display = item.display_name
-        if display and display not in shown:
-            shown.append(display)
-        self._exact.setdefault(model.casefold(), model)
-        for text in (model, display or ""):
-            for form in _name_forms(text):
-                self._names.setdefault(form, set()).add(model)
-
     # --- names ----------------------------------------------------------------------------
 
     @property
     def models(self) -> tuple[str, ...]:
         """Every model id in the catalog, in the order first seen."""
-        return tuple(self._display)
+        return self._names.models
 
     def display_names(self, model: str) -> tuple[str, ...]:
         """The names the sources show for a model id, in the order first seen."""
-        return tuple(self._display.get(model, ()))
+        return self._names.display_names(model)
 
     def resolve(self, name: str) -> str:
         """The model id a person means by ``name``.
@@ -480,49 +441,7 @@ class Catalog:
         :class:`UnknownModelError` (with the closest names) or
         :class:`AmbiguousModelError` (with the candidates).
         """
-        if not isinstance(name, str):
-            raise InvalidQueryError(
-                f"a model name is a string, not {type(name).__name__}", parameter="name"
-            )
-        text = name.strip()[:_MAX_NAME]
-        exact = self._exact.get(text.casefold())
-        if exact is not None:
-            return exact
-        found: set[str] = set()
-        for form in _name_forms(text):
-            found |= self._names.get(form, set())
-        if len(found) == 1:
-            return found.pop()
-        if found:
-            candidates = tuple(untrusted_text(model) for model in sorted(found))
-            raise AmbiguousModelError(
-                f"{text!r} could be any of {', '.join(candidates)}; name one of them",
-                name=text,
-                candidates=candidates,
-            )
-        missing = self._missing(self.parts)
-        suggestions = tuple(untrusted_text(model) for model in self._suggest(text))
-        hint = f"; did you mean {', '.join(repr(s) for s in suggestions)}?" if suggestions else ""
-        gap = f" (not fetched: {', '.join(missing)})" if missing else ""
-        raise UnknownModelError(
-            f"no model goes by {text!r}{hint}{gap}",
-            name=text,
-            suggestions=suggestions,
-            missing=missing,
-        )
-
-    def _suggest(self, text: str) -> tuple[str, ...]:
-        forms = sorted(_name_forms(text), key=len, reverse=True)
-        by_form: dict[str, str] = {}
-        for model, shown in self._display.items():
-            for label in (model, *shown):
-                for form in _name_forms(label):
-                    by_form.setdefault(form, model)
-        close: dict[str, None] = {}
-        for form in forms:
-            for match in difflib.get_close_matches(form, list(by_form), n=5, cutoff=0.75):
-                close.setdefault(by_form[match], None)
-        return tuple(close)[:5]
+        return self._names.resolve(name, missing=self._missing(self.parts))
 
     # --- questions ------------------------------------------------------------------------
 

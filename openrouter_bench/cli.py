@@ -1,5 +1,5 @@
-"""The ``openrouter-bench`` command: get, grid, watch, model, compare, best, leaders, cache, quota,
-demo, fake-server and fake.
+"""The ``openrouter-bench`` command: get, grid, watch, model, compare, best, leaders, history,
+cache, quota, demo, fake-server and fake.
 
 Exit codes: 0 ok; 2 invalid usage or query (caught locally with nothing sent,
 or a 400 from the server), or a model name that no model or several models go
@@ -88,6 +88,7 @@ from openrouter_bench.render import (
     render_grid,
     render_page,
     render_quota,
+    render_standing,
     terminal_columns,
 )
 from openrouter_bench.report import (
@@ -114,6 +115,10 @@ _EXIT_AUTH: Final = 3
 _EXIT_RATE: Final = 4
 _EXIT_UPSTREAM: Final = 5
 _EXIT_FORMAT: Final = 6
+
+#: What the command line's cache keeps of each query: every snapshot it has seen, past
+#: the ttl and the stale window, up to 1,000 of them and this many bytes (oldest go first).
+CLI_HISTORY_BYTES: Final = 64 * 1024 * 1024
 
 _ERROR_PREFIX: Final = "openrouter-bench: error:"
 
@@ -363,6 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
             "openrouter-bench demo",
             "openrouter-bench get --source design-arena --category svg --top 5",
             "openrouter-bench grid --source design-arena --category gamedev,svg --format csv",
+            "openrouter-bench history 'Kimi K2 Thinking' --source design-arena --category gamedev",
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -397,6 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_fanout_commands(commands)
     _add_answer_commands(commands)
+    _add_history_command(commands)
 
     cache = _command(
         commands,
@@ -705,6 +712,55 @@ def _add_fanout_commands(commands: Any) -> None:
     _add_client_options(watch)
 
 
+def _add_history_command(commands: Any) -> None:
+    history = _command(
+        commands,
+        "history",
+        summary="one model's rank and score over time, or what changed between two snapshots",
+        description="Show a model's rank and score in every snapshot of one query that the\n"
+        "cache has kept, oldest first: one table per ranking the model stands in (an arena\n"
+        "without --category holds one per category), under a sparkline of the score on a\n"
+        "terminal. The current snapshot is fetched first through the cache (nothing is\n"
+        "sent while it is fresh). NAME is an OpenRouter id, the part after the '/', a\n"
+        "Design Arena id or any source's display name; an unknown or ambiguous name exits\n"
+        "with 2 and the closest names.\n"
+        "\n"
+        "--changes OLD NEW shows what changed between two kept snapshots instead: each a\n"
+        "number (1 the oldest kept, -1 the newest) or an as_of.\n"
+        "\n"
+        "The default cache keeps every snapshot it has seen of each query, past the ttl,\n"
+        f"up to 1,000 snapshots and {CLI_HISTORY_BYTES // 2**20} MiB per query (the oldest "
+        "go first,\nthe newest never); a snapshot weighs about twice its response body.",
+        examples=(
+            "openrouter-bench history 'Kimi K2 Thinking' --source design-arena --category gamedev",
+            "openrouter-bench history moonshotai/kimi-k2-thinking --source artificial-analysis "
+            "--task-type coding --format csv",
+            "openrouter-bench history --changes 1 -1 --source design-arena --category svg",
+            "openrouter-bench history --changes 2026-06-03T12:00:00Z -1 --source openrouter "
+            "--format json",
+        ),
+    )
+    history.add_argument("name", nargs="?", metavar="NAME", help="the model, as a person names it")
+    _add_query_options(history)
+    shown = history.add_argument_group("output")
+    shown.add_argument(
+        "--changes",
+        nargs=2,
+        metavar=("OLD", "NEW"),
+        help="what changed from snapshot OLD to NEW (numbers from 1, the oldest kept; -1 the "
+        "newest; or an as_of) instead of a model's standing",
+    )
+    shown.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="table",
+        help="table for people (with a sparkline of the score on a terminal); json: one "
+        "document; csv, ndjson: a row per ranking and snapshot (with --changes: a row per "
+        "new leader, entry, exit and move) (default table)",
+    )
+    _add_client_options(history)
+
+
 def _sort_values_joined(argv: Sequence[str]) -> list[str]:
     """``--sort -elo`` as ``--sort=-elo``.
 
@@ -732,6 +788,8 @@ def _sort_values_joined(argv: Sequence[str]) -> list[str]:
 
 def _check_output_options(args: argparse.Namespace) -> None:
     """Refuse option combinations that cannot mean anything, before any I/O."""
+    if args.command == "history" and (args.name is None) == (args.changes is None):
+        args.command_parser.error("give a model NAME, or --changes OLD NEW (not both)")
     if getattr(args, "columns", None) is None:
         return
     allowed = _COLUMN_FORMATS[args.command]
@@ -877,6 +935,13 @@ def _redis_cache(args: argparse.Namespace) -> str | None:
     return None
 
 
+def _cli_cache_policy() -> Any:
+    from openrouter_bench.cache import CachePolicy
+
+    # Keep what was seen: the history command reads it, and it costs no quota to keep.
+    return CachePolicy(history=1000, history_bytes=CLI_HISTORY_BYTES)
+
+
 def _client_for(args: argparse.Namespace) -> BenchmarksClient:
     from openrouter_bench.client import BenchmarksClient
 
@@ -891,6 +956,7 @@ def _client_for(args: argparse.Namespace) -> BenchmarksClient:
     return BenchmarksClient(
         base_url=args.base_url,
         cache=_cache_spec(args),
+        cache_policy=_cli_cache_policy(),
         retry=None if retries is None else RetryPolicy(attempts=retries + 1),
         quota=_quota_from(args),
         hooks=_WaitNotices(err) if announce else None,
@@ -966,14 +1032,14 @@ async def _get(args: argparse.Namespace, out: TextIO) -> int:
 
 
 async def _cache_command(args: argparse.Namespace, out: TextIO) -> int:
-    from openrouter_bench.cache import CachePolicy, open_cache
+    from openrouter_bench.cache import open_cache
 
     spec = _cache_spec(args)
     if args.action == "path":
         # The default store is a file; a cache named with --cache is where it is.
         out.write(f"{spec if args.cache else default_cli_cache_path()}\n")
         return _EXIT_OK
-    cache = open_cache(spec, namespace=_namespace(args), policy=CachePolicy())
+    cache = open_cache(spec, namespace=_namespace(args), policy=_cli_cache_policy())
     try:
         if args.action == "clear":
             stored = await cache.stored()
@@ -1524,10 +1590,50 @@ async def _leaders(args: argparse.Namespace, out: TextIO) -> int:
     return _answered(args, out, render_leaders(answers, catalog, _answer_style(args, out)), answers)
 
 
+async def _history(args: argparse.Namespace, out: TextIO) -> int:
+    from openrouter_bench.history import SnapshotHistory
+
+    query = _query_from(args)
+    async with _open_client(args) as client:
+        # The current snapshot joins the history (nothing is sent while it is fresh).
+        page = await client.get(query, refresh=args.refresh)
+        history = await SnapshotHistory.load(client, query)
+    if not len(history):
+        history = SnapshotHistory(query, [page])  # --no-cache: the snapshot just fetched
+    first, last = history.snapshots[0].as_of, history.snapshots[-1].as_of
+    args.err.write(
+        f"{plural(len(history), 'snapshot')} of {query!r} kept, "
+        f"as of {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC\n"
+    )
+    palette = Palette.for_stream(out)
+    if args.changes is not None:
+        old, new = (_snapshot_named(text) for text in args.changes)
+        out.write(render_change(history.changes(old, new), args.format, palette=palette))
+        return _EXIT_OK
+    series = history.standing(args.name)
+    if not series:
+        raise UnknownModelError(
+            f"{history.resolve(args.name)} has no rank in any kept snapshot of {query!r}",
+            name=args.name,
+        )
+    chart = args.format == "table" and is_terminal(out)
+    out.write(render_standing(series, args.format, query=query, chart=chart, palette=palette))
+    return _EXIT_OK
+
+
+def _snapshot_named(text: str) -> int | str:
+    """A --changes value: a snapshot's number, or an as_of left as text."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
 _COMMANDS: Final = {
     "get": _get,
     "grid": _grid,
     "watch": _watch,
+    "history": _history,
     "cache": _cache_command,
     "quota": _quota_command,
     "fake-server": _fake_server,

@@ -1,8 +1,9 @@
 """Turning pages into text for people and programs: table, JSON, CSV and NDJSON.
 
 The commands' other outputs are here too: a grid's outcomes
-(:func:`render_grid`), a watch's changes (:func:`render_change`) and the
-request budget (:func:`render_quota`).
+(:func:`render_grid`), a watch's changes (:func:`render_change`), a model's
+standing over time (:func:`render_standing`, with a :func:`sparkline` of its
+score on a terminal) and the request budget (:func:`render_quota`).
 
 JSON is the API's own shape (``{"data": [...], "meta": {...}}``); CSV and
 NDJSON hold one item per row with nested objects flattened to dotted names;
@@ -35,6 +36,7 @@ from openrouter_bench._convert import unstructure_item, unstructure_page
 from openrouter_bench._text import plural
 from openrouter_bench.errors import ConfigurationError, OpenRouterBenchError
 from openrouter_bench.fanout import FanOutResult
+from openrouter_bench.history import StandingPoint, StandingSeries
 from openrouter_bench.models import (
     ArtificialAnalysisItem,
     DesignArenaItem,
@@ -821,3 +823,122 @@ def score_bar(value: float, low: float, high: float, width: int) -> str:
     eighths = round(share * width * 8)
     full, part = divmod(eighths, 8)
     return (_FULL_BLOCK * full + _EIGHTHS[part]).ljust(width)
+
+
+# --- standings over time (history) -------------------------------------------------------------
+
+#: The CSV columns of a model's standing over time: one row per ranking and snapshot.
+_STANDING_COLUMNS: Final = (
+    "model",
+    "display_name",
+    "ranking",
+    "variant",
+    "snapshot",
+    "as_of",
+    "rank",
+    "entries",
+    "score",
+)
+#: Eight heights of a bar, lowest first: a sparkline's cells.
+_SPARKS: Final = "▁▂▃▄▅▆▇█"
+#: A sparkline's cell where there is no value (the model was not ranked then).
+_NO_SPARK: Final = "·"
+
+
+def sparkline(values: Sequence[float | None]) -> str:
+    """One cell per value, as high as the value within the values' range (``·``: None)."""
+    known = [value for value in values if value is not None]
+    if not known:
+        return _NO_SPARK * len(values)
+    low, high = min(known), max(known)
+    top = len(_SPARKS) - 1
+    cells = []
+    for value in values:
+        if value is None:
+            cells.append(_NO_SPARK)
+        elif high == low:
+            cells.append(_SPARKS[top // 2])
+        else:
+            cells.append(_SPARKS[round((value - low) / (high - low) * top)])
+    return "".join(cells)
+
+
+def _series_record(line: StandingSeries) -> dict[str, Any]:
+    return {
+        "model": line.model,
+        "display_name": line.display_name,
+        "ranking": line.ranking,
+        "variant": line.variant,
+    }
+
+
+def _point_record(point: StandingPoint) -> dict[str, Any]:
+    return {
+        "snapshot": point.snapshot,
+        "as_of": point.as_of.isoformat(),
+        "rank": point.rank,
+        "entries": point.entries,
+        "score": point.score,
+    }
+
+
+def _standing_rows(series: Sequence[StandingSeries]) -> list[dict[str, Any]]:
+    return [_series_record(line) | _point_record(point) for line in series for point in line.points]
+
+
+def render_standing(
+    series: Sequence[StandingSeries],
+    fmt: str,
+    *,
+    query: Query,
+    chart: bool = False,
+    palette: Palette = _PLAIN,
+) -> str:
+    """A model's rank and score over time as text in one of :data:`FORMATS`.
+
+    ``json`` is one document (the query, then each ranking's series with its
+    points), ``csv`` and ``ndjson`` a row per ranking and snapshot, ``table`` a
+    table per ranking, headed on a terminal (``chart``) by a :func:`sparkline`
+    of the score, oldest on the left.
+    """
+    if fmt == "json":
+        document = {
+            "query": query.params,
+            "series": [
+                _series_record(line)
+                | {
+                    "citation": line.citation,
+                    "points": [_point_record(point) for point in line.points],
+                }
+                for line in series
+            ],
+        }
+        return orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n"
+    if fmt == "ndjson":
+        return "".join(orjson.dumps(row).decode() + "\n" for row in _standing_rows(series))
+    if fmt == "csv":
+        return _csv(_standing_rows(series), _STANDING_COLUMNS)
+    if fmt != "table":
+        raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    blocks = []
+    for line in series:
+        title = f"{palette.bold(line.label)} ({line.model}) in {line.ranking}"
+        head = [title]
+        if chart:
+            first, last = line.points[0], line.points[-1]
+            head.append(
+                f"score {sparkline(line.scores)}  {first.as_of:%Y-%m-%d} -> {last.as_of:%Y-%m-%d}"
+            )
+        rows = [["#", "as of", "rank", "score"]]
+        rows += [
+            [
+                str(point.snapshot),
+                f"{point.as_of:%Y-%m-%d %H:%M}",
+                "-" if point.rank is None else f"{point.rank} of {point.entries}",
+                format_score(point.score),
+            ]
+            for point in line.points
+        ]
+        tail = [palette.dim(f"source: {line.citation}")] if line.citation else []
+        blocks.append("\n".join([*head, *align_rows(rows), *tail]))
+    return "\n\n".join(blocks) + "\n"

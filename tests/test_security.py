@@ -57,6 +57,7 @@ from openrouter_bench import (
     RetryBudget,
     RetryPolicy,
     ServerError,
+    SnapshotHistory,
     SyncBenchmarksClient,
     TaskType,
     TransportError,
@@ -195,6 +196,9 @@ async def _surface(fake: FakeOpenRouter, clock: FakeTime) -> list[object]:
         stale = await client.get(source="artificial-analysis", max_results=3)
         assert stale.stale
         got += [stale, await client.history(source="artificial-analysis", max_results=3)]
+        history = await SnapshotHistory.load(client, source="artificial-analysis", max_results=3)
+        series = history.standing(str(new.items[0].model_permaslug))
+        got += [history, *series, *series[0].points]
         fake.script(401)
         got.append(await client.fan_out([Query(source="openrouter"), Query(max_results=2)]))
         catalog = await Catalog.load(client)

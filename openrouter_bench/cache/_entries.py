@@ -40,6 +40,7 @@ from openrouter_bench.cache._codec import (
     unpack_page,
     unpack_pointer,
 )
+from openrouter_bench.cache._kept import MAX_INDEX_BYTES, HistoryIndex, pack_index, unpack_index
 from openrouter_bench.cache._keys import EntryKeys, redis_pattern
 from openrouter_bench.cache._lru import BoundedMemoryCache
 from openrouter_bench.cache._sqlite import SQLiteCache
@@ -131,6 +132,13 @@ class Entries(abc.ABC):
         self.backend = backend
         self.keys = keys
         self.retain = retain
+        #: How long a page is kept after its last write: ``retain``, or None (no expiry)
+        #: once :meth:`keep_pages` was called (``CachePolicy.history_bytes`` is set).
+        self.page_retain: int | None = retain
+
+    def keep_pages(self) -> None:
+        """Store pages without an expiry from now on: the kept history's index drops them."""
+        self.page_retain = None
 
     @property
     def timeout(self) -> float | None:
@@ -169,10 +177,18 @@ class Entries(abc.ABC):
         return await self.read_pointer(query), None
 
     async def write_snapshot(
-        self, query: Query, pointer: Pointer, page: Page, *, keep: bool, dropped: Sequence[str]
+        self,
+        query: Query,
+        pointer: Pointer,
+        page: Page,
+        *,
+        keep: bool,
+        dropped: Sequence[str],
+        index: HistoryIndex | None = None,
     ) -> None:
         """Store ``page`` at ``pointer.as_of`` (``keep``: renew the stored one), drop the
-        pages of ``dropped``, then write ``pointer``; here one operation after another.
+        pages of ``dropped``, write ``index`` (the kept history's, when given), then
+        ``pointer``; here one operation after another.
 
         A page the backend cannot hold still leaves the pointer written (then the
         refusal is raised), as when each operation is made on its own.
@@ -189,6 +205,8 @@ class Entries(abc.ABC):
             refused = error
         for as_of in dropped:
             await self.delete_page(query, as_of)
+        if index is not None:
+            await self.write_index(query, index)
         await self.write_pointer(query, pointer)
         if refused is not None:
             raise refused
@@ -196,6 +214,14 @@ class Entries(abc.ABC):
     @abc.abstractmethod
     async def delete_page(self, query: Query, as_of: str) -> None:
         """Drop the page of ``query`` at ``as_of`` (one past the history kept)."""
+
+    @abc.abstractmethod
+    async def read_index(self, query: Query, count: int) -> HistoryIndex | None:
+        """The kept history's index of ``query`` (at most ``count`` snapshots), or None."""
+
+    @abc.abstractmethod
+    async def write_index(self, query: Query, index: HistoryIndex) -> None:
+        """Store the kept history's index of ``query``, without an expiry (as its pages)."""
 
     async def clear(self) -> int:
         """Remove the namespace's entries; how many (0 when the backend does not count)."""
@@ -227,8 +253,8 @@ class ObjectEntries(Entries):
     async def _get(self, key: str) -> Any:
         return await self.backend.get(key, timeout=None)
 
-    async def _set(self, key: str, value: Any) -> None:
-        await self.backend.set(key, value, ttl=self.retain, timeout=None)
+    async def _set(self, key: str, value: Any, ttl: int | None) -> None:
+        await self.backend.set(key, value, ttl=ttl, timeout=None)
 
     async def _delete(self, key: str) -> None:
         await self.backend.delete(key, timeout=None)
@@ -242,20 +268,29 @@ class ObjectEntries(Entries):
         return value if isinstance(value, Page) else None
 
     async def write_page(self, query: Query, as_of: str, page: Page) -> None:
-        await self._set(self.keys.page(query, as_of), page)
+        await self._set(self.keys.page(query, as_of), page, self.page_retain)
 
     async def keep_page(self, query: Query, as_of: str, page: Page) -> Page:
         stored = await self.read_page(query, as_of)
         if stored is None:
             stored = page
-        await self._set(self.keys.page(query, as_of), stored)
+        await self._set(self.keys.page(query, as_of), stored, self.page_retain)
         return stored
 
     async def write_pointer(self, query: Query, pointer: Pointer) -> None:
-        await self._set(self.keys.pointer(query), pointer)
+        await self._set(self.keys.pointer(query), pointer, self.retain)
 
     async def delete_page(self, query: Query, as_of: str) -> None:
         await self._delete(self.keys.page(query, as_of))
+
+    async def read_index(self, query: Query, count: int) -> HistoryIndex | None:
+        value = await self._get(self.keys.history(query))
+        if not isinstance(value, HistoryIndex) or not value.snapshots:
+            return None
+        return HistoryIndex(value.snapshots[:count])
+
+    async def write_index(self, query: Query, index: HistoryIndex) -> None:
+        await self._set(self.keys.history(query), index, None)
 
 
 class MemoryEntries(ObjectEntries):
@@ -273,9 +308,9 @@ class MemoryEntries(ObjectEntries):
     async def _get(self, key: str) -> Any:
         return cast(BoundedMemoryCache, self.memory).lookup(key)
 
-    async def _set(self, key: str, value: Any) -> None:
+    async def _set(self, key: str, value: Any, ttl: int | None) -> None:
         memory = cast(BoundedMemoryCache, self.memory)
-        if not memory.store(key, value, self.retain):
+        if not memory.store(key, value, ttl):
             raise NotStored(f"over the memory cache's {memory.max_value_bytes}-byte share")
 
     async def _delete(self, key: str) -> None:
@@ -371,11 +406,12 @@ class ByteEntries(Entries):
     async def _load(self, key: str) -> object:
         return await self.backend.get(key, loads_fn=_as_is, timeout=None)
 
-    async def _save(self, key: str, data: bytes) -> None:
-        await self.backend.set(key, data, ttl=self.retain, dumps_fn=_as_is, timeout=None)
+    async def _save(self, key: str, data: bytes, ttl: int | None) -> None:
+        await self.backend.set(key, data, ttl=ttl, dumps_fn=_as_is, timeout=None)
 
-    async def _renew(self, key: str) -> bool:
-        return bool(await self.backend.expire(key, self.retain, timeout=None))
+    async def _renew(self, key: str, ttl: int | None) -> bool:
+        # aiocache's expire with 0 lifts the expiry (memcached's touch, SQLite's own).
+        return bool(await self.backend.expire(key, ttl or 0, timeout=None))
 
     async def _remove(self, key: str) -> None:
         await self.backend.delete(key, timeout=None)
@@ -438,7 +474,9 @@ class ByteEntries(Entries):
             return None
 
     async def write_page(self, query: Query, as_of: str, page: Page) -> None:
-        await self._save(self.keys.page(query, as_of), await self._packed(query, as_of, page))
+        await self._save(
+            self.keys.page(query, as_of), await self._packed(query, as_of, page), self.page_retain
+        )
 
     async def _packed(self, query: Query, as_of: str, page: Page) -> bytes:
         """``page`` as stored bytes, or NotStored when the backend cannot hold them."""
@@ -454,15 +492,29 @@ class ByteEntries(Entries):
     async def keep_page(self, query: Query, as_of: str, page: Page) -> Page:
         # Renewing the expiry is one small command; the page is only written again
         # when it is gone (expired, evicted, or dropped as unreadable).
-        if not await self._renew(self.keys.page(query, as_of)):
+        if not await self._renew(self.keys.page(query, as_of), self.page_retain):
             await self.write_page(query, as_of, page)
         return page
 
     async def write_pointer(self, query: Query, pointer: Pointer) -> None:
-        await self._save(self.keys.pointer(query), pack_pointer(query, pointer))
+        await self._save(self.keys.pointer(query), pack_pointer(query, pointer), self.retain)
 
     async def delete_page(self, query: Query, as_of: str) -> None:
         await self._remove(self.keys.page(query, as_of))
+
+    async def read_index(self, query: Query, count: int) -> HistoryIndex | None:
+        key = self.keys.history(query)
+        raw = await self._read(key, MAX_INDEX_BYTES)
+        if raw is None:
+            return None
+        try:
+            return unpack_index(raw, query, count=count)
+        except UnreadableEntry as error:
+            await self._discard_unreadable(key, error)
+            return None
+
+    async def write_index(self, query: Query, index: HistoryIndex) -> None:
+        await self._save(self.keys.history(query), pack_index(query, index), None)
 
 
 class RedisEntries(ByteEntries):
@@ -521,8 +573,8 @@ class RedisEntries(ByteEntries):
             return b"\xff"
         raise error
 
-    async def _save(self, key: str, data: bytes) -> None:
-        await self.redis_client.set(self._name(key), data, ex=self.retain)
+    async def _save(self, key: str, data: bytes, ttl: int | None) -> None:
+        await self.redis_client.set(self._name(key), data, ex=ttl)
 
     async def read_current(self, query: Query, held: str | None) -> tuple[Pointer | None, Any]:
         # One round trip: a script reads the pointer and the page it names (the page's
@@ -560,7 +612,14 @@ class RedisEntries(ByteEntries):
         return pointer, await self._page_in(self.keys.page(query, as_of), reply[2], query, as_of)
 
     async def write_snapshot(
-        self, query: Query, pointer: Pointer, page: Page, *, keep: bool, dropped: Sequence[str]
+        self,
+        query: Query,
+        pointer: Pointer,
+        page: Page,
+        *,
+        keep: bool,
+        dropped: Sequence[str],
+        index: HistoryIndex | None = None,
     ) -> None:
         # One round trip, and atomic: readers never see the pointer before its page.
         as_of = pointer.as_of
@@ -573,12 +632,18 @@ class RedisEntries(ByteEntries):
                 refused = error
         async with self.redis_client.pipeline(transaction=True) as pipe:
             name = self._name(self.keys.page(query, as_of))
-            if keep:
-                pipe.expire(name, self.retain)
+            if keep and self.page_retain is None:
+                # A kept page: first whether it is there, then lift any expiry it was given.
+                pipe.exists(name)
+                pipe.persist(name)
+            elif keep:
+                pipe.expire(name, self.page_retain)
             elif data is not None:
-                pipe.set(name, data, ex=self.retain)
+                pipe.set(name, data, ex=self.page_retain)
             for old in dropped:
                 pipe.delete(self._name(self.keys.page(query, old)))
+            if index is not None:
+                pipe.set(self._name(self.keys.history(query)), pack_index(query, index))
             pipe.set(
                 self._name(self.keys.pointer(query)), pack_pointer(query, pointer), ex=self.retain
             )
@@ -589,8 +654,15 @@ class RedisEntries(ByteEntries):
         if refused is not None:
             raise refused
 
-    async def _renew(self, key: str) -> bool:
-        return bool(await self.redis_client.expire(self._name(key), self.retain))
+    async def _renew(self, key: str, ttl: int | None) -> bool:
+        name = self._name(key)
+        if ttl is not None:
+            return bool(await self.redis_client.expire(name, ttl))
+        async with self.redis_client.pipeline(transaction=True) as pipe:
+            pipe.exists(name)
+            pipe.persist(name)
+            there, _ = await pipe.execute()
+        return bool(there)
 
     async def _remove(self, key: str) -> None:
         await self.redis_client.delete(self._name(key))
@@ -711,8 +783,27 @@ def entries_for(
     *,
     clock: Callable[[], float],
     history: int,
+    keep_history: bool = False,
 ) -> Entries:
-    """The adapter for ``backend``: the one place that asks what kind of backend it is."""
+    """The adapter for ``backend``: the one place that asks what kind of backend it is.
+
+    ``keep_history``: pages are stored without an expiry (``CachePolicy.history_bytes``).
+    """
+    adapter = _adapter_for(backend, keys, retain, logger, clock=clock, history=history)
+    if keep_history:
+        adapter.keep_pages()
+    return adapter
+
+
+def _adapter_for(
+    backend: BaseCache,
+    keys: EntryKeys,
+    retain: int,
+    logger: logging.Logger,
+    *,
+    clock: Callable[[], float],
+    history: int,
+) -> Entries:
     client = redis_client_of(backend)
     if client is not None:
         return RedisEntries(backend, client, keys, retain, logger, clock=clock, history=history)

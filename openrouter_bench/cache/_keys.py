@@ -49,6 +49,10 @@ class EntryKeys:
     def page(self, query: Query, as_of: str) -> str:
         return f"{self.prefix}page:{self._text(query)}:{as_of}"
 
+    def history(self, query: Query) -> str:
+        # The kept history's index (see _kept): apart from the pointer, which every hit reads.
+        return f"{self.prefix}history:{self._text(query)}"
+
     def lease(self, query: Query) -> str:
         return f"{self.prefix}lease:{self._text(query)}"
 

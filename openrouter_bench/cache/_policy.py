@@ -52,6 +52,13 @@ class CachePolicy:
     - ``stale_if_error``: seconds after its last confirmation that a snapshot may
       stand in for a refresh that failed transiently (flagged ``stale``).
     - ``history``: snapshots (distinct ``as_of``) kept per query, newest included.
+    - ``history_bytes``: 0 (the default): older snapshots expire like the newest, ``retain``
+      seconds after their last write. Above 0: every snapshot is **kept past** ``retain``
+      (stored without an expiry), at most ``history`` of them weighing at most
+      ``history_bytes`` together per query, the oldest dropped first and the newest never.
+      A snapshot weighs what the memory backend weighs it at (about twice its body).
+      The memory backend may still evict kept snapshots to stay within ``max_bytes``, and
+      memcached evicts what it needs room for: there history is kept as far as they can.
     - ``max_entries``: bound of the in-memory backend (pages and pointers).
     - ``max_bytes``: what the in-memory backend's entries may weigh together
       (64 MiB by default: a page weighs about twice its body, see
@@ -76,11 +83,17 @@ class CachePolicy:
         default=86400.0, converter=_seconds, validator=_non_negative
     )
     history: int = attrs.field(default=2, validator=_count_to(1_000))
+    history_bytes: int = attrs.field(default=0, validator=_bytes_or_zero)
     max_entries: int = attrs.field(default=10_000, validator=_count_to(100_000_000))
     max_bytes: int = attrs.field(default=DEFAULT_MAX_BYTES, validator=_count_to(2**40))
     near_bytes: int = attrs.field(default=DEFAULT_NEAR_BYTES, validator=_bytes_or_zero)
     lease_ttl: float = attrs.field(default=10.0, converter=_seconds, validator=_non_negative)
     lease_wait: float = attrs.field(default=15.0, converter=_seconds, validator=_non_negative)
+
+    @property
+    def keeps_history(self) -> bool:
+        """True when older snapshots outlive ``retain`` (``history_bytes`` is set)."""
+        return self.history_bytes > 0
 
     @property
     def retain(self) -> int:

@@ -12,6 +12,9 @@ quota is scarce (30 requests a minute, 500 a day). So the cache keeps
 - when the pointer is older, the page is fetched again: an unchanged
   ``as_of`` keeps the stored page and only moves the pointer; a new one
   stores a new page and keeps the previous ones (``history`` of them);
+- with ``history_bytes`` set, the snapshots are kept past ``retain``: an
+  index of their own (:mod:`~openrouter_bench.cache._kept`) names them, and
+  drops the oldest once there are too many or they weigh too much;
 - if that fetch fails with a transient error, a rate limit or an exhausted
   quota, the last page is served flagged ``stale`` for ``stale_if_error``
   seconds after it was last confirmed;
@@ -46,6 +49,7 @@ from openrouter_bench._redis import OutageBreaker
 from openrouter_bench._text import plural, untrusted_text
 from openrouter_bench.cache._codec import Pointer, as_of_text
 from openrouter_bench.cache._entries import BACKEND_DEADLINE, Entries, cannot_store, entries_for
+from openrouter_bench.cache._kept import HistoryIndex, weight_of
 from openrouter_bench.cache._keys import EntryKeys
 from openrouter_bench.cache._leases import LEASE_POLL, Lease, RedisLeases
 from openrouter_bench.cache._lru import BoundedMemoryCache
@@ -67,6 +71,9 @@ __all__ = ["PageSource", "SnapshotCache", "cached_copy", "stale_may_answer"]
 
 _T = TypeVar("_T")
 _F = TypeVar("_F")
+
+#: What reading the kept history's index gives when the backend could not be asked.
+_UNREAD: Final = object()
 
 # One logger for the whole cache, named as its package: the logging reference names it.
 _LOGGER: Final = logging.getLogger("openrouter_bench.cache")
@@ -137,6 +144,7 @@ class SnapshotCache:
                 self._logger,
                 clock=clock,
                 history=policy.history,
+                keep_history=policy.keeps_history,
             )
             self._memory = self._entries.memory
             if self._entries.redis_client is not None:
@@ -284,27 +292,65 @@ class SnapshotCache:
         return await self._refresh(query, fetch, pointer, until)
 
     async def history(self, query: Query) -> list[Page]:
-        """Every stored snapshot of ``query``, newest first (no fetch)."""
+        """Every stored snapshot of ``query``, newest first (no fetch).
+
+        With ``history_bytes`` set, the kept history's snapshots are listed even
+        once the pointer has expired; a snapshot that does not read is left out.
+        """
         entries = self._entries
         if self._closed:
             raise ClientClosedError("this snapshot cache is closed")
         if entries is None:
             return []
         pointer = await self._through_breaker(lambda: entries.read_pointer(query), None)
-        if pointer is None:
-            return []
+        listed = () if pointer is None else pointer.history
+        if self.policy.keeps_history:
+            index = await self._read_index(entries, query)
+            if index is not None:
+                kept = index.as_ofs
+                # The pointer's snapshot is the newest, even if a write of the index was lost.
+                listed = tuple(dict.fromkeys((*listed[:1], *kept)))
         pages: list[Page] = []
-        for position, as_of in enumerate(pointer.history):
+        for as_of in listed:
             page = await self._through_breaker(
                 functools.partial(entries.read_page, query, as_of), None
             )
             if page is None:
                 continue
-            if position == 0:
+            if pointer is not None and as_of == pointer.as_of:
                 pages.append(cached_copy(page, pointer.fetched_at))
             else:
                 pages.append(page.served(from_cache=True))
         return pages
+
+    async def _read_index(self, entries: Entries, query: Query) -> HistoryIndex | None:
+        read = functools.partial(entries.read_index, query, self.policy.history)
+        return await self._through_breaker(read, None)
+
+    async def _kept(
+        self, entries: Entries, query: Query, as_of: str, page: Page, previous: Pointer | None
+    ) -> tuple[HistoryIndex | None, tuple[str, ...]]:
+        """The kept history with ``as_of`` newest (None: unchanged), and the ``as_of`` it drops.
+
+        An index that is missing or does not read starts again from the previous
+        snapshot (weighed as this one: its own weight is not known) and this one. One
+        that could not be read (the backend failed) is left as it is: writing a new one
+        would lose every snapshot it names.
+        """
+        weight = weight_of(page)
+        read = functools.partial(entries.read_index, query, self.policy.history)
+        index = await self._through_breaker(read, _UNREAD)
+        if index is _UNREAD:
+            return None, ()
+        if not isinstance(index, HistoryIndex):
+            seed = () if previous is None else ((previous.as_of, weight),)
+            index = HistoryIndex(seed)
+        if index.snapshots[:1] == ((as_of, weight),):
+            return None, ()
+        policy = self.policy
+        return index.with_newest(
+            as_of, weight, count=policy.history, max_bytes=policy.history_bytes
+        )
 
     async def clear(self) -> int:
         """Remove every entry of this namespace; the number removed (0 if the backend cannot count).
@@ -335,7 +381,12 @@ class SnapshotCache:
             f"backend: {self._backend_name()}",
             f"namespace: {self.namespace}",
             f"ttl: {policy.ttl:g} s, stale-if-error: {policy.stale_if_error:g} s, "
-            f"history: {policy.history}",
+            f"history: {policy.history}"
+            + (
+                f" kept past retain, up to {policy.history_bytes / 2**20:g} MiB per query"
+                if policy.keeps_history
+                else ""
+            ),
         ]
         if counters:
             lines.append(
@@ -520,23 +571,25 @@ class SnapshotCache:
         if not entries.holds_objects:
             await self._remember_bytes(entries, query, page, as_of, previous, now)
             return
+        index: HistoryIndex | None = None
+        dropped: tuple[str, ...]
         if previous is not None and previous.as_of == as_of:
             stored = await self._through_breaker(
                 functools.partial(entries.keep_page, query, as_of, page), page
             )
-            history = previous.history
+            history, dropped = previous.history, ()
         else:
             await self._through_breaker(
                 functools.partial(entries.write_page, query, as_of, page), None
             )
             stored = page
-            older = [] if previous is None else [a for a in previous.history if a != as_of]
-            keep = self.policy.history - 1
-            history = (as_of, *older[:keep])
-            for dropped in older[keep:]:
-                await self._through_breaker(
-                    functools.partial(entries.delete_page, query, dropped), None
-                )
+            history, dropped = self._next_history(as_of, previous)
+        if self.policy.keeps_history:
+            index, dropped = await self._kept(entries, query, as_of, stored, previous)
+        for old in dropped:
+            await self._through_breaker(functools.partial(entries.delete_page, query, old), None)
+        if index is not None:
+            await self._through_breaker(functools.partial(entries.write_index, query, index), None)
         pointer = Pointer(
             as_of=as_of,
             fetched_at=now,
@@ -560,20 +613,42 @@ class SnapshotCache:
             history = previous.history
             dropped: tuple[str, ...] = ()
         else:
-            older = [] if previous is None else [a for a in previous.history if a != as_of]
-            kept = self.policy.history - 1
-            history = (as_of, *older[:kept])
-            dropped = tuple(older[kept:])
+            history, dropped = self._next_history(as_of, previous)
+        index: HistoryIndex | None = None
+        if self.policy.keeps_history:
+            # One more read, on a fetch only: the index is not the pointer, which hits read.
+            index, dropped = await self._kept(entries, query, as_of, page, previous)
         pointer = Pointer(as_of=as_of, fetched_at=now, history=history)
         await self._through_breaker(
             functools.partial(
-                entries.write_snapshot, query, pointer, page, keep=keep, dropped=dropped
+                entries.write_snapshot,
+                query,
+                pointer,
+                page,
+                keep=keep,
+                dropped=dropped,
+                index=index,
             ),
             None,
         )
         if self._near is not None:
             # This process never decodes the page it fetched: the next hit reads the pointer only.
             self._near.keep(query, as_of, page)
+
+    def _next_history(
+        self, as_of: str, previous: Pointer | None
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The pointer's history once ``as_of`` is stored, and the ``as_of`` it drops.
+
+        With a kept history the pointer names its own snapshot only (the index
+        names the others, and a long list would be read by every hit), and
+        drops none: the index does.
+        """
+        if self.policy.keeps_history:
+            return (as_of,), ()
+        older = [] if previous is None else [a for a in previous.history if a != as_of]
+        kept = self.policy.history - 1
+        return (as_of, *older[:kept]), tuple(older[kept:])
 
     async def _read_as_cached(
         self, query: Query, pointer: Pointer, read: Page | None = None

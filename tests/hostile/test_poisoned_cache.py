@@ -742,3 +742,94 @@ async def test_an_out_of_range_as_of_does_not_end_a_watch(
     failed = [r.getMessage() for r in caplog.records if "meta.as_of" in r.getMessage()]
     assert len(failed) == 1
     observe(f"3 polls, the bad one logged ({failed[0][:90]}...), the change yielded")
+
+
+# The kept history (CachePolicy.history_bytes): its index and its pages are untrusted too.
+
+KEEPING: Final = CachePolicy(near_bytes=0, history=1000, history_bytes=2**30)
+
+
+def history_index(query: Query, snapshots: object) -> bytes:
+    """A kept history's index as the cache writes it, with any snapshots as the test likes."""
+    return orjson.dumps(
+        {"format": FORMAT, "kind": "history", "key": query.key, "snapshots": snapshots}
+    )
+
+
+POISONED_INDEXES: Final = {
+    **GARBAGE,
+    "another query's index": orjson.dumps(
+        {"format": FORMAT, "kind": "history", "key": OTHER.key, "snapshots": [["x", 1]]}
+    ),
+    "a weight that is not a number": history_index(QUERY, [["2026-06-03T12:00:00Z", "big"]]),
+    "an as_of that is not one": history_index(QUERY, [["../../etc/passwd", 10]]),
+    "over the 64 KiB cap": history_index(QUERY, [["2026-06-03T12:00:00Z", 1]] * 3000),
+}
+
+
+async def listed(client: BenchmarksClient) -> list[str]:
+    """The as_of of every snapshot of QUERY the client's history lists, newest first."""
+    return [as_of_text(page.meta.as_of) for page in await client.history(QUERY)]
+
+
+async def kept_snapshots(client: BenchmarksClient, fake: FakeOpenRouter, count: int) -> list[str]:
+    """``count`` snapshots of QUERY seen by ``client``, the fake publishing between them."""
+    for n in range(count):
+        if n:
+            fake.publish()
+        await client.get(QUERY, refresh=True)
+    return [as_of_text(moment) for moment in fake.published]
+
+
+@pytest.mark.parametrize("label", list(POISONED_INDEXES))
+@pytest.mark.hostile(
+    case="a shared cache holds garbage or a crafted value at a kept history's index key",
+    expected="a miss: the history reads as the current snapshot alone; a new index is written",
+)
+async def test_a_poisoned_history_index_is_a_miss(
+    backend: Backend,
+    fake: FakeOpenRouter,
+    make_client: Callable[..., Awaitable[BenchmarksClient]],
+    label: str,
+    observe: Observe,
+) -> None:
+    """An index that does not read lists nothing and raises nothing; the next fetch replaces it."""
+    client = await make_client(backend, cache_policy=KEEPING)
+    seen = await kept_snapshots(client, fake, 3)
+    assert await listed(client) == seen[::-1]
+    await backend.write(stored_key(client, "history", QUERY), POISONED_INDEXES[label])
+    started = time.perf_counter()
+    shown = await listed(client)
+    wall = time.perf_counter() - started
+    assert shown == [seen[-1]]
+    fake.publish()
+    await client.get(QUERY, refresh=True)
+    newest = as_of_text(fake.published[-1])
+    assert await listed(client) == [newest, seen[-1]]
+    assert client.cache.stats.backend_errors == 0
+    assert wall < DEADLINE + MARGIN
+    observe(
+        f"{backend.kind}, {label}: history of 3 read as 1 (the pointer's), no error, "
+        f"{wall:.2f} s; the next fetch writes an index of 2"
+    )
+
+
+@pytest.mark.hostile(
+    case="a shared cache holds garbage at one old page of a kept history",
+    expected="that snapshot is left out of the history; the others are listed",
+)
+async def test_a_poisoned_kept_page_is_left_out(
+    backend: Backend,
+    fake: FakeOpenRouter,
+    make_client: Callable[..., Awaitable[BenchmarksClient]],
+    observe: Observe,
+) -> None:
+    """A kept page that does not read is a miss: the history lists every other snapshot."""
+    client = await make_client(backend, cache_policy=KEEPING)
+    seen = await kept_snapshots(client, fake, 4)
+    await backend.write(
+        stored_key(client, "page", QUERY, seen[1]), GARBAGE["json of another shape"]
+    )
+    assert await listed(client) == [seen[3], seen[2], seen[0]]
+    assert client.cache.stats.backend_errors == 0
+    observe(f"{backend.kind}: 4 kept, the poisoned one left out, 3 listed, no error")

@@ -1,0 +1,253 @@
+"""The kept history: snapshots outlive retain, bounded in count and bytes, on every backend."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+import pytest
+import redis.asyncio as aioredis
+from aiocache import SimpleMemoryCache
+
+from openrouter_bench._redis import PROBE_INTERVAL
+from openrouter_bench.cache import CachePolicy, SnapshotCache
+from openrouter_bench.cache._codec import MAX_POINTER_BYTES, BytesSerializer, as_of_text
+from openrouter_bench.cache._kept import (
+    MAX_INDEX_BYTES,
+    HistoryIndex,
+    pack_index,
+    unpack_index,
+    weight_of,
+)
+from openrouter_bench.cache._keys import EntryKeys
+from openrouter_bench.errors import ConfigurationError
+from openrouter_bench.query import Query
+from tests._cache_fixtures import Clock, Upstream, make_page
+from tests.conftest import redis_url_or_skip, required
+
+QUERY: Final = Query(source="artificial-analysis", task_type="coding")
+FIRST: Final = datetime(2026, 6, 3, 12, tzinfo=UTC)
+#: Enough bytes for any number of the test pages: only the count bounds them.
+PLENTY: Final = 2**30
+
+
+def as_of(n: int) -> str:
+    """The n-th snapshot's as_of (0: the first)."""
+    return as_of_text(FIRST + timedelta(days=n))
+
+
+def test_history_bytes_is_checked() -> None:
+    """A negative, fractional or absurd history_bytes is refused; 0 means not kept."""
+    for wrong in (-1, 2**41, 1.5, "1"):
+        with pytest.raises(ConfigurationError, match="history_bytes"):
+            CachePolicy(history_bytes=wrong)  # type: ignore[arg-type]
+    assert not CachePolicy().keeps_history
+    assert CachePolicy(history_bytes=1).keeps_history
+
+
+def test_the_index_at_the_largest_count_fits_under_the_pointer_cap() -> None:
+    """1,000 snapshots with the longest as_of and weight pack to well under 64 KiB."""
+    longest = as_of_text(datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC))
+    index = HistoryIndex(tuple((longest, 2**40) for _ in range(1000)))
+    size = len(pack_index(QUERY, index))
+    assert MAX_INDEX_BYTES == MAX_POINTER_BYTES
+    assert size < 0.75 * MAX_INDEX_BYTES, size
+
+
+def test_the_index_reads_back_and_no_further_than_the_count() -> None:
+    """An index round-trips, and a reader keeps at most ``count`` of its snapshots."""
+    index = HistoryIndex(tuple((as_of(n), 1000 + n) for n in range(10, 0, -1)))
+    assert unpack_index(pack_index(QUERY, index), QUERY, count=1000) == index
+    assert unpack_index(pack_index(QUERY, index), QUERY, count=3).as_ofs == index.as_ofs[:3]
+
+
+def test_the_oldest_go_first_and_the_newest_never() -> None:
+    """Over the count or the bytes the oldest are dropped; a newest over the bytes stays alone."""
+    index = HistoryIndex(((as_of(2), 10), (as_of(1), 10), (as_of(0), 10)))
+    by_count, dropped = index.with_newest(as_of(3), 10, count=3, max_bytes=PLENTY)
+    assert by_count.as_ofs == (as_of(3), as_of(2), as_of(1))
+    assert dropped == (as_of(0),)
+    by_bytes, dropped = index.with_newest(as_of(3), 10, count=100, max_bytes=25)
+    assert by_bytes.as_ofs == (as_of(3), as_of(2))
+    assert dropped == (as_of(0), as_of(1))  # oldest first
+    huge, dropped = index.with_newest(as_of(3), 1000, count=100, max_bytes=25)
+    assert huge.snapshots == ((as_of(3), 1000),)
+    assert dropped == (as_of(0), as_of(1), as_of(2))
+    again, dropped = by_count.with_newest(as_of(3), 10, count=3, max_bytes=PLENTY)
+    assert again == by_count
+    assert dropped == ()
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis", "memcached"])
+def spec(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each backend in turn: memory, a SQLite file, a real Redis, a real memcached."""
+    kind: str = request.param
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path / 'kept.sqlite3'}"
+    if kind == "redis":
+        return redis_url_or_skip()
+    if kind == "memcached":
+        return required(os.environ.get("MEMCACHED_URL"), "MEMCACHED_URL is not set")
+    return kind
+
+
+KeptCache = Callable[..., SnapshotCache]
+
+
+@pytest.fixture
+async def kept_cache(
+    make_cache: Callable[..., SnapshotCache], spec: str, clock: Clock
+) -> AsyncIterator[KeptCache]:
+    """Caches on ``spec`` keeping snapshots past a minute's retain (policy fields as keywords).
+
+    Each has a namespace of its own (memcached cannot be cleared by prefix), cleared after.
+    """
+    made: list[SnapshotCache] = []
+
+    def make(**policy: Any) -> SnapshotCache:
+        policy = {"history": 1000, "history_bytes": PLENTY} | policy
+        chosen = CachePolicy(ttl=60, stale_if_error=0, near_bytes=0, **policy)
+        namespace = f"openrouter-bench-test:{uuid.uuid4().hex[:12]}:127.0.0.1"
+        made.append(make_cache(spec, namespace=namespace, policy=chosen, clock=clock))
+        return made[-1]
+
+    yield make
+    if not spec.startswith("memcached"):
+        for cache in made:
+            await cache.clear()
+
+
+async def store_snapshots(
+    cache: SnapshotCache, clock: Clock, count: int, *, step: float = 3600.0
+) -> None:
+    """Fetch ``count`` snapshots of QUERY, a new as_of each time, ``step`` seconds apart."""
+    upstream = Upstream(clock)
+    for n in range(count):
+        upstream.as_of = as_of(n)
+        await cache.get(QUERY, upstream.fetcher(QUERY), refresh=True)
+        clock.advance(step)
+    assert upstream.calls == count
+
+
+async def listed(cache: SnapshotCache) -> list[str]:
+    """The as_of of every snapshot the cache lists for QUERY, newest first."""
+    return [as_of_text(page.as_of) for page in await cache.history(QUERY)]
+
+
+async def test_every_snapshot_is_kept_past_retain(kept_cache: KeptCache, clock: Clock) -> None:
+    """Twelve snapshots an hour apart (retain: 60 s) are all listed, newest first."""
+    cache = kept_cache()
+    await store_snapshots(cache, clock, 12)
+    clock.advance(30 * 86400)
+    assert await listed(cache) == [as_of(n) for n in range(11, -1, -1)]
+    assert all(page.from_cache for page in await cache.history(QUERY))
+
+
+async def test_kept_snapshots_carry_no_expiry_in_redis(
+    make_cache: Callable[..., SnapshotCache], clock: Clock, namespace: str, control: aioredis.Redis
+) -> None:
+    """In Redis the kept pages and the index have no TTL; the pointer keeps its retain."""
+    policy = CachePolicy(ttl=60, stale_if_error=0, history=1000, history_bytes=PLENTY)
+    cache = make_cache(redis_url_or_skip(), namespace=namespace, policy=policy, clock=clock)
+    await store_snapshots(cache, clock, 3)
+    keys = EntryKeys(namespace)
+    for n in range(3):
+        assert await control.ttl(keys.page(QUERY, as_of(n))) == -1
+    assert await control.ttl(keys.history(QUERY)) == -1
+    assert 0 < await control.ttl(keys.pointer(QUERY)) <= policy.retain
+    # The same snapshot fetched again keeps its page without an expiry.
+    await cache.get(QUERY, Upstream(clock, as_of=as_of(2)).fetcher(QUERY))
+    assert await control.ttl(keys.page(QUERY, as_of(2))) == -1
+
+
+async def test_the_count_bounds_the_kept_history(kept_cache: KeptCache, clock: Clock) -> None:
+    """With history=4, the fifth snapshot drops the first, and its page is gone."""
+    cache = kept_cache(history=4)
+    await store_snapshots(cache, clock, 5)
+    assert await listed(cache) == [as_of(n) for n in (4, 3, 2, 1)]
+    assert await cache._entries.read_page(QUERY, as_of(0)) is None  # type: ignore[union-attr]
+
+
+async def test_the_byte_bound_evicts_the_oldest(kept_cache: KeptCache, clock: Clock) -> None:
+    """Room for three snapshots' weight: after ten, the three newest are kept, the rest deleted."""
+    weight = weight_of(make_page(QUERY))
+    cache = kept_cache(history_bytes=3 * weight + weight // 2)
+    await store_snapshots(cache, clock, 10)
+    assert await listed(cache) == [as_of(n) for n in (9, 8, 7)]
+    for n in range(7):
+        assert await cache._entries.read_page(QUERY, as_of(n)) is None  # type: ignore[union-attr]
+    stored = await cache.stored()
+    if stored is not None:
+        assert stored[1] == 3  # pages; the pointer itself expired long ago
+
+
+async def test_a_newest_snapshot_over_the_byte_bound_is_kept(
+    kept_cache: KeptCache, clock: Clock
+) -> None:
+    """A bound smaller than one page still keeps (and serves) the newest snapshot."""
+    cache = kept_cache(history_bytes=1)
+    await store_snapshots(cache, clock, 3)
+    assert await listed(cache) == [as_of(2)]
+
+
+@pytest.mark.parametrize("spec", ["sqlite"], indirect=True)
+async def test_without_history_bytes_old_snapshots_still_expire(
+    kept_cache: KeptCache, clock: Clock
+) -> None:
+    """The default policy is unchanged: past retain, nothing of the query is listed."""
+    cache = kept_cache(history_bytes=0)
+    await store_snapshots(cache, clock, 3, step=1.0)
+    assert len(await listed(cache)) == 3
+    clock.advance(cache.policy.retain + 1)
+    assert await listed(cache) == []
+
+
+@pytest.mark.parametrize("spec", ["sqlite"], indirect=True)
+async def test_the_pointer_stays_small_with_a_long_kept_history(
+    kept_cache: KeptCache, clock: Clock
+) -> None:
+    """After 1,000 snapshots the pointer names one as_of; the index holds the rest, under 64 KiB."""
+    cache = kept_cache()
+    await store_snapshots(cache, clock, 1000, step=1.0)
+    keys = EntryKeys(cache.namespace)
+    backend = cache.backend
+    assert backend is not None
+    pointer = await backend.get(keys.pointer(QUERY), loads_fn=lambda raw: raw)
+    index = await backend.get(keys.history(QUERY), loads_fn=lambda raw: raw)
+    assert len(pointer) < 400
+    assert len(index) < 0.75 * MAX_INDEX_BYTES, len(index)
+    assert len(await listed(cache)) == 1000
+
+
+class IndexOutage(SimpleMemoryCache):  # type: ignore[misc]  # aiocache ships no type hints
+    """aiocache's memory backend, holding bytes, whose reads of a history index fail while down."""
+
+    def __init__(self) -> None:
+        super().__init__(serializer=BytesSerializer())
+        self.down = False
+
+    async def _get(self, key: str, encoding: Any = "utf-8", _conn: Any = None) -> Any:
+        if self.down and ":history:" in key:
+            raise ConnectionError("backend unreachable")
+        return await super()._get(key, encoding=encoding, _conn=_conn)
+
+
+async def test_an_index_that_could_not_be_read_is_not_overwritten(clock: Clock) -> None:
+    """A backend failure reading the index leaves it naming every kept snapshot."""
+    backend = IndexOutage()
+    policy = CachePolicy(ttl=60, stale_if_error=0, history=1000, history_bytes=PLENTY)
+    cache = SnapshotCache(backend, namespace="ns:test", policy=policy, clock=clock)
+    await store_snapshots(cache, clock, 3)
+    backend.down = True
+    upstream = Upstream(clock, as_of=as_of(3))
+    assert (await cache.get(QUERY, upstream.fetcher(QUERY), refresh=True)).items
+    assert cache.stats.backend_errors == 1
+    backend.down = False
+    clock.advance(PROBE_INTERVAL + 1)
+    assert await listed(cache) == [as_of(2), as_of(1), as_of(0)]
+    await store_snapshots(cache, clock, 5)
+    assert await listed(cache) == [as_of(n) for n in range(4, -1, -1)]
