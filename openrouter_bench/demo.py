@@ -4,12 +4,14 @@ It needs no key and no network: the fake listens on a free loopback port in
 this process. Each step prints what the client did, counted from the fake's
 own request log, so the figures are the server's view, not the client's.
 
-The last steps sweep every Design Arena arena and category: first with each
+Then it sweeps every Design Arena arena and category: first with each
 arena's categories cut from the arena's one page (the requests that found the
 categories are the whole cost), then, for comparison, with a request per
 category under the quota, the real limit of 30 requests scaled from a minute
 to a few seconds (the fake enforces the same); a progress bar shows when the
-output is a terminal.
+output is a terminal. Last, questions about models are answered from one
+:class:`~openrouter_bench.answers.Catalog`, which reuses the arena pages the
+sweep left in the cache.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ import asyncio
 import contextlib
 import logging
 import time
+from decimal import Decimal
 from typing import Final, TextIO
 
 from openrouter_bench._text import plural
+from openrouter_bench.answers import PER_TASK, Catalog, ModelStanding
 from openrouter_bench.client import BenchmarksClient
 from openrouter_bench.errors import InvalidQueryError, OpenRouterBenchError
 from openrouter_bench.fake import FakeOpenRouter
@@ -202,6 +206,7 @@ async def _story(out: TextIO, seed: int) -> None:
         )
 
         await _sweep(show, client, first_gamedev=first_gamedev, published_at=published_at_step)
+        await _questions(show, client)
 
 
 async def _streamed(
@@ -289,3 +294,72 @@ async def _sweep(
         f"{plural(len(pages), 'page')}: {cached} answered from the cache, "
         f"{len(sweep) - cached} sent. The server saw {len(log)} requests{resent}"
     )
+
+
+def _place(standing: ModelStanding) -> str:
+    unit = "per task" if standing.price_unit == PER_TASK else "per M tokens"
+    price = "" if standing.price is None else f", ${standing.price.normalize():f} {unit}"
+    return (
+        f"#{standing.rank} of {standing.entries} in {standing.ranking} "
+        f"({format_score(standing.score)}{price})"
+    )
+
+
+async def _questions(show: _Narrator, client: BenchmarksClient) -> None:
+    fake = show.fake
+    show.heading("Questions about models, answered from the whole data set")
+    catalog = await Catalog.load(client)
+    show.say(
+        f"   {catalog!r}: {plural(len(catalog.parts), 'part')} loaded; the 3 Design Arena "
+        f"arena pages came from the sweep's cache -> {show.sent()}"
+    )
+    coding = catalog.best(TaskType.CODING, limit=2)
+    top = [answer for answer in coding.rankings if answer.source == Source.ARTIFICIAL_ANALYSIS]
+    first, second = top[0].rows[0], top[0].rows[1]
+    # Asked for the way a person types it: the display name, not the id.
+    report = catalog.model(first.display_name)
+    show.say(f'   "how good is {first.display_name}?" ({report.model}):')
+    for standing in report.standings[:4]:
+        show.say(f"      {_place(standing)}")
+    if len(report.standings) > 4:
+        show.say(f"      ... and {len(report.standings) - 4} more rankings")
+    comparison = catalog.compare(first.model, second.model)
+    both = [row for row in comparison.rows if all(row.standings)]
+    show.say(
+        f'   "compare it with {second.display_name}": {plural(len(comparison.rows), "ranking")} '
+        f"hold one of them, {len(both)} hold both"
+    )
+    ceiling = Decimal(2)
+    cheap = catalog.best(TaskType.CODING, max_price=ceiling, limit=1)
+    show.say(f'   "best at coding under ${ceiling} per million tokens?" one answer per ranking:')
+    for answer in cheap.rankings[:3]:
+        if answer.rows:
+            show.say(f"      {answer.rows[0].display_name}: {_place(answer.rows[0])}")
+        else:
+            show.say(f"      nothing within the price in {answer.ranking}")
+    leaders = catalog.leaders()
+    show.say(f'   "who leads each Design Arena category?" {len(leaders.rankings)} leaders, e.g.:')
+    for answer in leaders.rankings[:3]:
+        show.say(f"      {answer.rows[0].display_name}: {_place(answer.rows[0])}")
+    sent_before = len(fake.requests)
+    started = time.monotonic()
+    names = catalog.models
+    for turn in range(1_000):
+        name = names[turn % len(names)]
+        match turn % 4:
+            case 0:
+                catalog.model(name)
+            case 1:
+                catalog.compare(name, names[(turn + 1) % len(names)])
+            case 2:
+                catalog.best(TaskType.CODING, max_price=ceiling)
+            case _:
+                catalog.leaders()
+    elapsed = time.monotonic() - started
+    show.seen = len(fake.requests)
+    show.say(
+        f"   1,000 more questions like these in {elapsed:.2f} s: "
+        f"{plural(len(fake.requests) - sent_before, 'request')} sent"
+    )
+    for citation in cheap.citations:
+        show.say(f"   cited: {citation}")

@@ -339,3 +339,20 @@ def test_the_demo_tells_a_story_that_adds_up() -> None:
     assert "website: the server has it, this package's list does not" in text
     assert "found in the data only" not in text
     assert "new data was published in step 7" in text
+
+
+def test_the_demo_answers_questions_about_models_for_two_requests() -> None:
+    """The demo's catalog reuses the sweep's arena pages, and a thousand questions send nothing."""
+    text = run("demo").out
+    questions = text.split("Questions about models", 1)[1]
+    loaded = re.search(
+        r"<Catalog (\d+) models, (\d+) rankings, 5/5 parts>.*-> (\d+) requests", text
+    )
+    assert loaded is not None
+    assert int(loaded[1]) > 100
+    assert int(loaded[2]) > 10
+    assert int(loaded[3]) == 2  # Artificial Analysis and OpenRouter; the arenas were cached
+    assert "1,000 more questions like these in" in questions
+    assert questions.count(": 0 requests sent") == 1
+    assert re.search(r'"how good is .+\?" \([\w.-]+/[\w.:-]+\):\n      #\d+ of \d+ in ', questions)
+    assert "cited: " in questions
