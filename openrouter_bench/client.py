@@ -96,6 +96,10 @@ _MAX_CATEGORIES: Final = 32
 DEFAULT_QUOTA: Final = QuotaPolicy()
 
 
+#: Requests kept built, by query: a query asked again (a refresh, a watch, a cold cache)
+#: sends the same request, so it is built once. Past this many the whole set is dropped.
+_REQUESTS_KEPT: Final = 1024
+
 #: How long ``aclose`` waits for the calls it ended to unwind before closing under them.
 _CLOSE_GRACE: Final = 5.0
 
@@ -142,10 +146,13 @@ class ClientStats:
 class _Secret:
     """Holds the API key so that no repr, str or format of anything can show it."""
 
-    __slots__ = ("_value",)
+    __slots__ = ("_value", "forms", "redaction")
 
     def __init__(self, value: str) -> None:
         self._value = value
+        # Worked out once: every answer is scrubbed of these, and errors redacted of them.
+        self.forms = credential_forms(value)
+        self.redaction = transport.Redaction(self.forms)
 
     def reveal(self) -> str:
         return self._value
@@ -416,6 +423,7 @@ class BenchmarksClient:
         self._closing_done = asyncio.Event()
         self._requests = 0
         self._retries = 0
+        self._built: dict[Query, Request] = {}
 
     def __repr__(self) -> str:
         return f"<BenchmarksClient {self.base_url} state={self._state.value}>"
@@ -625,8 +633,10 @@ class BenchmarksClient:
         (default: the client's ``ttl``); ``refresh=True`` asks the server
         anyway. Identical concurrent calls share one request.
         """
-        wanted = _query_of(query, params)
-        return await self._cached(wanted, _max_age(max_age), _refresh(refresh))
+        wanted = query if type(query) is Query and not params else _query_of(query, params)
+        # The defaults need no check: most calls pass neither.
+        age = None if max_age is None else _max_age(max_age)
+        return await self._cached(wanted, age, False if refresh is False else _refresh(refresh))
 
     def _cached(self, query: Query, max_age: float | None, refresh: bool) -> Awaitable[Page]:
         # The one road to a page: the cache, and upstream on a miss. The deadline covers
@@ -785,8 +795,18 @@ class BenchmarksClient:
             app_categories=self._app_categories,
         )
 
+    def _request(self, query: Query) -> Request:
+        """:meth:`request_for`, built once per query (frozen: one serves every call)."""
+        built = self._built
+        request = built.get(query)
+        if request is None:
+            if len(built) >= _REQUESTS_KEPT:
+                built.clear()
+            request = built[query] = self.request_for(query)
+        return request
+
     async def _fetch(self, query: Query, started: float) -> Page:
-        request = self.request_for(query)
+        request = self._request(query)
         # Counted per call: the client's request counter also moves with overlapping calls.
         attempts = 0
         announced = self._hooks.active
@@ -871,6 +891,7 @@ class BenchmarksClient:
             connect_seconds=self._connect_timeout,
             max_bytes=self._max_bytes,
             verify_tls=self._verify_tls,
+            redaction=self._key.redaction,
         )
         fetched_at = datetime.fromtimestamp(self._clock(), UTC)
         try:
@@ -878,7 +899,7 @@ class BenchmarksClient:
                 response,
                 query=query,
                 fetched_at=fetched_at,
-                secrets=credential_forms(self._key.reveal()),
+                secrets=self._key.forms,
                 max_items=self._max_items,
             )
         except NotFoundError as error:
@@ -901,6 +922,13 @@ class _AnnouncedWaits:
 
     async def pause(self, seconds: float) -> None:
         await self._limiter.pause(seconds)
+
+    def turn_at_once(self) -> str | None:
+        # A turn taken at once has no wait to tell of.
+        return self._limiter.turn_at_once()
+
+    def give_back(self, token: str) -> None:
+        self._limiter.give_back(token)
 
 
 def _quota_policy(quota: QuotaPolicy | str | None) -> QuotaPolicy | None:
