@@ -19,7 +19,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -618,7 +618,7 @@ class BenchmarksClient:
             near_misses=cache.near_misses,
         )
 
-    async def get(
+    def get(
         self,
         query: Query | None = None,
         /,
@@ -626,19 +626,28 @@ class BenchmarksClient:
         max_age: float | timedelta | None = None,
         refresh: bool = False,
         **params: Any,
-    ) -> Page:
-        """The page for a query: ``get(Query(...))`` or ``get(source=..., ...)``.
+    ) -> Coroutine[Any, Any, Page]:
+        """The page for a query: ``await get(Query(...))`` or ``await get(source=..., ...)``.
 
         Served from the cache while its snapshot is younger than ``max_age``
         (default: the client's ``ttl``); ``refresh=True`` asks the server
         anyway. Identical concurrent calls share one request.
         """
-        wanted = query if type(query) is Query and not params else _query_of(query, params)
-        # The defaults need no check: most calls pass neither.
-        age = None if max_age is None else _max_age(max_age)
-        return await self._cached(wanted, age, False if refresh is False else _refresh(refresh))
+        # A coroutine function in all but its frame: it hands back the call's own coroutine
+        # (a frame less for every call, and for each caller of a burst), and a bad question
+        # is raised where the call is awaited, as from a coroutine.
+        try:
+            wanted = query if type(query) is Query and not params else _query_of(query, params)
+            # The defaults need no check: most calls pass neither.
+            age = None if max_age is None else _max_age(max_age)
+            fresh = False if refresh is False else _refresh(refresh)
+        except Exception as error:  # noqa: BLE001  # raised when awaited, not when called
+            return _raise_when_awaited(error)
+        return self._cached(wanted, age, fresh)
 
-    def _cached(self, query: Query, max_age: float | None, refresh: bool) -> Awaitable[Page]:
+    def _cached(
+        self, query: Query, max_age: float | None, refresh: bool
+    ) -> Coroutine[Any, Any, Page]:
         # The one road to a page: the cache, and upstream on a miss. The deadline covers
         # the whole call: time the cache spends (waiting for another process's fetch) is
         # charged to it as well as the fetch's own.
@@ -951,6 +960,10 @@ def _retry_budget(value: RetryBudget | bool) -> RetryBudget | None:
     raise ConfigurationError(
         f"retry_budget must be a RetryBudget, True or False, not {type(value).__name__}"
     )
+
+
+async def _raise_when_awaited(error: Exception) -> Page:
+    raise error
 
 
 def _query_of(query: object, params: dict[str, Any]) -> Query:
