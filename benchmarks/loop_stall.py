@@ -47,6 +47,7 @@ from openrouter_bench.wire import build_request
 __all__ = [
     "BOMB_BYTES",
     "MAX_STALL",
+    "OFF_LOOP_ROW",
     "PLAN",
     "Heartbeat",
     "bodies_at_cap",
@@ -69,7 +70,7 @@ BOMB_BYTES: Final = 10 * 1024**3
 _BLOCK: Final = 1024 * 1024
 _WBITS: Final = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 _ON_LOOP: Final = "parsed on the loop (threshold off)"
-_OFF_LOOP: Final = f"parsed off the loop above {transport._OFF_LOOP_BYTES // 1024} KiB"
+OFF_LOOP_ROW: Final = f"parsed off the loop above {transport._OFF_LOOP_BYTES // 1024} KiB"
 _IDLE: Final = "no request, as long (the machine's noise)"
 
 
@@ -276,12 +277,12 @@ async def stalls(quick: bool) -> list[tuple[str, dict[str, list[float]]]]:
     runs = 2 if quick else 15
     measured = []
     for label, body in bodies_at_cap().items():
-        samples: dict[str, list[float]] = {_ON_LOOP: [], _OFF_LOOP: [], _IDLE: []}
+        samples: dict[str, list[float]] = {_ON_LOOP: [], OFF_LOOP_ROW: [], _IDLE: []}
         with _server_thread(respond(200, body)) as url:
             await longest_stall(url, off_loop_bytes=transport._OFF_LOOP_BYTES)  # warm
             for _ in range(runs):
                 started = time.perf_counter()
-                samples[_OFF_LOOP].append(
+                samples[OFF_LOOP_ROW].append(
                     await longest_stall(url, off_loop_bytes=transport._OFF_LOOP_BYTES)
                 )
                 samples[_IDLE].append(await idle_stall(time.perf_counter() - started))
@@ -295,7 +296,7 @@ async def run(context: RunContext) -> list[ScenarioResult]:
     cap = transport.DEFAULT_MAX_RESPONSE_BYTES
     results = []
     for label, samples in await stalls(context.quick):
-        worst = max(samples[_OFF_LOOP])
+        worst = max(samples[OFF_LOOP_ROW])
         rows = (
             timed_row(
                 _ON_LOOP,
@@ -305,8 +306,8 @@ async def run(context: RunContext) -> list[ScenarioResult]:
                 detail=f"worst {max(samples[_ON_LOOP]) * 1e3:.1f} ms",
             ),
             timed_row(
-                _OFF_LOOP,
-                samples[_OFF_LOOP],
+                OFF_LOOP_ROW,
+                samples[OFF_LOOP_ROW],
                 baseline=samples[_ON_LOOP],
                 goal=GOAL,
                 verdict=Verdict.of(worst < MAX_STALL),

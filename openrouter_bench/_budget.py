@@ -20,7 +20,9 @@ nothing. Nothing here waits or refills with time: only successes refill, so
 a client that sees no success sends no retries.
 
 One budget belongs to one client; it is not thread-safe (one event loop).
-The retry loop uses it through a per-call :class:`RetryAccount`::
+The retry loop uses it through a per-call :class:`RetryAccount`, opened at a
+call's first failure (a call that succeeds at once calls
+:meth:`RetryBudget.succeeded_at_once` instead)::
 
     account = budget.account()
     ...                                  # an attempt failed and the policy would retry
@@ -95,6 +97,14 @@ class RetryBudget:
     def account(self) -> RetryAccount:
         """An account for one call: it withdraws for that call's retries and repays on success."""
         return RetryAccount(self)
+
+    def succeeded_at_once(self) -> None:
+        """A call succeeded at its first attempt: deposit the refill.
+
+        What the call's :meth:`RetryAccount.on_success` would do, for a call that
+        never needed an account (the retry loop opens one at its first failure).
+        """
+        self._deposit(self.success_refill)
 
     def _withdraw(self, error: BaseException) -> int:
         """The tokens taken for a retry after ``error``, or 0 when the balance is short."""

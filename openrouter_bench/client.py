@@ -19,7 +19,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -96,6 +96,10 @@ _MAX_CATEGORIES: Final = 32
 DEFAULT_QUOTA: Final = QuotaPolicy()
 
 
+#: Requests kept built, by query: a query asked again (a refresh, a watch, a cold cache)
+#: sends the same request, so it is built once. Past this many the whole set is dropped.
+_REQUESTS_KEPT: Final = 1024
+
 #: How long ``aclose`` waits for the calls it ended to unwind before closing under them.
 _CLOSE_GRACE: Final = 5.0
 
@@ -142,10 +146,13 @@ class ClientStats:
 class _Secret:
     """Holds the API key so that no repr, str or format of anything can show it."""
 
-    __slots__ = ("_value",)
+    __slots__ = ("_value", "forms", "redaction")
 
     def __init__(self, value: str) -> None:
         self._value = value
+        # Worked out once: every answer is scrubbed of these, and errors redacted of them.
+        self.forms = credential_forms(value)
+        self.redaction = transport.Redaction(self.forms)
 
     def reveal(self) -> str:
         return self._value
@@ -416,6 +423,7 @@ class BenchmarksClient:
         self._closing_done = asyncio.Event()
         self._requests = 0
         self._retries = 0
+        self._built: dict[Query, Request] = {}
 
     def __repr__(self) -> str:
         return f"<BenchmarksClient {self.base_url} state={self._state.value}>"
@@ -610,7 +618,7 @@ class BenchmarksClient:
             near_misses=cache.near_misses,
         )
 
-    async def get(
+    def get(
         self,
         query: Query | None = None,
         /,
@@ -618,17 +626,28 @@ class BenchmarksClient:
         max_age: float | timedelta | None = None,
         refresh: bool = False,
         **params: Any,
-    ) -> Page:
-        """The page for a query: ``get(Query(...))`` or ``get(source=..., ...)``.
+    ) -> Coroutine[Any, Any, Page]:
+        """The page for a query: ``await get(Query(...))`` or ``await get(source=..., ...)``.
 
         Served from the cache while its snapshot is younger than ``max_age``
         (default: the client's ``ttl``); ``refresh=True`` asks the server
         anyway. Identical concurrent calls share one request.
         """
-        wanted = _query_of(query, params)
-        return await self._cached(wanted, _max_age(max_age), _refresh(refresh))
+        # A coroutine function in all but its frame: it hands back the call's own coroutine
+        # (a frame less for every call, and for each caller of a burst), and a bad question
+        # is raised where the call is awaited, as from a coroutine.
+        try:
+            wanted = query if type(query) is Query and not params else _query_of(query, params)
+            # The defaults need no check: most calls pass neither.
+            age = None if max_age is None else _max_age(max_age)
+            fresh = False if refresh is False else _refresh(refresh)
+        except Exception as error:  # noqa: BLE001  # raised when awaited, not when called
+            return _raise_when_awaited(error)
+        return self._cached(wanted, age, fresh)
 
-    def _cached(self, query: Query, max_age: float | None, refresh: bool) -> Awaitable[Page]:
+    def _cached(
+        self, query: Query, max_age: float | None, refresh: bool
+    ) -> Coroutine[Any, Any, Page]:
         # The one road to a page: the cache, and upstream on a miss. The deadline covers
         # the whole call: time the cache spends (waiting for another process's fetch) is
         # charged to it as well as the fetch's own.
@@ -800,8 +819,18 @@ class BenchmarksClient:
             app_categories=self._app_categories,
         )
 
+    def _request(self, query: Query) -> Request:
+        """:meth:`request_for`, built once per query (frozen: one serves every call)."""
+        built = self._built
+        request = built.get(query)
+        if request is None:
+            if len(built) >= _REQUESTS_KEPT:
+                built.clear()
+            request = built[query] = self.request_for(query)
+        return request
+
     async def _fetch(self, query: Query, started: float) -> Page:
-        request = self.request_for(query)
+        request = self._request(query)
         # Counted per call: the client's request counter also moves with overlapping calls.
         attempts = 0
         announced = self._hooks.active
@@ -886,6 +915,7 @@ class BenchmarksClient:
             connect_seconds=self._connect_timeout,
             max_bytes=self._max_bytes,
             verify_tls=self._verify_tls,
+            redaction=self._key.redaction,
         )
         fetched_at = datetime.fromtimestamp(self._clock(), UTC)
         try:
@@ -893,7 +923,7 @@ class BenchmarksClient:
                 response,
                 query=query,
                 fetched_at=fetched_at,
-                secrets=credential_forms(self._key.reveal()),
+                secrets=self._key.forms,
                 max_items=self._max_items,
             )
         except NotFoundError as error:
@@ -917,6 +947,13 @@ class _AnnouncedWaits:
     async def pause(self, seconds: float) -> None:
         await self._limiter.pause(seconds)
 
+    def turn_at_once(self) -> str | None:
+        # A turn taken at once has no wait to tell of.
+        return self._limiter.turn_at_once()
+
+    def give_back(self, token: str) -> None:
+        self._limiter.give_back(token)
+
 
 def _quota_policy(quota: QuotaPolicy | str | None) -> QuotaPolicy | None:
     if quota is None or isinstance(quota, QuotaPolicy):
@@ -938,6 +975,10 @@ def _retry_budget(value: RetryBudget | bool) -> RetryBudget | None:
     raise ConfigurationError(
         f"retry_budget must be a RetryBudget, True or False, not {type(value).__name__}"
     )
+
+
+async def _raise_when_awaited(error: Exception) -> Page:
+    raise error
 
 
 def _query_of(query: object, params: dict[str, Any]) -> Query:

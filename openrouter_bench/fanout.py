@@ -24,7 +24,6 @@ The BenchmarksClient methods ``fan_out`` and ``stream`` are the usual way in.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Final, TypeAlias
 
@@ -249,9 +248,36 @@ async def fan_out(
     queries: list[Query],
     concurrency: int,
 ) -> FanOutResult:
-    """Run every query (distinct) and map each to its outcome, in input order."""
+    """Run every query (distinct) and map each to its outcome, in input order.
+
+    ``concurrency`` workers take the queries in turn, each awaiting one at a
+    time: no task, queue or generator step per query, which with many queries
+    in flight is what the event loop would spend its time on. The first failure
+    that is not a query's outcome cancels the other workers, is waited out with
+    them and raised; so is cancelling the call.
+    """
     outcomes: dict[Query, Outcome] = {}
-    async with contextlib.aclosing(stream_outcomes(get, queries, concurrency)) as results:
-        async for query, outcome in results:
-            outcomes[query] = outcome
+    waiting = iter(queries)
+
+    async def work() -> None:
+        for query in waiting:
+            outcomes[query] = await _outcome_of(get, query)
+
+    workers = [asyncio.ensure_future(work()) for _ in range(min(concurrency, len(queries)))]
+    try:
+        if workers:
+            done, _ = await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
+            for worker in workers:
+                if worker in done:
+                    worker.result()  # the first failure, if one ended the run
+    finally:
+        for worker in workers:
+            worker.cancel()
+        running = [worker for worker in workers if not worker.done()]
+        if running:
+            # Waited for here, so no task outlives the call; their failures are dropped.
+            await asyncio.wait(running)
+        for worker in workers:
+            if not worker.cancelled():
+                worker.exception()
     return FanOutResult({query: outcomes[query] for query in queries})

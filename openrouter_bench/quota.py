@@ -503,7 +503,7 @@ class QuotaLimiter:
         self._wall_clock = wall_clock
         self._line: collections.deque[_Ticket] = collections.deque()
         # The in-process ledger answers without waiting: a call with nobody ahead of it
-        # takes its turn without joining the line (see _turn).
+        # takes its turn without joining the line (see turn_at_once).
         self._local = ledger if isinstance(ledger, LocalLedger) else None
         self._serial = itertools.count()
         self._changed = asyncio.Event()
@@ -552,6 +552,10 @@ class QuotaLimiter:
         ``"rate_limit"`` for a pause the server asked for.
         """
         return _Admission(self, budget, retry, on_wait)
+
+    def give_back(self, token: str) -> None:
+        """End a turn :meth:`turn_at_once` gave (always one of this process's ledger)."""
+        self._released_at_once(token)
 
     def _released_at_once(self, token: str) -> bool:
         """Give the slot back at once if the ledger is this process's; False if it is not."""
@@ -629,8 +633,11 @@ class QuotaLimiter:
             return str(next(self._serial))
         return secrets.token_hex(12)
 
-    def _turn_at_once(self) -> str | None:
+    def turn_at_once(self) -> str | None:
         """A turn's token when it needs no wait and no line; None when :meth:`_turn` must run.
+
+        The :class:`~openrouter_bench.retry.SendGate` side: the token goes back
+        through :meth:`give_back`.
 
         With the ledger in this process and nobody in line (whoever waits is in
         it), there is no order to keep: what the ledger says now is what the head
@@ -748,7 +755,7 @@ class _Admission(AbstractAsyncContextManager[float]):
         if self._token is not None:
             raise RuntimeError("a quota turn is entered once")
         limiter = self._limiter
-        token = limiter._turn_at_once()
+        token = limiter.turn_at_once()
         if token is not None:
             self._token = token
             return 0.0

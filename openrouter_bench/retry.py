@@ -35,7 +35,7 @@ from typing import Final, Protocol, TypeVar
 import attrs
 from tenacity import AsyncRetrying, RetryCallState
 
-from openrouter_bench._budget import RetryBudget
+from openrouter_bench._budget import RetryAccount, RetryBudget
 from openrouter_bench._checks import count, seconds
 from openrouter_bench.errors import (
     APIError,
@@ -183,6 +183,18 @@ class SendGate(Protocol):
         """Hold every call back for ``seconds`` from now, at most the gate's ceiling."""
         ...
 
+    def turn_at_once(self) -> str | None:
+        """A turn's token if one is free now with nobody waiting; None: use :meth:`admit`.
+
+        The synchronous road most first attempts take: no context manager, no
+        coroutine. A token taken here is handed back with :meth:`give_back`.
+        """
+        ...
+
+    def give_back(self, token: str) -> None:
+        """End the turn :meth:`turn_at_once` gave ``token`` for."""
+        ...
+
 
 class PauseCeiling:
     """The longest client-wide pause a server may ask for; the first longer ask is logged.
@@ -275,6 +287,13 @@ class _RateLimitGate:
         """The :class:`SendGate` side of :meth:`close_for`."""
         self.close_for(seconds)
 
+    def turn_at_once(self) -> str | None:
+        """The :class:`SendGate` side: a turn now unless a pause is on (no line, no slots)."""
+        return "" if self._open_at <= self._clock() else None
+
+    def give_back(self, token: str) -> None:
+        """The :class:`SendGate` side: there is no slot to give back."""
+
 
 _RetryObserver = Callable[[BaseException, int, float], None]
 
@@ -306,7 +325,8 @@ async def call_with_retries(
     """
     started = clock() if started is None else started
     attempts = 0
-    account = None if budget is None else budget.account()
+    # The retry state (the budget's account, the loop) is built only after a failure.
+    account: RetryAccount | None = None
 
     async def one_attempt() -> T:
         nonlocal attempts, started
@@ -317,20 +337,20 @@ async def call_with_retries(
             try:
                 return await attempt(policy.deadline - (clock() - started))
             except APIError as error:
-                if isinstance(error, RateLimitError) and error.retry_after:
-                    # Paused before the slot is given back, so nobody slips in between.
-                    # The gate cuts the pause to its ceiling (and says so).
-                    await gate.pause(error.retry_after)
-                if error.retry_after is not None:
-                    # The error carries the wait actually imposed, never a century.
-                    error.retry_after = policy.retry_after(error)
+                await _after_api_error(error, policy, gate)
                 raise
 
     def judge(error: BaseException) -> float | None:
         # The one place a failure is judged: the policy, then the shared budget.
+        nonlocal account
         wait = policy.decide(error, attempt=attempts, elapsed=clock() - started, rng=rng)
-        if wait is None or (account is not None and not account.can_retry(error)):
+        if wait is None:
             return None
+        if budget is not None:
+            if account is None:
+                account = budget.account()
+            if not account.can_retry(error):
+                return None
         logger.warning(
             "%s failed (attempt %d of %d): %s; retrying in %.2f s",
             describe,
@@ -343,22 +363,31 @@ async def call_with_retries(
             on_retry(error, attempts, wait)
         return wait
 
-    def succeeded(result: T) -> T:
-        if account is not None:
-            account.on_success()
-        return result
-
-    # Most calls succeed at once: the first attempt runs without building a
-    # retry loop, which costs more than a loopback request.
+    # Most calls succeed at once: the first attempt runs without building a retry
+    # loop, which costs more than a loopback request; and when the gate has a turn
+    # free now, without its context manager either.
     try:
-        first = await one_attempt()
+        token = gate.turn_at_once()
+        if token is None:
+            first = await one_attempt()
+        else:
+            attempts = 1
+            try:
+                first = await attempt(policy.deadline - (clock() - started))
+            except APIError as error:
+                await _after_api_error(error, policy, gate)
+                raise
+            finally:
+                gate.give_back(token)
     except OpenRouterBenchError as error:
         wait = judge(error)
         if wait is None:
             error.attempts = attempts
             raise
     else:
-        return succeeded(first)
+        if budget is not None:
+            budget.succeeded_at_once()
+        return first
 
     decision: float | None = wait
 
@@ -374,10 +403,24 @@ async def call_with_retries(
     retrying = AsyncRetrying(sleep=sleep, wait=wait_for, retry=should_retry, reraise=True)
     await sleep(wait)
     try:
-        return succeeded(await retrying(one_attempt))
+        result: T = await retrying(one_attempt)
     except OpenRouterBenchError as error:
         error.attempts = attempts
         raise
+    if account is not None:
+        account.on_success()
+    return result
+
+
+async def _after_api_error(error: APIError, policy: RetryPolicy, gate: SendGate) -> None:
+    """What an attempt's API error does before its turn ends: a 429's pause, a cut wait."""
+    if isinstance(error, RateLimitError) and error.retry_after:
+        # Paused before the slot is given back, so nobody slips in between.
+        # The gate cuts the pause to its ceiling (and says so).
+        await gate.pause(error.retry_after)
+    if error.retry_after is not None:
+        # The error carries the wait actually imposed, never a century.
+        error.retry_after = policy.retry_after(error)
 
 
 def _failure_or_none(state: RetryCallState) -> BaseException | None:

@@ -67,9 +67,15 @@ __all__: list[str] = []
 #: ``max_response_bytes``.
 DEFAULT_MAX_RESPONSE_BYTES: Final = 2 * 1024 * 1024
 
-#: Bodies longer than this are parsed in a worker thread (about 1.5 ms of parsing on the
-#: loop at this size, against some 0.1 ms to hand the work to a thread and back).
-_OFF_LOOP_BYTES: Final = 64 * 1024
+#: Bodies longer than this are parsed in a worker thread. Below it the parse holds the
+#: loop for a few milliseconds (the 1,000-item page, 313 KiB: about 4 ms on an idle
+#: core), and a thread would not shorten that much: ``orjson.loads`` (some 40 % of the
+#: parse) holds the interpreter wherever it runs, and a worker keeps the interpreter
+#: for up to ``sys.getswitchinterval()`` (5 ms) before the loop gets a turn. The hand-off
+#: itself (the executor, a wake-up through the loop's self-pipe, an extra pass of the
+#: loop) costs a cold 1,000-item call some 3 % of its time. Above this size the parse
+#: runs long enough that the thread lets the loop in between switch intervals.
+_OFF_LOOP_BYTES: Final = 384 * 1024
 
 #: How much of an error status's body is read: enough for the API's error JSON or a
 #: proxy page's ``<title>``; the rest is never read.
@@ -365,8 +371,31 @@ def _needles(secrets: Sequence[str]) -> list[str]:
     return needles
 
 
+class Redaction:
+    """The forms of a request's credential an answer is scrubbed of, sifted once.
+
+    Built once per client (the key does not change), so a call does not sort and
+    compare the forms again; :func:`exchange` builds one from the request when it
+    is given none.
+    """
+
+    __slots__ = ("_hidden", "_needles", "secrets")
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        #: Every form, for :func:`untrusted_text` (whatever its length).
+        self.secrets = tuple(secrets)
+        # Longest first, so ``Bearer <key>`` is replaced whole.
+        self._hidden = tuple(
+            sorted((s for s in self.secrets if len(s) >= _SCRUBBED_LENGTH), key=len, reverse=True)
+        )
+        self._needles = tuple(_needles(self._hidden))
+
+    def __repr__(self) -> str:
+        return "<Redaction>"
+
+
 def _without_secrets(
-    status: int, headers: Mapping[str, str], body: bytes, secrets: tuple[str, ...]
+    status: int, headers: Mapping[str, str], body: bytes, redaction: Redaction
 ) -> _RawResponse:
     """The answer with every copy of the key in it replaced, before anything reads it.
 
@@ -378,8 +407,8 @@ def _without_secrets(
     and no real key is that short; texts bound for errors and logs are still
     redacted of it (:func:`untrusted_text`).
     """
-    hidden = sorted((s for s in secrets if len(s) >= _SCRUBBED_LENGTH), key=len, reverse=True)
-    needles = _needles(hidden)
+    hidden = redaction._hidden
+    needles = redaction._needles
     # Looked for before anything is replaced: a page's body is scanned once, not once
     # per form of the key, and copied only if it holds one.
     for needle in needles:
@@ -427,6 +456,7 @@ async def exchange(
     connect_seconds: float,
     max_bytes: int,
     verify_tls: bool = True,
+    redaction: Redaction | None = None,
 ) -> _RawResponse:
     """Send ``request`` once; its status, headers and body (a 200's up to ``max_bytes``
     decoded bytes, else :class:`ResponseFormatError`).
@@ -434,9 +464,12 @@ async def exchange(
     Connection failures, resets and bodies cut short raise :class:`TransportError`;
     no complete answer within ``total_seconds`` raises :class:`RequestTimeoutError`
     (``connect_seconds`` bounds the connection alone).
-    Redirects are not followed (the status comes back as it is).
+    Redirects are not followed (the status comes back as it is). ``redaction`` is
+    the request's credential sifted once (built from the request when not given).
     """
-    secrets = _secrets(request)
+    if redaction is None:
+        redaction = Redaction(_secrets(request))
+    secrets = redaction.secrets
     headers = dict(request.headers)
     if "accept-encoding" not in map(str.lower, headers):
         headers["Accept-Encoding"] = _ACCEPT_ENCODING
@@ -454,11 +487,20 @@ async def exchange(
             auto_decompress=False,
         ) as response:
             status = response.status
-            if status == 200:
-                body = await _read_body(response, max_bytes, cut=False)
-            else:
+            declared = response.content_length
+            if status != 200:
                 body = await _error_excerpt(response)
-            return _without_secrets(status, response.headers, body, secrets)
+            elif (
+                declared is not None
+                and declared <= max_bytes
+                and "Content-Encoding" not in response.headers
+            ):
+                # Identity and known within the cap: one read, which aiohttp stops at
+                # Content-Length (what _read_body does too, past a coroutine and a lookup).
+                body = await response.read()
+            else:
+                body = await _read_body(response, max_bytes, cut=False)
+            return _without_secrets(status, response.headers, body, redaction)
     except TimeoutError:
         failure = RequestTimeoutError(
             f"no complete answer from {_host(request)} within {total_seconds:.1f} s"

@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 import pytest
 
-from benchmarks import redis_hit
+from benchmarks import loop_stall, redis_hit
 from benchmarks.__main__ import PLANS, chart_path, render_again
 from benchmarks._contenders import client_options, sdk_arguments
 from benchmarks._documents import PAGE_50, fan_out_queries, mixed_document
@@ -89,7 +89,7 @@ EXPECTED_ROWS: dict[int, list[str]] = {
         "RSS after 2,000 queries, max_entries=200",
         "RSS after 2,000 queries, max_entries=100",
     ],
-    8: ["parsed on the loop (threshold off)", "parsed off the loop above 64 KiB"],
+    8: ["parsed on the loop (threshold off)", loop_stall.OFF_LOOP_ROW],
 }
 
 

@@ -222,3 +222,13 @@ async def test_the_client_sends_a_bounded_number_of_requests_during_an_outage() 
             fake.chaos(0)
             page = await client.get(source="artificial-analysis")
     assert page.items
+
+
+def test_a_first_attempt_success_deposits_what_an_unspent_account_would() -> None:
+    """succeeded_at_once refills as much as on_success of an account that spent nothing."""
+    direct, through_account = RetryBudget(capacity=20), RetryBudget(capacity=20)
+    for budget in (direct, through_account):
+        assert budget.account().can_retry(OUTAGE)  # 5 tokens out: room for a refill
+    direct.succeeded_at_once()
+    through_account.account().on_success()
+    assert direct.tokens == through_account.tokens == 16

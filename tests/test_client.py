@@ -672,6 +672,16 @@ def test_wrong_kinds_of_option_are_refused_at_construction(
     assert "s3cret" not in str(caught.value)
 
 
+async def test_a_bad_question_is_raised_where_the_call_is_awaited(fake: FakeOpenRouter) -> None:
+    """get(...) with a bad query returns a coroutine that raises when awaited, not before."""
+    async with make_client(fake) as client:
+        pending = client.get(max_results=0)
+        task = asyncio.ensure_future(pending)
+        with pytest.raises(InvalidQueryError, match="max_results"):
+            await task
+    assert fake.requests == []
+
+
 async def test_per_call_values_are_invalid_query_errors(fake: FakeOpenRouter) -> None:
     """max_age, refresh and a misspelt parameter are refused per call, before any request."""
     async with make_client(fake) as client:

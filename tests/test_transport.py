@@ -315,16 +315,21 @@ async def test_a_large_body_is_parsed_off_the_event_loop(page_body: bytes) -> No
     assert threads[1] is threading.main_thread()
 
 
-async def test_the_default_threshold_sends_a_full_page_off_the_loop() -> None:
-    """The fake's unfiltered page is larger than the default threshold, and under the cap."""
-    body = orjson.dumps(FakeOpenRouter(seed=5).payload({}))
-    assert transport._OFF_LOOP_BYTES < len(body) < transport.DEFAULT_MAX_RESPONSE_BYTES
+async def test_the_default_threshold_keeps_the_catalogue_on_the_loop_and_more_off_it() -> None:
+    """The fake's unfiltered page is parsed on the loop; a body past the threshold is not."""
+    whole = orjson.dumps(FakeOpenRouter(seed=5).payload({}))
+    # Trailing white space is valid JSON: the same page, grown past the threshold.
+    grown = whole + b" " * transport._OFF_LOOP_BYTES
+    assert len(whole) <= transport._OFF_LOOP_BYTES < len(grown)
+    assert len(grown) < transport.DEFAULT_MAX_RESPONSE_BYTES
     threads: list[threading.Thread] = []
-    response = transport._RawResponse(status=200, headers={}, body=body)
-    await transport.read_page(
-        response, query=Query(), fetched_at=NOW, reader=_threaded_reader(threads)
-    )
-    assert threads[0] is not threading.main_thread()
+    for body in (whole, grown):
+        response = transport._RawResponse(status=200, headers={}, body=body)
+        await transport.read_page(
+            response, query=Query(), fetched_at=NOW, reader=_threaded_reader(threads)
+        )
+    assert threads[0] is threading.main_thread()
+    assert threads[1] is not threading.main_thread()
 
 
 async def test_a_parse_error_carries_no_chain_and_no_parser_frames() -> None:

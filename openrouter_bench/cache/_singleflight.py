@@ -65,7 +65,27 @@ class SingleFlight(Generic[_T]):
     async def run(self, key: Hashable, work: Callable[[], Awaitable[_T]]) -> tuple[_T, bool]:
         """The outcome of ``work()`` for ``key``, and whether this call joined another's.
 
-        ``work`` is only called when no task for ``key`` is running.
+        ``work`` is only called when no task for ``key`` is running. A caller on
+        a hot path may take the three steps itself (:meth:`join`, await the
+        waiter, :meth:`outcome`; :meth:`leave` if cancelled) and save a coroutine.
+        """
+        flight, waiter, joined = self.join(key, work)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            self.leave(key, flight)
+            raise
+        return self.outcome(flight), joined
+
+    def join(
+        self, key: Hashable, work: Callable[[], Awaitable[_T]]
+    ) -> tuple[_Flight[_T], asyncio.Future[None], bool]:
+        """Join the flight of ``key`` (starting it with ``work`` if none runs).
+
+        Returns the flight, this caller's waiter (resolved when the work ends)
+        and whether the flight was another caller's. A caller whose wait is
+        cancelled must call :meth:`leave`; once the waiter is done,
+        :meth:`outcome` gives the result or raises this caller's copy of the error.
         """
         loop = asyncio.get_running_loop()
         flight = self._flights.get(key)
@@ -76,19 +96,25 @@ class SingleFlight(Generic[_T]):
         waiter: asyncio.Future[None] = loop.create_future()
         flight.waiters.append(waiter)
         flight.live += 1
-        try:
-            await waiter
-        except asyncio.CancelledError:
-            # This caller was cancelled, or the work was (then every waiter already is).
-            flight.live -= 1
-            task = flight.task
-            if flight.live == 0 and task is not None and not task.done():
-                self._forget(key, flight)
-                task.cancel()
-            raise
+        return flight, waiter, joined
+
+    def leave(self, key: Hashable, flight: _Flight[_T]) -> None:
+        """A caller's wait was cancelled (by its caller, or with the work): it leaves.
+
+        The last caller to leave cancels the work: nobody wants its result.
+        """
+        flight.live -= 1
+        task = flight.task
+        if flight.live == 0 and task is not None and not task.done():
+            self._forget(key, flight)
+            task.cancel()
+
+    @staticmethod
+    def outcome(flight: _Flight[_T]) -> _T:
+        """The work's result, or a private copy of its error, once the caller's waiter is done."""
         error = flight.error
         if error is None:
-            return flight.result, joined
+            return flight.result
         raise _private_copy(error)
 
     async def cancel_all(self) -> None:

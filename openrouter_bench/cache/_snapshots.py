@@ -230,21 +230,21 @@ class SnapshotCache:
                     self._on_event(query, "hit")
                 return pointer.page
         until = None if deadline is None else asyncio.get_running_loop().time() + deadline
-        return await self._get(query, fetch, max_age, refresh, until)
-
-    async def _get(
-        self,
-        query: Query,
-        fetch: Callable[[], Awaitable[Page]],
-        max_age: float | None,
-        refresh: bool,
-        until: float | None,
-    ) -> Page:
         # Identical concurrent calls share the backend reads as well as the fetch:
         # a burst of 100 gets costs one pointer read, not 100 connections' worth.
-        (page, source), joined = await self._flights.run(
-            (query, max_age, refresh), lambda: self._load(query, fetch, max_age, refresh, until)
+        # (Here rather than in a coroutine of its own: each caller of a burst pays for it.)
+        # The flight joined by hand (SingleFlight.run's steps): one coroutine less per caller.
+        flights = self._flights
+        key = (query, max_age, refresh)
+        flight, waiter, joined = flights.join(
+            key, lambda: self._load(query, fetch, max_age, refresh, until)
         )
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            flights.leave(key, flight)
+            raise
+        page, source = flights.outcome(flight)
         outcome: CacheOutcome
         if source is PageSource.CACHE:
             self._hits += 1
