@@ -16,6 +16,12 @@ As bytes it is ``{"format": 2, "kind": "history", "key": query.key,
 that far. Like every stored value it is untrusted: one that fails a check
 raises :class:`~openrouter_bench.cache._codec.UnreadableEntry` and the
 history reads as starting again from the pointer's snapshot.
+
+With ``CachePolicy.history_store_bytes`` set, a store that can count its
+own sizes (SQLite) also bounds the kept pages of every query together:
+:func:`store_evictions` picks which go, the oldest ``as_of`` first across
+queries and never a query's newest. An index may then name a page the store
+dropped; the history leaves it out, as any page that is gone.
 """
 
 from __future__ import annotations
@@ -30,7 +36,14 @@ from openrouter_bench.cache._lru import footprint
 from openrouter_bench.models import Page
 from openrouter_bench.query import Query
 
-__all__ = ["MAX_INDEX_BYTES", "HistoryIndex", "pack_index", "unpack_index", "weight_of"]
+__all__ = [
+    "MAX_INDEX_BYTES",
+    "HistoryIndex",
+    "pack_index",
+    "store_evictions",
+    "unpack_index",
+    "weight_of",
+]
 
 #: The largest stored index decoded at all (the pointer's cap: 1,000 snapshots fit in it).
 MAX_INDEX_BYTES: Final = 64 * 1024
@@ -113,3 +126,41 @@ def unpack_index(raw: object, query: Query, *, count: int) -> HistoryIndex:
             raise UnreadableEntry(f"a history index entry that does not read: {_shown(entry)}")
         snapshots.setdefault(_as_of(entry[0]), _weight(entry[1]))
     return HistoryIndex(tuple(snapshots.items()))
+
+
+def store_evictions(
+    pages: list[tuple[object, object]], prefix: str, max_bytes: int, spared: frozenset[str]
+) -> list[str]:
+    """The keys to delete so the kept ``pages`` weigh at most ``max_bytes``, oldest first.
+
+    ``pages`` are ``(key, stored bytes)`` of every kept page under ``prefix``
+    (``{namespace}:v{format}:page:``), as the store reads them: untrusted. A key is
+    ``prefix + query.key + ":" + as_of`` (a query's key is URL-encoded: it holds no
+    ``:``); the latest ``as_of`` of each query is its newest snapshot and is never
+    picked, nor a key in ``spared`` (the pages being written). A key not laid out
+    so, or an ``as_of`` that sorts before every real one, goes first; a size that is
+    not a whole number of bytes counts as 0 (it cannot be what the store holds).
+    """
+    sized: list[tuple[str, str, str, int]] = []
+    newest: dict[str, str] = {}
+    for key, size in pages:
+        if not isinstance(key, str) or not key.startswith(prefix):
+            continue
+        weight = size if type(size) is int and size > 0 else 0
+        query, colon, as_of = key[len(prefix) :].partition(":")
+        if colon and as_of and query:
+            if as_of > newest.get(query, ""):
+                newest[query] = as_of
+        else:
+            query, as_of = "", ""
+        sized.append((as_of, key, query, weight))
+    total = sum(entry[3] for entry in sized)
+    evicted: list[str] = []
+    for as_of, key, query, weight in sorted(sized):
+        if total <= max_bytes:
+            break
+        if key in spared or (query and newest.get(query) == as_of):
+            continue
+        evicted.append(key)
+        total -= weight
+    return evicted

@@ -59,6 +59,16 @@ class CachePolicy:
       A snapshot weighs what the memory backend weighs it at (about twice its body).
       The memory backend may still evict kept snapshots to stay within ``max_bytes``, and
       memcached evicts what it needs room for: there history is kept as far as they can.
+    - ``history_store_bytes``: 0 (the default): no bound but the per-query ones. Above 0,
+      with ``history_bytes`` set, on a backend that can count its own sizes (SQLite): the
+      kept snapshots of **every query together** stay within this many bytes, counted as
+      the store holds them (a snapshot's stored JSON, about its response body, so about
+      half its ``history_bytes`` weight). Past it, the oldest ``as_of`` go first, whatever
+      their query, and a query's newest snapshot never. Checked in the same write as each
+      new snapshot; hits are untouched. The file stays near this size plus its pointers,
+      indexes and SQLite's own overhead. Other backends have their own bound (memory:
+      ``max_bytes``; memcached: its memory; Redis: its ``maxmemory`` with an ``allkeys-*``
+      policy, as kept pages have no TTL) and ignore it: there ``history_bytes`` is per query.
     - ``max_entries``: bound of the in-memory backend (pages and pointers).
     - ``max_bytes``: what the in-memory backend's entries may weigh together
       (64 MiB by default: a page weighs about twice its body, see
@@ -84,6 +94,7 @@ class CachePolicy:
     )
     history: int = attrs.field(default=2, validator=_count_to(1_000))
     history_bytes: int = attrs.field(default=0, validator=_bytes_or_zero)
+    history_store_bytes: int = attrs.field(default=0, validator=_bytes_or_zero)
     max_entries: int = attrs.field(default=10_000, validator=_count_to(100_000_000))
     max_bytes: int = attrs.field(default=DEFAULT_MAX_BYTES, validator=_count_to(2**40))
     near_bytes: int = attrs.field(default=DEFAULT_NEAR_BYTES, validator=_bytes_or_zero)

@@ -20,15 +20,18 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 from aiocache.base import BaseCache
 
 from openrouter_bench.cache._codec import BytesSerializer
 
-__all__ = ["SQLiteCache"]
+__all__ = ["SQLiteCache", "StoreBound"]
 
 _T = TypeVar("_T")
+
+#: ``(prefix, max_bytes, choose)``: see :meth:`SQLiteCache.write_and_bound`.
+StoreBound: TypeAlias = tuple[str, int, Callable[[list[tuple[Any, Any]]], list[str]]]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -149,20 +152,54 @@ class SQLiteCache(BaseCache):  # type: ignore[misc]  # aiocache ships no type hi
         return value
 
     def _db_set(self, pairs: list[tuple[str, Any]], ttl: float | None) -> None:
-        deadline = self._deadline(ttl)
+        self._db_write([(key, value, ttl) for key, value in pairs], [], None)
+
+    def _db_write(
+        self,
+        rows: list[tuple[str, Any, float | None]],
+        deleted: list[str],
+        bound: StoreBound | None,
+    ) -> int:
         db = self._db()
+        evicted = 0
         with db:
             db.execute("BEGIN IMMEDIATE")
             db.executemany(
                 "INSERT OR REPLACE INTO entries (key, value, expires_at) VALUES (?, ?, ?)",
-                [(key, value, deadline) for key, value in pairs],
+                [(key, value, self._deadline(ttl)) for key, value, ttl in rows],
             )
+            db.executemany("DELETE FROM entries WHERE key = ?", [(key,) for key in deleted])
+            if bound is not None:
+                evicted = self._db_bound(db, *bound)
         self._writes += 1
         if self._writes % _SWEEP_EVERY == 0:
             db.execute(
                 "DELETE FROM entries WHERE expires_at IS NOT NULL AND expires_at <= ?",
                 (self._clock(),),
             )
+        return evicted
+
+    @staticmethod
+    def _db_bound(
+        db: sqlite3.Connection,
+        prefix: str,
+        max_bytes: int,
+        choose: Callable[[list[tuple[Any, Any]]], list[str]],
+    ) -> int:
+        # The keys under prefix are one range of the primary key, and length() of a BLOB
+        # reads its size from the row's header (no page body is read): a cheap sum.
+        # Only a store over the bound lists its rows.
+        span = (prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1))
+        where = "WHERE key >= ? AND key < ? AND expires_at IS NULL"
+        (total,) = db.execute(
+            f"SELECT coalesce(sum(length(value)), 0) FROM entries {where}", span
+        ).fetchone()
+        if not isinstance(total, int) or total <= max_bytes:
+            return 0
+        rows = db.execute(f"SELECT key, length(value) FROM entries {where}", span).fetchall()
+        evicted = choose(rows)
+        db.executemany("DELETE FROM entries WHERE key = ?", [(key,) for key in evicted])
+        return len(evicted)
 
     def _db_add(self, key: str, value: Any, ttl: float | None) -> bool:
         db = self._db()
@@ -257,6 +294,23 @@ class SQLiteCache(BaseCache):  # type: ignore[misc]  # aiocache ships no type hi
         whole one without loading it. ``key`` is taken as it is (no namespace).
         """
         return await self._run(self._db_get_head, key, limit)
+
+    async def write_and_bound(
+        self,
+        rows: list[tuple[str, Any, float | None]],
+        deleted: list[str],
+        bound: StoreBound | None = None,
+    ) -> int:
+        """Write ``rows`` (key, value, ttl), delete ``deleted``, then hold the store to ``bound``.
+
+        One trip to the worker thread, one transaction. ``bound`` is ``(prefix,
+        max_bytes, choose)``: when the values without an expiry under ``prefix``
+        weigh more than ``max_bytes`` (their stored lengths), ``choose`` is given
+        their ``(key, length)`` rows and names the keys to delete (it runs on that
+        thread: a pure function). Keys are taken as they are (no namespace); the
+        number of keys the bound deleted is returned.
+        """
+        return await self._run(self._db_write, rows, deleted, bound)
 
     async def get_head_and_named(
         self, key: str, limit: int, named: Callable[[Any], str | None]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,7 @@ from openrouter_bench.cache._kept import (
     MAX_INDEX_BYTES,
     HistoryIndex,
     pack_index,
+    store_evictions,
     unpack_index,
     weight_of,
 )
@@ -251,3 +253,125 @@ async def test_an_index_that_could_not_be_read_is_not_overwritten(clock: Clock) 
     assert await listed(cache) == [as_of(2), as_of(1), as_of(0)]
     await store_snapshots(cache, clock, 5)
     assert await listed(cache) == [as_of(n) for n in range(4, -1, -1)]
+
+
+def test_the_store_drops_the_oldest_across_queries_and_spares_each_newest() -> None:
+    """Over the store's bound the oldest as_of go first, whatever the query; no query's newest."""
+    prefix = "ns:v2:page:"
+    pages: list[tuple[object, object]] = [
+        (f"{prefix}q={q}:{as_of(n)}", 100) for q in "abc" for n in range(4)
+    ]
+    evicted = store_evictions(pages, prefix, 700, frozenset())
+    # 1,200 bytes: the five oldest go, the day-0 ones of every query first.
+    assert evicted[:3] == [f"{prefix}q={q}:{as_of(0)}" for q in "abc"]
+    assert len(evicted) == 5
+    assert all(not key.endswith(as_of(3)) for key in evicted)
+    # A bound below the newest pages keeps them (and the pages being written) whatever they weigh.
+    spared = frozenset({f"{prefix}q=a:{as_of(2)}"})
+    kept = set(key for key, _ in pages) - set(store_evictions(pages, prefix, 1, spared))
+    assert kept == {f"{prefix}q={q}:{as_of(3)}" for q in "abc"} | spared
+
+
+def test_odd_keys_and_sizes_in_the_store_go_first_and_never_raise() -> None:
+    """Keys not laid out as pages go first; sizes that are not byte counts count as nothing."""
+    prefix = "ns:v2:page:"
+    good = [(f"{prefix}q=a:{as_of(n)}", 100) for n in range(3)]
+    odd: list[tuple[object, object]] = [
+        (f"{prefix}no-as-of", 100),
+        (f"{prefix}:{as_of(9)}", 100),
+        (b"ns:v2:page:bytes", 100),
+        (7, 100),
+        ("another:v2:page:q=a:" + as_of(0), 100),
+    ]
+    sizes: list[tuple[object, object]] = [
+        (f"{prefix}q=b:{as_of(0)}", None),
+        (f"{prefix}q=b:{as_of(1)}", -5),
+        (f"{prefix}q=b:{as_of(2)}", "many"),
+        (f"{prefix}q=b:{as_of(3)}", 1.5),
+    ]
+    evicted = store_evictions([*odd, *sizes, *good], prefix, 150, frozenset())
+    assert evicted[:2] == [f"{prefix}:{as_of(9)}", f"{prefix}no-as-of"]
+    # Then the day-0 and day-1 pages (b's weigh nothing but go in as_of order), never a newest.
+    assert evicted[2:] == [
+        f"{prefix}q=a:{as_of(0)}",
+        f"{prefix}q=b:{as_of(0)}",
+        f"{prefix}q=a:{as_of(1)}",
+    ]
+
+
+STORE_QUERIES: Final = tuple(Query(source="artificial-analysis", max_results=n) for n in range(1, 9))
+
+
+def kept_page_bytes(path: Path) -> dict[str, int]:
+    """Every kept page's key in the SQLite file and its stored length (as the store counts it)."""
+    with sqlite3.connect(path) as db:
+        rows = db.execute(
+            "SELECT key, length(value) FROM entries WHERE key LIKE '%:page:%' "
+            "AND expires_at IS NULL"
+        ).fetchall()
+    return dict(rows)
+
+
+async def fill_store(cache: SnapshotCache, clock: Clock, snapshots: int) -> None:
+    """``snapshots`` new snapshots of each of STORE_QUERIES, a day apart, queries interleaved."""
+    upstream = Upstream(clock)
+    for n in range(snapshots):
+        upstream.as_of = as_of(n)
+        for query in STORE_QUERIES:
+            await cache.get(query, upstream.fetcher(query), refresh=True)
+        clock.advance(86400)
+
+
+@pytest.mark.parametrize("spec", ["sqlite"], indirect=True)
+async def test_the_sqlite_store_holds_every_query_to_its_bound(
+    kept_cache: KeptCache, clock: Clock, spec: str
+) -> None:
+    """8 queries x 6 snapshots, each query under its bound: the store keeps the newest within it."""
+    path = Path(spec.removeprefix("sqlite:///"))
+    unbounded = kept_cache()
+    await fill_store(unbounded, clock, 1)
+    page = max(kept_page_bytes(path).values())
+    await unbounded.clear()
+    bound = 20 * page
+    cache = kept_cache(history_store_bytes=bound)
+    await fill_store(cache, clock, 6)
+    kept = kept_page_bytes(path)
+    assert sum(kept.values()) <= bound
+    assert len(kept) == 20  # of 48 written
+    for query in STORE_QUERIES:
+        # Each query keeps its newest, and what the store dropped is the oldest of all.
+        shown = [as_of_text(page.as_of) for page in await cache.history(query)]
+        assert shown[0] == as_of(5)
+        assert shown == sorted(shown, reverse=True)
+        assert min(shown) >= as_of(3)
+    assert cache.stats.backend_errors == 0
+    assert "MiB in the store" in await cache.describe()
+
+
+@pytest.mark.parametrize("spec", ["sqlite"], indirect=True)
+async def test_poisoned_sizes_and_keys_in_the_store_are_dropped_not_raised(
+    kept_cache: KeptCache, clock: Clock, spec: str
+) -> None:
+    """A text, a number, an odd key and a huge blob planted among the kept pages: no error."""
+    path = Path(spec.removeprefix("sqlite:///"))
+    cache = kept_cache(history_store_bytes=16 * 1024)
+    await fill_store(cache, clock, 1)
+    prefix = EntryKeys(cache.namespace).prefix + "page:"
+    first, second, third = (query.key for query in STORE_QUERIES[:3])
+    planted = {
+        f"{prefix}{first}:{as_of(-1)}": "x" * 1000,  # text, not bytes
+        f"{prefix}{second}:{as_of(-1)}": 12345,  # a number
+        f"{prefix}no-as-of": b"\x00" * 1000,  # not laid out as a page
+        f"{prefix}{third}:{as_of(-2)}": b"\xff" * 2 * 1024 * 1024,  # over the bound alone
+    }
+    with sqlite3.connect(path) as db:
+        db.executemany(
+            "INSERT INTO entries (key, value, expires_at) VALUES (?, ?, NULL)", planted.items()
+        )
+    await fill_store(cache, clock, 3)
+    kept = kept_page_bytes(path)
+    assert not set(planted) & set(kept)
+    assert sum(kept.values()) <= 16 * 1024
+    assert cache.stats.backend_errors == 0
+    for query in STORE_QUERIES:
+        assert (await cache.history(query))[0].items
