@@ -788,18 +788,13 @@ class SQLiteEntries(ByteEntries):
         if self.store_bytes and self.page_retain is None and refused is None:
             prefix = name(self.keys.prefix + "page:")
             spared = frozenset({rows[0][0]})
-            bound = (
-                prefix,
-                self.store_bytes,
-                functools.partial(
-                    store_evictions, prefix=prefix, max_bytes=self.store_bytes, spared=spared
-                ),
-            )
+            choose = functools.partial(store_evictions, prefix=prefix, spared=spared)
+            bound = (prefix, self.store_bytes, choose)
         deleted = [name(self.keys.page(query, old)) for old in dropped]
         evicted = await backend.write_and_bound(rows, deleted, bound)
         if evicted:
             self.logger.debug(
-                "snapshot cache: %d kept snapshots dropped to stay within %d bytes in the store",
+                "snapshot cache: %d kept snapshots dropped to hold the store to %d bytes",
                 evicted,
                 self.store_bytes,
             )

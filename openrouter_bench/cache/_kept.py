@@ -18,9 +18,9 @@ raises :class:`~openrouter_bench.cache._codec.UnreadableEntry` and the
 history reads as starting again from the pointer's snapshot.
 
 With ``CachePolicy.history_store_bytes`` set, a store that can count its
-own sizes (SQLite) also bounds the kept pages of every query together:
-:func:`store_evictions` picks which go, the oldest ``as_of`` first across
-queries and never a query's newest. An index may then name a page the store
+own size (SQLite) is held to it as a whole: :func:`store_evictions` orders
+the kept pages that may go, the oldest ``as_of`` first across queries and
+never a query's newest. An index may then name a page the store
 dropped; the history leaves it out, as any page that is gone.
 """
 
@@ -128,39 +128,26 @@ def unpack_index(raw: object, query: Query, *, count: int) -> HistoryIndex:
     return HistoryIndex(tuple(snapshots.items()))
 
 
-def store_evictions(
-    pages: list[tuple[object, object]], prefix: str, max_bytes: int, spared: frozenset[str]
-) -> list[str]:
-    """The keys to delete so the kept ``pages`` weigh at most ``max_bytes``, oldest first.
+def store_evictions(keys: list[object], prefix: str, spared: frozenset[str]) -> list[str]:
+    """Which of the kept pages' ``keys`` may go to make room in the store, oldest first.
 
-    ``pages`` are ``(key, stored bytes)`` of every kept page under ``prefix``
-    (``{namespace}:v{format}:page:``), as the store reads them: untrusted. A key is
-    ``prefix + query.key + ":" + as_of`` (a query's key is URL-encoded: it holds no
-    ``:``); the latest ``as_of`` of each query is its newest snapshot and is never
-    picked, nor a key in ``spared`` (the pages being written). A key not laid out
-    so, or an ``as_of`` that sorts before every real one, goes first; a size that is
-    not a whole number of bytes counts as 0 (it cannot be what the store holds).
+    ``keys`` are every page key under ``prefix`` (``{namespace}:v{format}:page:``),
+    as the store lists them: untrusted. A key is ``prefix + query.key + ":" + as_of``
+    (a query's key is URL-encoded: it holds no ``:``); the latest ``as_of`` of each
+    query is its newest snapshot and is never named, nor a key in ``spared`` (the
+    pages being written). A key not laid out so goes first, then the oldest ``as_of``
+    whatever its query.
     """
-    sized: list[tuple[str, str, str, int]] = []
+    listed: list[tuple[str, str, str]] = []
     newest: dict[str, str] = {}
-    for key, size in pages:
-        if not isinstance(key, str) or not key.startswith(prefix):
+    for key in keys:
+        if not isinstance(key, str) or not key.startswith(prefix) or key in spared:
             continue
-        weight = size if type(size) is int and size > 0 else 0
         query, colon, as_of = key[len(prefix) :].partition(":")
         if colon and as_of and query:
             if as_of > newest.get(query, ""):
                 newest[query] = as_of
         else:
             query, as_of = "", ""
-        sized.append((as_of, key, query, weight))
-    total = sum(entry[3] for entry in sized)
-    evicted: list[str] = []
-    for as_of, key, query, weight in sorted(sized):
-        if total <= max_bytes:
-            break
-        if key in spared or (query and newest.get(query) == as_of):
-            continue
-        evicted.append(key)
-        total -= weight
-    return evicted
+        listed.append((as_of, key, query))
+    return [key for as_of, key, query in sorted(listed) if not query or newest[query] != as_of]

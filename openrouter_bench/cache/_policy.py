@@ -60,15 +60,15 @@ class CachePolicy:
       The memory backend may still evict kept snapshots to stay within ``max_bytes``, and
       memcached evicts what it needs room for: there history is kept as far as they can.
     - ``history_store_bytes``: 0 (the default): no bound but the per-query ones. Above 0,
-      with ``history_bytes`` set, on a backend that can count its own sizes (SQLite): the
-      kept snapshots of **every query together** stay within this many bytes, counted as
-      the store holds them (a snapshot's stored JSON, about its response body, so about
-      half its ``history_bytes`` weight). Past it, the oldest ``as_of`` go first, whatever
-      their query, and a query's newest snapshot never. Checked in the same write as each
-      new snapshot; hits are untouched. The file stays near this size plus its pointers,
-      indexes and SQLite's own overhead. Other backends have their own bound (memory:
-      ``max_bytes``; memcached: its memory; Redis: its ``maxmemory`` with an ``allkeys-*``
-      policy, as kept pages have no TTL) and ignore it: there ``history_bytes`` is per query.
+      with ``history_bytes`` set, on a backend that can count its own size (SQLite): the
+      **store as a whole** (the file's pages in use: every query's snapshots, pointers and
+      indexes, and SQLite's own layout) is held to this many bytes. Past it, kept snapshots
+      go, the oldest ``as_of`` first whatever their query and a query's newest never, until
+      the file holds seven eighths of it. Checked in the same write as each new snapshot,
+      from the file's header (no row is read while under it); hits are untouched. The
+      file's write-ahead log (a few MiB between checkpoints) comes on top. Other backends
+      have their own bound and ignore it (memory: ``max_bytes``; memcached: its memory;
+      Redis: its ``maxmemory`` with an ``allkeys-*`` policy, as kept pages have no TTL).
     - ``max_entries``: bound of the in-memory backend (pages and pointers).
     - ``max_bytes``: what the in-memory backend's entries may weigh together
       (64 MiB by default: a page weighs about twice its body, see

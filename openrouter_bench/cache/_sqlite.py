@@ -31,7 +31,7 @@ __all__ = ["SQLiteCache", "StoreBound"]
 _T = TypeVar("_T")
 
 #: ``(prefix, max_bytes, choose)``: see :meth:`SQLiteCache.write_and_bound`.
-StoreBound: TypeAlias = tuple[str, int, Callable[[list[tuple[Any, Any]]], list[str]]]
+StoreBound: TypeAlias = tuple[str, int, Callable[[list[object]], list[str]]]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS entries (
 """
 
 # Expired rows are only skipped on read; every so many writes they are swept.
+_KEYS_IN_SPAN = "SELECT key FROM entries WHERE key >= ? AND key < ?"
 _SWEEP_EVERY = 256
 
 
@@ -180,26 +181,35 @@ class SQLiteCache(BaseCache):  # type: ignore[misc]  # aiocache ships no type hi
         return evicted
 
     @staticmethod
+    def _db_used(db: sqlite3.Connection) -> int:
+        # What the file's pages in use hold, read from its header: no row is read.
+        (pages,) = db.execute("PRAGMA page_count").fetchone()
+        (free,) = db.execute("PRAGMA freelist_count").fetchone()
+        (size,) = db.execute("PRAGMA page_size").fetchone()
+        return int((pages - free) * size)
+
     def _db_bound(
+        self,
         db: sqlite3.Connection,
         prefix: str,
         max_bytes: int,
-        choose: Callable[[list[tuple[Any, Any]]], list[str]],
+        choose: Callable[[list[object]], list[str]],
     ) -> int:
-        # The keys under prefix are one range of the primary key, and length() of a BLOB
-        # reads its size from the row's header (no page body is read): a cheap sum.
-        # Only a store over the bound lists its rows.
-        span = (prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1))
-        where = "WHERE key >= ? AND key < ? AND expires_at IS NULL"
-        (total,) = db.execute(
-            f"SELECT coalesce(sum(length(value)), 0) FROM entries {where}", span
-        ).fetchone()
-        if not isinstance(total, int) or total <= max_bytes:
+        if self._db_used(db) <= max_bytes:
             return 0
-        rows = db.execute(f"SELECT key, length(value) FROM entries {where}", span).fetchall()
-        evicted = choose(rows)
-        db.executemany("DELETE FROM entries WHERE key = ?", [(key,) for key in evicted])
-        return len(evicted)
+        # Over: down to seven eighths, so the next writes neither list nor delete. The
+        # keys under prefix are one range of the primary key, and a key is read from
+        # its row's first page (no page body is read).
+        target = max_bytes - max_bytes // 8
+        span = (prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1))
+        keys = [key for (key,) in db.execute(_KEYS_IN_SPAN, span)]
+        evicted = 0
+        for key in choose(keys):
+            db.execute("DELETE FROM entries WHERE key = ?", (key,))
+            evicted += 1
+            if self._db_used(db) <= target:
+                break
+        return evicted
 
     def _db_add(self, key: str, value: Any, ttl: float | None) -> bool:
         db = self._db()
@@ -301,14 +311,15 @@ class SQLiteCache(BaseCache):  # type: ignore[misc]  # aiocache ships no type hi
         deleted: list[str],
         bound: StoreBound | None = None,
     ) -> int:
-        """Write ``rows`` (key, value, ttl), delete ``deleted``, then hold the store to ``bound``.
+        """Write ``rows`` (key, value, ttl), delete ``deleted``, then hold the file to ``bound``.
 
         One trip to the worker thread, one transaction. ``bound`` is ``(prefix,
-        max_bytes, choose)``: when the values without an expiry under ``prefix``
-        weigh more than ``max_bytes`` (their stored lengths), ``choose`` is given
-        their ``(key, length)`` rows and names the keys to delete (it runs on that
-        thread: a pure function). Keys are taken as they are (no namespace); the
-        number of keys the bound deleted is returned.
+        max_bytes, choose)``: when the file's pages in use hold more than
+        ``max_bytes``, ``choose`` is given every key under ``prefix`` and orders the
+        ones that may go (it runs on that thread: a pure function); they are
+        deleted in that order until the file holds at most seven eighths of
+        ``max_bytes``, or none is left. Keys are taken as they are (no namespace);
+        the number of keys deleted is returned.
         """
         return await self._run(self._db_write, rows, deleted, bound)
 

@@ -26,6 +26,7 @@ from openrouter_bench.cache._kept import (
     weight_of,
 )
 from openrouter_bench.cache._keys import EntryKeys
+from openrouter_bench.cache._sqlite import SQLiteCache
 from openrouter_bench.errors import ConfigurationError
 from openrouter_bench.query import Query
 from tests._cache_fixtures import Clock, Upstream, make_page
@@ -256,60 +257,52 @@ async def test_an_index_that_could_not_be_read_is_not_overwritten(clock: Clock) 
 
 
 def test_the_store_drops_the_oldest_across_queries_and_spares_each_newest() -> None:
-    """Over the store's bound the oldest as_of go first, whatever the query; no query's newest."""
+    """The pages that may go are ordered oldest as_of first, whatever the query; no newest."""
     prefix = "ns:v2:page:"
-    pages: list[tuple[object, object]] = [
-        (f"{prefix}q={q}:{as_of(n)}", 100) for q in "abc" for n in range(4)
-    ]
-    evicted = store_evictions(pages, prefix, 700, frozenset())
-    # 1,200 bytes: the five oldest go, the day-0 ones of every query first.
-    assert evicted[:3] == [f"{prefix}q={q}:{as_of(0)}" for q in "abc"]
-    assert len(evicted) == 5
-    assert all(not key.endswith(as_of(3)) for key in evicted)
-    # A bound below the newest pages keeps them (and the pages being written) whatever they weigh.
+    keys: list[object] = [f"{prefix}q={q}:{as_of(n)}" for q in "abc" for n in (3, 1, 0, 2)]
     spared = frozenset({f"{prefix}q=a:{as_of(2)}"})
-    kept = set(key for key, _ in pages) - set(store_evictions(pages, prefix, 1, spared))
-    assert kept == {f"{prefix}q={q}:{as_of(3)}" for q in "abc"} | spared
+    assert store_evictions(keys, prefix, spared) == [
+        *(f"{prefix}q={q}:{as_of(0)}" for q in "abc"),
+        *(f"{prefix}q={q}:{as_of(1)}" for q in "abc"),
+        *(f"{prefix}q={q}:{as_of(2)}" for q in "bc"),
+    ]
 
 
-def test_odd_keys_and_sizes_in_the_store_go_first_and_never_raise() -> None:
-    """Keys not laid out as pages go first; sizes that are not byte counts count as nothing."""
+def test_odd_keys_in_the_store_go_first_and_never_raise() -> None:
+    """Keys not laid out as pages go before any real page; foreign and non-text keys are left."""
     prefix = "ns:v2:page:"
-    good = [(f"{prefix}q=a:{as_of(n)}", 100) for n in range(3)]
-    odd: list[tuple[object, object]] = [
-        (f"{prefix}no-as-of", 100),
-        (f"{prefix}:{as_of(9)}", 100),
-        (b"ns:v2:page:bytes", 100),
-        (7, 100),
-        ("another:v2:page:q=a:" + as_of(0), 100),
+    odd: list[object] = [
+        f"{prefix}no-as-of",
+        f"{prefix}:{as_of(9)}",
+        f"{prefix}q=a:",
+        b"ns:v2:page:bytes",
+        7,
+        None,
+        "another:v2:page:q=a:" + as_of(0),
     ]
-    sizes: list[tuple[object, object]] = [
-        (f"{prefix}q=b:{as_of(0)}", None),
-        (f"{prefix}q=b:{as_of(1)}", -5),
-        (f"{prefix}q=b:{as_of(2)}", "many"),
-        (f"{prefix}q=b:{as_of(3)}", 1.5),
-    ]
-    evicted = store_evictions([*odd, *sizes, *good], prefix, 150, frozenset())
-    assert evicted[:2] == [f"{prefix}:{as_of(9)}", f"{prefix}no-as-of"]
-    # Then the day-0 and day-1 pages (b's weigh nothing but go in as_of order), never a newest.
-    assert evicted[2:] == [
-        f"{prefix}q=a:{as_of(0)}",
-        f"{prefix}q=b:{as_of(0)}",
-        f"{prefix}q=a:{as_of(1)}",
+    real = [f"{prefix}q=a:{as_of(n)}" for n in range(3)]
+    assert store_evictions([*odd, *real], prefix, frozenset()) == [
+        f"{prefix}:{as_of(9)}",
+        f"{prefix}no-as-of",
+        f"{prefix}q=a:",
+        *real[:2],
     ]
 
 
 STORE_QUERIES: Final = tuple(Query(source="artificial-analysis", max_results=n) for n in range(1, 9))
 
 
-def kept_page_bytes(path: Path) -> dict[str, int]:
-    """Every kept page's key in the SQLite file and its stored length (as the store counts it)."""
+def store_state(path: Path) -> tuple[int, list[str]]:
+    """The SQLite file's bytes in use, as the store counts them, and its kept pages' keys."""
     with sqlite3.connect(path) as db:
-        rows = db.execute(
-            "SELECT key, length(value) FROM entries WHERE key LIKE '%:page:%' "
-            "AND expires_at IS NULL"
+        pages, free, size = (
+            db.execute(f"PRAGMA {name}").fetchone()[0]
+            for name in ("page_count", "freelist_count", "page_size")
+        )
+        keys = db.execute(
+            "SELECT key FROM entries WHERE key LIKE '%:page:%' AND expires_at IS NULL"
         ).fetchall()
-    return dict(rows)
+    return (pages - free) * size, [key for (key,) in keys]
 
 
 async def fill_store(cache: SnapshotCache, clock: Clock, snapshots: int) -> None:
@@ -326,35 +319,33 @@ async def fill_store(cache: SnapshotCache, clock: Clock, snapshots: int) -> None
 async def test_the_sqlite_store_holds_every_query_to_its_bound(
     kept_cache: KeptCache, clock: Clock, spec: str
 ) -> None:
-    """8 queries x 6 snapshots, each query under its bound: the store keeps the newest within it."""
+    """8 queries x 30 snapshots, each under its own bound: the file stays within the store's."""
     path = Path(spec.removeprefix("sqlite:///"))
-    unbounded = kept_cache()
-    await fill_store(unbounded, clock, 1)
-    page = max(kept_page_bytes(path).values())
-    await unbounded.clear()
-    bound = 20 * page
+    bound = 96 * 1024
     cache = kept_cache(history_store_bytes=bound)
-    await fill_store(cache, clock, 6)
-    kept = kept_page_bytes(path)
-    assert sum(kept.values()) <= bound
-    assert len(kept) == 20  # of 48 written
-    for query in STORE_QUERIES:
-        # Each query keeps its newest, and what the store dropped is the oldest of all.
-        shown = [as_of_text(page.as_of) for page in await cache.history(query)]
-        assert shown[0] == as_of(5)
-        assert shown == sorted(shown, reverse=True)
-        assert min(shown) >= as_of(3)
+    await fill_store(cache, clock, 30)
+    used, kept = store_state(path)
+    assert used <= bound
+    assert 8 < len(kept) < 240
+    listed = {query: await cache.history(query) for query in STORE_QUERIES}
+    for query, pages in listed.items():
+        # Each query keeps its newest, the store dropped the oldest of all: what is left
+        # of each query is its newest snapshots.
+        shown = [as_of_text(page.as_of) for page in pages]
+        assert shown == [as_of(n) for n in range(29, 29 - len(shown), -1)]
+    lengths = [len(pages) for pages in listed.values()]
+    assert max(lengths) - min(lengths) <= 1, lengths
     assert cache.stats.backend_errors == 0
-    assert "MiB in the store" in await cache.describe()
+    assert "0.09375 MiB in the store" in await cache.describe()
 
 
 @pytest.mark.parametrize("spec", ["sqlite"], indirect=True)
-async def test_poisoned_sizes_and_keys_in_the_store_are_dropped_not_raised(
+async def test_poisoned_values_and_keys_in_the_store_are_dropped_not_raised(
     kept_cache: KeptCache, clock: Clock, spec: str
 ) -> None:
-    """A text, a number, an odd key and a huge blob planted among the kept pages: no error."""
+    """A text, a number, an odd key and a 2 MiB blob planted among the kept pages: no error."""
     path = Path(spec.removeprefix("sqlite:///"))
-    cache = kept_cache(history_store_bytes=16 * 1024)
+    cache = kept_cache(history_store_bytes=96 * 1024)
     await fill_store(cache, clock, 1)
     prefix = EntryKeys(cache.namespace).prefix + "page:"
     first, second, third = (query.key for query in STORE_QUERIES[:3])
@@ -369,9 +360,42 @@ async def test_poisoned_sizes_and_keys_in_the_store_are_dropped_not_raised(
             "INSERT INTO entries (key, value, expires_at) VALUES (?, ?, NULL)", planted.items()
         )
     await fill_store(cache, clock, 3)
-    kept = kept_page_bytes(path)
+    used, kept = store_state(path)
     assert not set(planted) & set(kept)
-    assert sum(kept.values()) <= 16 * 1024
+    assert used <= 96 * 1024
     assert cache.stats.backend_errors == 0
     for query in STORE_QUERIES:
         assert (await cache.history(query))[0].items
+
+
+class CountedSQLite(SQLiteCache):
+    """The SQLite backend, counting its trips to the worker thread."""
+
+    trips = 0
+
+    async def _run(self, work: Callable[..., Any], *args: Any) -> Any:
+        self.trips += 1
+        return await super()._run(work, *args)
+
+
+async def test_a_bounded_write_is_one_trip_and_a_hit_is_untouched(
+    tmp_path: Path, clock: Clock
+) -> None:
+    """A new snapshot costs 3 trips (pointer and page, index, one write with the bound); a hit 1."""
+    backend = CountedSQLite(tmp_path / "trips.sqlite3", clock=clock)
+    policy = CachePolicy(
+        ttl=60, near_bytes=0, history=1000, history_bytes=PLENTY, history_store_bytes=4096
+    )
+    cache = SnapshotCache(backend, namespace="ns:test", policy=policy, clock=clock)
+    try:
+        await store_snapshots(cache, clock, 6)
+        backend.trips = 0
+        upstream = Upstream(clock, as_of=as_of(6))
+        await cache.get(QUERY, upstream.fetcher(QUERY), refresh=True)
+        assert backend.trips == 3
+        backend.trips = 0
+        await cache.get(QUERY, upstream.fetcher(QUERY))
+        assert (backend.trips, upstream.calls) == (1, 1)
+        assert len(await listed(cache)) < 6  # the bound dropped some, in that one write
+    finally:
+        await cache.close()
