@@ -289,7 +289,9 @@ def test_odd_keys_in_the_store_go_first_and_never_raise() -> None:
     ]
 
 
-STORE_QUERIES: Final = tuple(Query(source="artificial-analysis", max_results=n) for n in range(1, 9))
+STORE_QUERIES: Final = tuple(
+    Query(source="artificial-analysis", max_results=n) for n in range(1, 9)
+)
 
 
 def store_state(path: Path) -> tuple[int, list[str]]:
@@ -328,7 +330,7 @@ async def test_the_sqlite_store_holds_every_query_to_its_bound(
     assert used <= bound
     assert 8 < len(kept) < 240
     listed = {query: await cache.history(query) for query in STORE_QUERIES}
-    for query, pages in listed.items():
+    for pages in listed.values():
         # Each query keeps its newest, the store dropped the oldest of all: what is left
         # of each query is its newest snapshots.
         shown = [as_of_text(page.as_of) for page in pages]
