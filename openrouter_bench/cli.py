@@ -119,6 +119,9 @@ _EXIT_FORMAT: Final = 6
 #: What the command line's cache keeps of each query: every snapshot it has seen, past
 #: the ttl and the stale window, up to 1,000 of them and this many bytes (oldest go first).
 CLI_HISTORY_BYTES: Final = 64 * 1024 * 1024
+#: What the kept snapshots of every query may take together in a SQLite store, as stored
+#: (oldest go first, a query's newest never): what bounds the command line's file.
+CLI_HISTORY_STORE_BYTES: Final = 256 * 1024 * 1024
 
 _ERROR_PREFIX: Final = "openrouter-bench: error:"
 
@@ -730,7 +733,10 @@ def _add_history_command(commands: Any) -> None:
         "\n"
         "The default cache keeps every snapshot it has seen of each query, past the ttl,\n"
         f"up to 1,000 snapshots and {CLI_HISTORY_BYTES // 2**20} MiB per query (the oldest "
-        "go first,\nthe newest never); a snapshot weighs about twice its response body.",
+        "go first,\nthe newest never); a snapshot weighs about twice its response body. "
+        f"A SQLite store\nholds the kept snapshots of all queries to "
+        f"{CLI_HISTORY_STORE_BYTES // 2**20} MiB as stored (about their\nresponse "
+        "bodies): past it the oldest go first, whatever their query.",
         examples=(
             "openrouter-bench history 'Kimi K2 Thinking' --source design-arena --category gamedev",
             "openrouter-bench history moonshotai/kimi-k2-thinking --source artificial-analysis "
@@ -939,7 +945,11 @@ def _cli_cache_policy() -> Any:
     from openrouter_bench.cache import CachePolicy
 
     # Keep what was seen: the history command reads it, and it costs no quota to keep.
-    return CachePolicy(history=1000, history_bytes=CLI_HISTORY_BYTES)
+    return CachePolicy(
+        history=1000,
+        history_bytes=CLI_HISTORY_BYTES,
+        history_store_bytes=CLI_HISTORY_STORE_BYTES,
+    )
 
 
 def _client_for(args: argparse.Namespace) -> BenchmarksClient:

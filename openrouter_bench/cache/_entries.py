@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import functools
 import logging
 import re
 import sqlite3
@@ -40,10 +41,16 @@ from openrouter_bench.cache._codec import (
     unpack_page,
     unpack_pointer,
 )
-from openrouter_bench.cache._kept import MAX_INDEX_BYTES, HistoryIndex, pack_index, unpack_index
+from openrouter_bench.cache._kept import (
+    MAX_INDEX_BYTES,
+    HistoryIndex,
+    pack_index,
+    store_evictions,
+    unpack_index,
+)
 from openrouter_bench.cache._keys import EntryKeys, redis_pattern
 from openrouter_bench.cache._lru import BoundedMemoryCache
-from openrouter_bench.cache._sqlite import SQLiteCache
+from openrouter_bench.cache._sqlite import SQLiteCache, StoreBound
 from openrouter_bench.errors import ConfigurationError
 from openrouter_bench.models import Page
 from openrouter_bench.query import Query
@@ -127,6 +134,8 @@ class Entries(abc.ABC):
     memory: BoundedMemoryCache | None = None
     #: The redis-py client the backend uses, when it is Redis (leases and a shared quota use it).
     redis_client: Any = None
+    #: True when the backend holds the kept pages of every query to ``store_bytes``.
+    counts_store: ClassVar[bool] = False
 
     def __init__(self, backend: BaseCache, keys: EntryKeys, retain: int) -> None:
         self.backend = backend
@@ -135,10 +144,15 @@ class Entries(abc.ABC):
         #: How long a page is kept after its last write: ``retain``, or None (no expiry)
         #: once :meth:`keep_pages` was called (``CachePolicy.history_bytes`` is set).
         self.page_retain: int | None = retain
+        #: What the kept pages of every query may weigh together where the backend can
+        #: count it (``CachePolicy.history_store_bytes``; 0: no such bound).
+        self.store_bytes = 0
 
-    def keep_pages(self) -> None:
-        """Store pages without an expiry from now on: the kept history's index drops them."""
+    def keep_pages(self, store_bytes: int = 0) -> None:
+        """Store pages without an expiry from now on: the kept history's index drops them,
+        and a backend that can count them holds them all to ``store_bytes`` (0: no bound)."""
         self.page_retain = None
+        self.store_bytes = store_bytes
 
     @property
     def timeout(self) -> float | None:
@@ -694,7 +708,13 @@ class RedisEntries(ByteEntries):
 
 
 class SQLiteEntries(ByteEntries):
-    """Byte entries over :class:`SQLiteCache`, whose pointers are read only up to the cap."""
+    """Byte entries over :class:`SQLiteCache`, whose pointers are read only up to the cap.
+
+    A new snapshot is written in one transaction with its pointer and index, and
+    there the store's kept pages are held to ``store_bytes`` together.
+    """
+
+    counts_store: ClassVar[bool] = True
 
     async def read_current(self, query: Query, held: str | None) -> tuple[Pointer | None, Any]:
         # Pointer and page in one hop to the worker thread, unless the caller holds a page
@@ -728,6 +748,58 @@ class SQLiteEntries(ByteEntries):
     async def _load_head(self, key: str, limit: int) -> object:
         backend = cast(SQLiteCache, self.backend)
         return await backend.get_head(cast(str, backend.build_key(key)), limit)
+
+    async def write_snapshot(
+        self,
+        query: Query,
+        pointer: Pointer,
+        page: Page,
+        *,
+        keep: bool,
+        dropped: Sequence[str],
+        index: HistoryIndex | None = None,
+    ) -> None:
+        # Page, dropped pages, index, pointer and the store-wide bound: one trip to the
+        # worker thread, one transaction. Renewing a stored page (keep) adds nothing to
+        # the store: that stays the adapter's general way.
+        if keep:
+            await super().write_snapshot(
+                query, pointer, page, keep=keep, dropped=dropped, index=index
+            )
+            return
+        backend = cast(SQLiteCache, self.backend)
+
+        def name(key: str) -> str:
+            return cast(str, backend.build_key(key))
+
+        as_of = pointer.as_of
+        rows: list[tuple[str, Any, float | None]] = []
+        refused: NotStored | None = None
+        try:
+            data = await self._packed(query, as_of, page)
+        except NotStored as error:
+            refused = error
+        else:
+            rows.append((name(self.keys.page(query, as_of)), data, self.page_retain))
+        if index is not None:
+            rows.append((name(self.keys.history(query)), pack_index(query, index), None))
+        rows.append((name(self.keys.pointer(query)), pack_pointer(query, pointer), self.retain))
+        bound: StoreBound | None = None
+        if self.store_bytes and self.page_retain is None and refused is None:
+            prefix = name(self.keys.prefix + "page:")
+            spared = frozenset({rows[0][0]})
+            choose = functools.partial(store_evictions, prefix=prefix, spared=spared)
+            bound = (prefix, self.store_bytes, choose)
+        deleted = [name(self.keys.page(query, old)) for old in dropped]
+        evicted = await backend.write_and_bound(rows, deleted, bound)
+        if evicted:
+            self.logger.debug(
+                "snapshot cache: %d kept snapshots dropped to hold the store to %d bytes",
+                evicted,
+                self.store_bytes,
+            )
+        if refused is not None:
+            raise refused
 
     @property
     def timeout(self) -> float | None:
@@ -784,14 +856,17 @@ def entries_for(
     clock: Callable[[], float],
     history: int,
     keep_history: bool = False,
+    store_bytes: int = 0,
 ) -> Entries:
     """The adapter for ``backend``: the one place that asks what kind of backend it is.
 
-    ``keep_history``: pages are stored without an expiry (``CachePolicy.history_bytes``).
+    ``keep_history``: pages are stored without an expiry (``CachePolicy.history_bytes``),
+    and held to ``store_bytes`` together where the backend counts them
+    (``CachePolicy.history_store_bytes``).
     """
     adapter = _adapter_for(backend, keys, retain, logger, clock=clock, history=history)
     if keep_history:
-        adapter.keep_pages()
+        adapter.keep_pages(store_bytes)
     return adapter
 
 

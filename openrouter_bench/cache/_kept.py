@@ -16,6 +16,12 @@ As bytes it is ``{"format": 2, "kind": "history", "key": query.key,
 that far. Like every stored value it is untrusted: one that fails a check
 raises :class:`~openrouter_bench.cache._codec.UnreadableEntry` and the
 history reads as starting again from the pointer's snapshot.
+
+With ``CachePolicy.history_store_bytes`` set, a store that can count its
+own size (SQLite) is held to it as a whole: :func:`store_evictions` orders
+the kept pages that may go, the oldest ``as_of`` first across queries and
+never a query's newest. An index may then name a page the store
+dropped; the history leaves it out, as any page that is gone.
 """
 
 from __future__ import annotations
@@ -30,7 +36,14 @@ from openrouter_bench.cache._lru import footprint
 from openrouter_bench.models import Page
 from openrouter_bench.query import Query
 
-__all__ = ["MAX_INDEX_BYTES", "HistoryIndex", "pack_index", "unpack_index", "weight_of"]
+__all__ = [
+    "MAX_INDEX_BYTES",
+    "HistoryIndex",
+    "pack_index",
+    "store_evictions",
+    "unpack_index",
+    "weight_of",
+]
 
 #: The largest stored index decoded at all (the pointer's cap: 1,000 snapshots fit in it).
 MAX_INDEX_BYTES: Final = 64 * 1024
@@ -113,3 +126,28 @@ def unpack_index(raw: object, query: Query, *, count: int) -> HistoryIndex:
             raise UnreadableEntry(f"a history index entry that does not read: {_shown(entry)}")
         snapshots.setdefault(_as_of(entry[0]), _weight(entry[1]))
     return HistoryIndex(tuple(snapshots.items()))
+
+
+def store_evictions(keys: list[object], prefix: str, spared: frozenset[str]) -> list[str]:
+    """Which of the kept pages' ``keys`` may go to make room in the store, oldest first.
+
+    ``keys`` are every page key under ``prefix`` (``{namespace}:v{format}:page:``),
+    as the store lists them: untrusted. A key is ``prefix + query.key + ":" + as_of``
+    (a query's key is URL-encoded: it holds no ``:``); the latest ``as_of`` of each
+    query is its newest snapshot and is never named, nor a key in ``spared`` (the
+    pages being written). A key not laid out so goes first, then the oldest ``as_of``
+    whatever its query.
+    """
+    listed: list[tuple[str, str, str]] = []
+    newest: dict[str, str] = {}
+    for key in keys:
+        if not isinstance(key, str) or not key.startswith(prefix) or key in spared:
+            continue
+        query, colon, as_of = key[len(prefix) :].partition(":")
+        if colon and as_of and query:
+            if as_of > newest.get(query, ""):
+                newest[query] = as_of
+        else:
+            query, as_of = "", ""
+        listed.append((as_of, key, query))
+    return [key for as_of, key, query in sorted(listed) if not query or newest[query] != as_of]

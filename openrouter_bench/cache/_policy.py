@@ -59,6 +59,16 @@ class CachePolicy:
       A snapshot weighs what the memory backend weighs it at (about twice its body).
       The memory backend may still evict kept snapshots to stay within ``max_bytes``, and
       memcached evicts what it needs room for: there history is kept as far as they can.
+    - ``history_store_bytes``: 0 (the default): no bound but the per-query ones. Above 0,
+      with ``history_bytes`` set, on a backend that can count its own size (SQLite): the
+      **store as a whole** (the file's pages in use: every query's snapshots, pointers and
+      indexes, and SQLite's own layout) is held to this many bytes. Past it, kept snapshots
+      go, the oldest ``as_of`` first whatever their query and a query's newest never, until
+      the file holds seven eighths of it. Checked in the same write as each new snapshot,
+      from the file's header (no row is read while under it); hits are untouched. The
+      file's write-ahead log (a few MiB between checkpoints) comes on top. Other backends
+      have their own bound and ignore it (memory: ``max_bytes``; memcached: its memory;
+      Redis: its ``maxmemory`` with an ``allkeys-*`` policy, as kept pages have no TTL).
     - ``max_entries``: bound of the in-memory backend (pages and pointers).
     - ``max_bytes``: what the in-memory backend's entries may weigh together
       (64 MiB by default: a page weighs about twice its body, see
@@ -84,6 +94,7 @@ class CachePolicy:
     )
     history: int = attrs.field(default=2, validator=_count_to(1_000))
     history_bytes: int = attrs.field(default=0, validator=_bytes_or_zero)
+    history_store_bytes: int = attrs.field(default=0, validator=_bytes_or_zero)
     max_entries: int = attrs.field(default=10_000, validator=_count_to(100_000_000))
     max_bytes: int = attrs.field(default=DEFAULT_MAX_BYTES, validator=_count_to(2**40))
     near_bytes: int = attrs.field(default=DEFAULT_NEAR_BYTES, validator=_bytes_or_zero)

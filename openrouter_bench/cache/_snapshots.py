@@ -145,6 +145,7 @@ class SnapshotCache:
                 clock=clock,
                 history=policy.history,
                 keep_history=policy.keeps_history,
+                store_bytes=policy.history_store_bytes,
             )
             self._memory = self._entries.memory
             if self._entries.redis_client is not None:
@@ -385,6 +386,14 @@ class SnapshotCache:
             + (
                 f" kept past retain, up to {policy.history_bytes / 2**20:g} MiB per query"
                 if policy.keeps_history
+                else ""
+            )
+            + (
+                f" and {policy.history_store_bytes / 2**20:g} MiB in the store"
+                if policy.keeps_history
+                and policy.history_store_bytes
+                and self._entries is not None
+                and self._entries.counts_store
                 else ""
             ),
         ]

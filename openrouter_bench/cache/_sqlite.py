@@ -20,15 +20,18 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 from aiocache.base import BaseCache
 
 from openrouter_bench.cache._codec import BytesSerializer
 
-__all__ = ["SQLiteCache"]
+__all__ = ["SQLiteCache", "StoreBound"]
 
 _T = TypeVar("_T")
+
+#: ``(prefix, max_bytes, choose)``: see :meth:`SQLiteCache.write_and_bound`.
+StoreBound: TypeAlias = tuple[str, int, Callable[[list[object]], list[str]]]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -39,6 +42,7 @@ CREATE TABLE IF NOT EXISTS entries (
 """
 
 # Expired rows are only skipped on read; every so many writes they are swept.
+_KEYS_IN_SPAN = "SELECT key FROM entries WHERE key >= ? AND key < ?"
 _SWEEP_EVERY = 256
 
 
@@ -149,20 +153,63 @@ class SQLiteCache(BaseCache):  # type: ignore[misc]  # aiocache ships no type hi
         return value
 
     def _db_set(self, pairs: list[tuple[str, Any]], ttl: float | None) -> None:
-        deadline = self._deadline(ttl)
+        self._db_write([(key, value, ttl) for key, value in pairs], [], None)
+
+    def _db_write(
+        self,
+        rows: list[tuple[str, Any, float | None]],
+        deleted: list[str],
+        bound: StoreBound | None,
+    ) -> int:
         db = self._db()
+        evicted = 0
         with db:
             db.execute("BEGIN IMMEDIATE")
             db.executemany(
                 "INSERT OR REPLACE INTO entries (key, value, expires_at) VALUES (?, ?, ?)",
-                [(key, value, deadline) for key, value in pairs],
+                [(key, value, self._deadline(ttl)) for key, value, ttl in rows],
             )
+            db.executemany("DELETE FROM entries WHERE key = ?", [(key,) for key in deleted])
+            if bound is not None:
+                evicted = self._db_bound(db, *bound)
         self._writes += 1
         if self._writes % _SWEEP_EVERY == 0:
             db.execute(
                 "DELETE FROM entries WHERE expires_at IS NOT NULL AND expires_at <= ?",
                 (self._clock(),),
             )
+        return evicted
+
+    @staticmethod
+    def _db_used(db: sqlite3.Connection) -> int:
+        # What the file's pages in use hold, read from its header: no row is read.
+        (pages,) = db.execute("PRAGMA page_count").fetchone()
+        (free,) = db.execute("PRAGMA freelist_count").fetchone()
+        (size,) = db.execute("PRAGMA page_size").fetchone()
+        return int((pages - free) * size)
+
+    def _db_bound(
+        self,
+        db: sqlite3.Connection,
+        prefix: str,
+        max_bytes: int,
+        choose: Callable[[list[object]], list[str]],
+    ) -> int:
+        if self._db_used(db) <= max_bytes:
+            return 0
+        # Over: down to seven eighths, so the next writes neither list nor delete. The
+        # keys under prefix are one range of the primary key, and a key is read from
+        # its row's first page (no page body is read).
+        target = max_bytes - max_bytes // 8
+        span = (prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1))
+        keys = [key for (key,) in db.execute(_KEYS_IN_SPAN, span)]
+        evicted = 0
+        for key in choose(keys):
+            db.execute("DELETE FROM entries WHERE key = ?", (key,))
+            evicted += 1
+            if self._db_used(db) <= target:
+                break
+        return evicted
 
     def _db_add(self, key: str, value: Any, ttl: float | None) -> bool:
         db = self._db()
@@ -257,6 +304,24 @@ class SQLiteCache(BaseCache):  # type: ignore[misc]  # aiocache ships no type hi
         whole one without loading it. ``key`` is taken as it is (no namespace).
         """
         return await self._run(self._db_get_head, key, limit)
+
+    async def write_and_bound(
+        self,
+        rows: list[tuple[str, Any, float | None]],
+        deleted: list[str],
+        bound: StoreBound | None = None,
+    ) -> int:
+        """Write ``rows`` (key, value, ttl), delete ``deleted``, then hold the file to ``bound``.
+
+        One trip to the worker thread, one transaction. ``bound`` is ``(prefix,
+        max_bytes, choose)``: when the file's pages in use hold more than
+        ``max_bytes``, ``choose`` is given every key under ``prefix`` and orders the
+        ones that may go (it runs on that thread: a pure function); they are
+        deleted in that order until the file holds at most seven eighths of
+        ``max_bytes``, or none is left. Keys are taken as they are (no namespace);
+        the number of keys deleted is returned.
+        """
+        return await self._run(self._db_write, rows, deleted, bound)
 
     async def get_head_and_named(
         self, key: str, limit: int, named: Callable[[Any], str | None]

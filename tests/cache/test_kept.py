@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -20,10 +21,12 @@ from openrouter_bench.cache._kept import (
     MAX_INDEX_BYTES,
     HistoryIndex,
     pack_index,
+    store_evictions,
     unpack_index,
     weight_of,
 )
 from openrouter_bench.cache._keys import EntryKeys
+from openrouter_bench.cache._sqlite import SQLiteCache
 from openrouter_bench.errors import ConfigurationError
 from openrouter_bench.query import Query
 from tests._cache_fixtures import Clock, Upstream, make_page
@@ -251,3 +254,150 @@ async def test_an_index_that_could_not_be_read_is_not_overwritten(clock: Clock) 
     assert await listed(cache) == [as_of(2), as_of(1), as_of(0)]
     await store_snapshots(cache, clock, 5)
     assert await listed(cache) == [as_of(n) for n in range(4, -1, -1)]
+
+
+def test_the_store_drops_the_oldest_across_queries_and_spares_each_newest() -> None:
+    """The pages that may go are ordered oldest as_of first, whatever the query; no newest."""
+    prefix = "ns:v2:page:"
+    keys: list[object] = [f"{prefix}q={q}:{as_of(n)}" for q in "abc" for n in (3, 1, 0, 2)]
+    spared = frozenset({f"{prefix}q=a:{as_of(2)}"})
+    assert store_evictions(keys, prefix, spared) == [
+        *(f"{prefix}q={q}:{as_of(0)}" for q in "abc"),
+        *(f"{prefix}q={q}:{as_of(1)}" for q in "abc"),
+        *(f"{prefix}q={q}:{as_of(2)}" for q in "bc"),
+    ]
+
+
+def test_odd_keys_in_the_store_go_first_and_never_raise() -> None:
+    """Keys not laid out as pages go before any real page; foreign and non-text keys are left."""
+    prefix = "ns:v2:page:"
+    odd: list[object] = [
+        f"{prefix}no-as-of",
+        f"{prefix}:{as_of(9)}",
+        f"{prefix}q=a:",
+        b"ns:v2:page:bytes",
+        7,
+        None,
+        "another:v2:page:q=a:" + as_of(0),
+    ]
+    real = [f"{prefix}q=a:{as_of(n)}" for n in range(3)]
+    assert store_evictions([*odd, *real], prefix, frozenset()) == [
+        f"{prefix}:{as_of(9)}",
+        f"{prefix}no-as-of",
+        f"{prefix}q=a:",
+        *real[:2],
+    ]
+
+
+STORE_QUERIES: Final = tuple(
+    Query(source="artificial-analysis", max_results=n) for n in range(1, 9)
+)
+
+
+def store_state(path: Path) -> tuple[int, list[str]]:
+    """The SQLite file's bytes in use, as the store counts them, and its kept pages' keys."""
+    with sqlite3.connect(path) as db:
+        pages, free, size = (
+            db.execute(f"PRAGMA {name}").fetchone()[0]
+            for name in ("page_count", "freelist_count", "page_size")
+        )
+        keys = db.execute(
+            "SELECT key FROM entries WHERE key LIKE '%:page:%' AND expires_at IS NULL"
+        ).fetchall()
+    return (pages - free) * size, [key for (key,) in keys]
+
+
+async def fill_store(cache: SnapshotCache, clock: Clock, snapshots: int) -> None:
+    """``snapshots`` new snapshots of each of STORE_QUERIES, a day apart, queries interleaved."""
+    upstream = Upstream(clock)
+    for n in range(snapshots):
+        upstream.as_of = as_of(n)
+        for query in STORE_QUERIES:
+            await cache.get(query, upstream.fetcher(query), refresh=True)
+        clock.advance(86400)
+
+
+@pytest.mark.parametrize("spec", ["sqlite"], indirect=True)
+async def test_the_sqlite_store_holds_every_query_to_its_bound(
+    kept_cache: KeptCache, clock: Clock, spec: str
+) -> None:
+    """8 queries x 30 snapshots, each under its own bound: the file stays within the store's."""
+    path = Path(spec.removeprefix("sqlite:///"))
+    bound = 96 * 1024
+    cache = kept_cache(history_store_bytes=bound)
+    await fill_store(cache, clock, 30)
+    used, kept = store_state(path)
+    assert used <= bound
+    assert 8 < len(kept) < 240
+    listed = {query: await cache.history(query) for query in STORE_QUERIES}
+    for pages in listed.values():
+        # Each query keeps its newest, the store dropped the oldest of all: what is left
+        # of each query is its newest snapshots.
+        shown = [as_of_text(page.as_of) for page in pages]
+        assert shown == [as_of(n) for n in range(29, 29 - len(shown), -1)]
+    lengths = [len(pages) for pages in listed.values()]
+    assert max(lengths) - min(lengths) <= 1, lengths
+    assert cache.stats.backend_errors == 0
+    assert "0.09375 MiB in the store" in await cache.describe()
+
+
+@pytest.mark.parametrize("spec", ["sqlite"], indirect=True)
+async def test_poisoned_values_and_keys_in_the_store_are_dropped_not_raised(
+    kept_cache: KeptCache, clock: Clock, spec: str
+) -> None:
+    """A text, a number, an odd key and a 2 MiB blob planted among the kept pages: no error."""
+    path = Path(spec.removeprefix("sqlite:///"))
+    cache = kept_cache(history_store_bytes=96 * 1024)
+    await fill_store(cache, clock, 1)
+    prefix = EntryKeys(cache.namespace).prefix + "page:"
+    first, second, third = (query.key for query in STORE_QUERIES[:3])
+    planted = {
+        f"{prefix}{first}:{as_of(-1)}": "x" * 1000,  # text, not bytes
+        f"{prefix}{second}:{as_of(-1)}": 12345,  # a number
+        f"{prefix}no-as-of": b"\x00" * 1000,  # not laid out as a page
+        f"{prefix}{third}:{as_of(-2)}": b"\xff" * 2 * 1024 * 1024,  # over the bound alone
+    }
+    with sqlite3.connect(path) as db:
+        db.executemany(
+            "INSERT INTO entries (key, value, expires_at) VALUES (?, ?, NULL)", planted.items()
+        )
+    await fill_store(cache, clock, 3)
+    used, kept = store_state(path)
+    assert not set(planted) & set(kept)
+    assert used <= 96 * 1024
+    assert cache.stats.backend_errors == 0
+    for query in STORE_QUERIES:
+        assert (await cache.history(query))[0].items
+
+
+class CountedSQLite(SQLiteCache):
+    """The SQLite backend, counting its trips to the worker thread."""
+
+    trips = 0
+
+    async def _run(self, work: Callable[..., Any], *args: Any) -> Any:
+        self.trips += 1
+        return await super()._run(work, *args)
+
+
+async def test_a_bounded_write_is_one_trip_and_a_hit_is_untouched(
+    tmp_path: Path, clock: Clock
+) -> None:
+    """A new snapshot costs 3 trips (pointer and page, index, one write with the bound); a hit 1."""
+    backend = CountedSQLite(tmp_path / "trips.sqlite3", clock=clock)
+    policy = CachePolicy(
+        ttl=60, near_bytes=0, history=1000, history_bytes=PLENTY, history_store_bytes=4096
+    )
+    cache = SnapshotCache(backend, namespace="ns:test", policy=policy, clock=clock)
+    try:
+        await store_snapshots(cache, clock, 6)
+        backend.trips = 0
+        upstream = Upstream(clock, as_of=as_of(6))
+        await cache.get(QUERY, upstream.fetcher(QUERY), refresh=True)
+        assert backend.trips == 3
+        backend.trips = 0
+        await cache.get(QUERY, upstream.fetcher(QUERY))
+        assert (backend.trips, upstream.calls) == (1, 1)
+        assert len(await listed(cache)) < 6  # the bound dropped some, in that one write
+    finally:
+        await cache.close()
