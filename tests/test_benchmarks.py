@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 import pytest
 
-from benchmarks import loop_stall, redis_hit
+from benchmarks import history_store, loop_stall, redis_hit
 from benchmarks.__main__ import PLANS, chart_path, render_again
 from benchmarks._contenders import client_options, sdk_arguments
 from benchmarks._documents import PAGE_50, fan_out_queries, mixed_document
@@ -431,3 +431,13 @@ def test_the_chart_draws_bars_and_goal_lines() -> None:
     assert one == pytest.approx((low + high) / 2, abs=0.1)
     goal_x = float(re.findall(r'<line x1="([\d.]+)"[^>]*stroke-width="2.5"', svg)[1])
     assert goal_x == pytest.approx(one + (high - one) * math.log10(1.5), abs=0.1)
+
+
+def test_history_store_bound_keeps_the_file_within_it(capsys: pytest.CaptureFixture[str]) -> None:
+    """benchmarks.history_store: with a store-wide bound the file in use stays under it."""
+    history_store.main(["--queries", "4", "--snapshots", "12", "--store-mib", "0.5"])
+    line = capsys.readouterr().out
+    found = re.search(r"([\d.]+) MiB in use, file [\d.]+ MiB; snapshots per query (\d+) to", line)
+    assert found is not None, line
+    assert float(found[1]) <= 0.5 * 1.25  # the snapshot being written may pass it briefly
+    assert 1 <= int(found[2]) < 12
