@@ -157,9 +157,9 @@ def test_no_text_output_lets_server_text_drive_the_terminal(
     assert all(item["display_name"].endswith(POISON) for item in data["get json"]["data"])
     assert all(row["display_name"].endswith(POISON) for row in data["best ndjson"])
     lines = sum(len(run.out.splitlines()) for run in runs.values())
-    shown = sum(run.out.count("\\x1b[2J") for run in runs.values())
+    escaped = sum(run.out.count("\\x1b[2J") for run in runs.values())
     observe(
-        f"{len(runs)} text outputs ({lines} lines, {shown} hostile strings shown as escapes: "
+        f"{len(runs)} text outputs ({lines} lines, {escaped} hostile strings shown as escapes: "
         "\\x1b[2J...\\u202e...\\x00) and one on a terminal with colour: 0 raw control "
         "characters on stdout or stderr but its own styles; JSON and NDJSON equal the sent values"
     )
