@@ -7,6 +7,11 @@ reaches an exception, an attribute or a log record. The server can then
 neither echo the key into a log, nor flood a record with megabytes, nor
 forge log lines with newlines or terminal escapes.
 
+Text for a terminal (a table's cells, headings and footers, a watch's
+sentences) passes through :func:`printable` instead: whole, every character
+kept, but each control and invisible character shown as an escape, so the
+server can neither drive the terminal nor hide that it tried.
+
 :func:`plural` is the one way a count and its noun are written for people
 ("1 item", "3 items"), wherever the package prints or logs one.
 """
@@ -17,7 +22,7 @@ import re
 from collections.abc import Iterable
 from typing import Final
 
-__all__ = ["REDACTED", "TEXT_LIMIT", "plural", "untrusted_text"]
+__all__ = ["REDACTED", "TEXT_LIMIT", "plural", "printable", "untrusted_text"]
 
 #: What stands where a secret was.
 REDACTED: Final = "<redacted>"
@@ -96,6 +101,32 @@ def untrusted_text(
     if cut or len(value) > limit:
         value = value[: max(0, limit - 1)].rstrip() + "…"
     return value
+
+
+def _escaped(code: int) -> str:
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def _escape(found: re.Match[str]) -> str:
+    return "".join(_escaped(ord(char)) for char in found.group())
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on a terminal, each control and invisible character as an escape.
+
+    The characters :func:`untrusted_text` makes spaces or drops (C0 and C1
+    controls with ESC, tab, CR and newline among them, DEL, the line
+    separators, zero-width and bidi controls, lone surrogates) are written as
+    Python writes them in a string (``\\x1b``, ``\\u202e``): what was there
+    stays visible, and nothing reaches the terminal as a command. The result
+    is one line, and an escape is as wide on screen as its ``len`` (it is
+    ASCII), so tables aligned by ``len`` stay aligned; cleaning it again
+    changes nothing. Nothing is cut and no secret is looked for: this
+    is for data shown to the person who asked for it.
+    """
+    return _INVISIBLE.sub(_escape, _CONTROLS.sub(_escape, text))
 
 
 def plural(count: int, noun: str, many: str | None = None) -> str:

@@ -43,7 +43,7 @@ import attrs
 import orjson
 
 from openrouter_bench._paths import cli_cache_spec, default_cli_cache_path
-from openrouter_bench._text import plural
+from openrouter_bench._text import plural, printable
 from openrouter_bench._version import __version__
 from openrouter_bench.answers import Catalog
 from openrouter_bench.cache import namespace_for
@@ -1027,7 +1027,8 @@ async def _category_hint(client: BenchmarksClient, page: Page) -> str | None:
 
 
 def _hint(err: TextIO, text: str) -> None:
-    err.write(f"openrouter-bench: hint: {text}\n")
+    # A hint may name the server's categories: nothing in it may drive the terminal.
+    err.write(f"openrouter-bench: hint: {printable(text)}\n")
 
 
 async def _get(args: argparse.Namespace, out: TextIO) -> int:

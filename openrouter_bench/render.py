@@ -15,6 +15,17 @@ first N, and which columns a table or a CSV file has. It reorders what was
 fetched and nothing else: the page, and what the cache holds, stay as the
 server sent them. A :class:`Palette` colours a table for a terminal; CSV, JSON
 and NDJSON are never coloured.
+
+Every text a table shows that came from the server (a cell, a display name in
+a heading, a citation in a footer) passes through
+:func:`~openrouter_bench._text.printable` first, so a hostile server or a
+poisoned cache cannot drive the terminal (clear it, forge lines, write to the
+clipboard, reorder text with bidi controls): :func:`align_rows` cleans every
+cell, and each heading and footer cleans its own text before it is styled.
+JSON, CSV and NDJSON are data and hold the server's values as sent: JSON and
+NDJSON escape ESC and the other C0 controls but not DEL, C1 or bidi
+characters, and CSV carries every character raw, so a program or a file, not
+a terminal, is their reader.
 """
 
 from __future__ import annotations
@@ -33,7 +44,7 @@ import attrs
 import orjson
 
 from openrouter_bench._convert import unstructure_item, unstructure_page
-from openrouter_bench._text import plural
+from openrouter_bench._text import plural, printable
 from openrouter_bench.errors import ConfigurationError, OpenRouterBenchError
 from openrouter_bench.fanout import FanOutResult
 from openrouter_bench.history import StandingPoint, StandingSeries
@@ -440,13 +451,17 @@ def _table(page: Page, items: Sequence[Item], view: ItemView, palette: Palette) 
     elif page.from_cache:
         footer.append(palette.dim("from cache"))
     if meta.citation:
-        footer.append(f"source: {meta.citation}")
+        footer.append(printable(f"source: {meta.citation}"))
     return "\n".join([palette.bold(head), *body, "", *footer]) + "\n"
 
 
 def align_rows(rows: Iterable[list[str]]) -> list[str]:
-    """Rows of cells as lines of columns, each as wide as its widest cell."""
-    table = list(rows)
+    """Rows of cells as lines of columns, each as wide as its widest cell.
+
+    Each cell is :func:`~openrouter_bench._text.printable` first: one line, no
+    terminal control, as wide as its ``len``.
+    """
+    table = [[printable(cell) for cell in row] for row in rows]
     widths = [max(len(row[index]) for row in table) for index in range(len(table[0]))]
     return [
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
@@ -533,7 +548,7 @@ def _rank(value: Any) -> str:
 
 
 def _change_table(change: SnapshotChange, palette: Palette) -> str:
-    title = change.describe().splitlines()[0]
+    title = printable(change.describe().splitlines()[0])
     rows = [
         [
             row["change"],
@@ -549,7 +564,7 @@ def _change_table(change: SnapshotChange, palette: Palette) -> str:
         head, *body = align_rows([["change", "ranking", "model", "rank", "score"], *rows])
         lines += ["", palette.bold(head), *body]
     if change.citation:
-        lines += ["", f"source: {change.citation}"]
+        lines += ["", printable(f"source: {change.citation}")]
     return "\n".join(lines) + "\n\n"
 
 
@@ -922,7 +937,10 @@ def render_standing(
         raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
     blocks = []
     for line in series:
-        title = f"{palette.bold(line.label)} ({line.model}) in {line.ranking}"
+        title = (
+            f"{palette.bold(printable(line.label))} ({printable(line.model)}) "
+            f"in {printable(line.ranking)}"
+        )
         head = [title]
         if chart:
             first, last = line.points[0], line.points[-1]
@@ -939,6 +957,6 @@ def render_standing(
             ]
             for point in line.points
         ]
-        tail = [palette.dim(f"source: {line.citation}")] if line.citation else []
+        tail = [palette.dim(printable(f"source: {line.citation}"))] if line.citation else []
         blocks.append("\n".join([*head, *align_rows(rows), *tail]))
     return "\n\n".join(blocks) + "\n"

@@ -18,6 +18,12 @@ Rankings are never merged: a table shows each ranking on its own (a block per
 ranking for ``best``), and every row names its ranking. On a terminal a table
 row gets a bar of its score, drawn from the lowest to the highest score of its
 own ranking, since scores of different rankings do not compare.
+
+A table's and a warning's server text (model ids, display names, ranking,
+arena and category names, citations) is
+:func:`~openrouter_bench._text.printable`: cells through
+:func:`~openrouter_bench.render.align_rows`, headings and footers here, before
+they are styled. JSON, CSV and NDJSON keep the server's values as sent.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from typing import Any, Final
 import attrs
 import orjson
 
+from openrouter_bench._text import printable
 from openrouter_bench.answers import (
     PER_MILLION_TOKENS,
     PER_TASK,
@@ -183,7 +190,7 @@ def answer_warnings(answer: ModelReport | Comparison | RankingAnswers) -> list[s
         lines.append(f"not fetched, so not looked at: {', '.join(answer.missing)}")
     if answer.incomplete:
         lines.append(f"may lack items (a page may have been cut): {', '.join(answer.incomplete)}")
-    return lines
+    return [printable(line) for line in lines]
 
 
 # --- tables -------------------------------------------------------------------------------------
@@ -254,14 +261,19 @@ def _footer(
         lines.append("sources:")
         for part in cited:
             when = "-" if part.as_of is None else f"{part.as_of:%Y-%m-%d %H:%M} UTC"
-            lines.append(f"  {part.name}, as of {when}: {part.citation or 'no citation given'}")
+            source = f"  {part.name}, as of {when}: {part.citation or 'no citation given'}"
+            lines.append(printable(source))
             if _stale(part):
                 lines.append(palette.yellow("    STALE: the refresh failed; an older snapshot"))
     if missing:
-        lines.append(palette.yellow(f"missing (could not be fetched): {', '.join(missing)}"))
+        lines.append(
+            palette.yellow(printable(f"missing (could not be fetched): {', '.join(missing)}"))
+        )
     if incomplete:
         lines.append(
-            palette.yellow(f"incomplete (a page may have been cut): {', '.join(incomplete)}")
+            palette.yellow(
+                printable(f"incomplete (a page may have been cut): {', '.join(incomplete)}")
+            )
         )
     return lines
 
@@ -303,7 +315,7 @@ def render_model(report: ModelReport, catalog: Catalog, style: AnswerStyle) -> s
         return _rows_text(style.fmt, records)
     palette = style.palette
     names = ", ".join(report.display_names) or report.model
-    lines = [palette.bold(f"{names} ({report.model})"), ""]
+    lines = [palette.bold(printable(f"{names} ({report.model})")), ""]
     if report.standings:
         # A search eval's rows say which engine and surface scored; other rankings have none.
         variants = any(s.variant for s in report.standings)
@@ -446,7 +458,8 @@ def render_rankings(
     lines: list[str] = []
     for answer in answers.rankings:
         state = "" if answer.complete else ", may lack items"
-        lines.append(palette.bold(f"{answer.ranking}: {title}, {_ceiling_text(answer)}{state}"))
+        heading = f"{answer.ranking}: {title}, {_ceiling_text(answer)}{state}"
+        lines.append(palette.bold(printable(heading)))
         if answer.rows:
             rows = [
                 ([_rank_cell(s), _model_cell(s), format_score(s.score), _price_cell(s)], s)

@@ -21,6 +21,7 @@ from typing import Any, Final
 
 import attrs
 
+from openrouter_bench._text import printable
 from openrouter_bench.errors import (
     OpenRouterBenchError,
     QuotaExhaustedError,
@@ -140,7 +141,8 @@ class SnapshotChange:
             lines.append(f"  {score_only} more kept their rank with a new score")
         if self.citation:
             lines.append(f"  source: {self.citation}")
-        return "\n".join(lines) + "\n"
+        # Names and citations are the server's: each line is made safe for a terminal.
+        return "\n".join(map(printable, lines)) + "\n"
 
     def to_json(self) -> dict[str, Any]:
         """The change as JSON-ready data (the pages left out)."""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import fcntl
 import io
 import logging
 import os
+import queue
 import shutil
 import struct
 import termios
@@ -24,6 +27,7 @@ from openrouter_bench import BenchmarksClient, Catalog, RetryPolicy
 from openrouter_bench._convert import structure_page
 from openrouter_bench.cli import main
 from openrouter_bench.fake import FakeOpenRouter, FakeTime, RedisServer
+from openrouter_bench.fake.hostile import Answer, HostileServer
 from openrouter_bench.hooks import (
     CacheEvent,
     ClientHooks,
@@ -112,6 +116,29 @@ def on_terminal(
     shown = received.decode("utf-8", "replace").replace("\r\n", "\n")
     assert CANARY_KEY not in shown + other.getvalue()
     return code, shown, other.getvalue()
+
+
+@contextlib.contextmanager
+def serving_in_thread(*answers: Answer) -> Iterator[str]:
+    """A :class:`HostileServer` with this script, in its own thread and loop; yields its URL.
+
+    For commands run with :func:`run_cli`, which runs its own loop in this thread.
+    """
+    urls: queue.Queue[str] = queue.Queue()
+    stop = threading.Event()
+
+    async def serve() -> None:
+        async with HostileServer(*answers) as server:
+            urls.put(server.url)
+            await asyncio.to_thread(stop.wait)
+
+    thread = threading.Thread(target=asyncio.run, args=(serve(),))
+    thread.start()
+    try:
+        yield urls.get(timeout=10)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
 
 
 HookEvent = RequestSent | ResponseReceived | RetryScheduled | CacheEvent | WaitStarted

@@ -13,8 +13,6 @@ import contextlib
 import csv
 import io
 import json
-import queue
-import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -27,9 +25,9 @@ import pytest
 from openrouter_bench import BenchmarksClient, Catalog, ModelStanding, RetryPolicy
 from openrouter_bench.answers import PER_MILLION_TOKENS, PER_TASK
 from openrouter_bench.fake import FakeOpenRouter
-from openrouter_bench.fake.hostile import HostileServer, RawRequest, respond
+from openrouter_bench.fake.hostile import RawRequest, respond
 from openrouter_bench.render import FORMATS
-from tests.conftest import CANARY_KEY, Run, on_terminal, run_cli
+from tests.conftest import CANARY_KEY, Run, on_terminal, run_cli, serving_in_thread
 
 KIMI: Final = "moonshotai/kimi-k2-thinking"
 GPT5: Final = "openai/gpt-5"
@@ -288,21 +286,8 @@ def serving_a_twin(fake: FakeOpenRouter) -> Iterator[str]:
         writer.write(respond(200, orjson.dumps(document)))
         await writer.drain()
 
-    urls: queue.Queue[str] = queue.Queue()
-    stop = threading.Event()
-
-    async def serve() -> None:
-        async with HostileServer(answer) as server:
-            urls.put(server.url)
-            await asyncio.to_thread(stop.wait)
-
-    thread = threading.Thread(target=asyncio.run, args=(serve(),))
-    thread.start()
-    try:
-        yield urls.get(timeout=10)
-    finally:
-        stop.set()
-        thread.join(timeout=10)
+    with serving_in_thread(answer) as url:
+        yield url
 
 
 def test_an_ambiguous_name_exits_2_listing_the_candidates(

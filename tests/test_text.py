@@ -1,4 +1,7 @@
-"""untrusted_text: the one cleaner of server and cache text before it reaches an error or a log."""
+"""untrusted_text: the one cleaner of server and cache text before it reaches an error or a log.
+
+printable: server text made safe for a terminal, every character still shown.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from openrouter_bench._text import REDACTED, TEXT_LIMIT, untrusted_text
+from openrouter_bench._text import REDACTED, TEXT_LIMIT, printable, untrusted_text
 
 KEY = "sk-or-v1-0123456789abcdef0123456789abcdef"
 SECRETS = (f"Bearer {KEY}", KEY)
@@ -179,3 +182,28 @@ def test_no_text_ever_shows_the_key_a_control_or_too_much(
 def test_any_text_comes_out_clean_and_bounded(text: str, limit: int) -> None:
     """Whatever the text, the result has no control character and fits the limit."""
     _assert_clean(untrusted_text(text, secrets=SECRETS, limit=limit), limit)
+
+
+def test_printable_keeps_ordinary_text_as_it_is() -> None:
+    """Accents, other scripts, symbols, a backslash: nothing to escape, nothing changed."""
+    text = "Kimi K2 (après) 中文 ▁▂█ $0.5/M \\ ok"
+    assert printable(text) == text
+
+
+def test_printable_shows_each_terminal_command_as_an_escape() -> None:
+    """ESC, BEL, CR, newline, tab, NUL, DEL, C1 CSI, bidi and zero-width: each one, escaped."""
+    assert printable("a\x1b[2Jb") == "a\\x1b[2Jb"
+    assert printable("\x1b]52;c;aGk=\x07") == "\\x1b]52;c;aGk=\\x07"
+    assert printable("\r\n\t\x00\x7f\x9b") == "\\x0d\\x0a\\x09\\x00\\x7f\\x9b"
+    assert printable("x\u202ey\u200bz\u2028") == "x\\u202ey\\u200bz\\u2028"
+    assert printable("tag\U000e0041") == "tag\\U000e0041"
+    assert printable("\ud800") == "\\ud800"
+
+
+@given(st.text())
+def test_printable_text_has_no_control_and_cleaning_it_again_changes_nothing(text: str) -> None:
+    """Whatever the text, the result has no control or invisible character, and is a fixed point."""
+    shown = printable(text)
+    assert not _FORBIDDEN & set(shown)
+    assert not any(0xD800 <= ord(ch) <= 0xDFFF for ch in shown)
+    assert printable(shown) == shown
