@@ -448,14 +448,15 @@ def _structure_source(cls: type, plans: list[_FieldPlan]) -> str:
     no_extra = "len(obj) == size and not nulls" if has_optional else "len(obj) == size"
     lines += [
         f"    extra = _NO_EXTRA if {no_extra} else _extras(obj, _KNOWN, _OPTIONAL)",
-        "    record = _new(_cls)",
-        *(f"    _set_{plan.name}(record, v_{plan.name})" for plan in plans),
+        "    record = _new(_building)",
+        *(f"    record.{plan.name} = v_{plan.name}" for plan in plans),
         *(
-            f"    _set_{plan.text_field}(record, v_{plan.text_field})"
+            f"    record.{plan.text_field} = v_{plan.text_field}"
             for plan in plans
             if plan.text_field is not None
         ),
-        "    _set_extra(record, extra)",
+        "    record.extra = extra",
+        "    record.__class__ = _cls",
         "    return record",
     ]
     return "\n".join(lines) + "\n"
@@ -553,6 +554,27 @@ def _check_plain(cls: type) -> None:
         raise TypeError(f"{cls.__name__}: the converter does not run init hooks")
 
 
+def _building_class(cls: type) -> type:
+    """A subclass of ``cls`` whose instances take attribute assignments: a record is built
+    as one of these, then made a ``cls`` by ``__class__`` assignment.
+
+    Frozen attrs classes refuse setattr, and each alternative (attrs' ``__init__``, a
+    slot descriptor's ``__set__``) is a call through a method wrapper per field, which
+    costs more than the checks of the value it sets. A subclass that adds no slots and
+    takes back object's own ``__setattr__`` and ``__delattr__`` (they share one type
+    slot) gets CPython's plain slot stores, and has the layout of ``cls``, so the record
+    can become a ``cls``: the object the caller gets is exactly what attrs would build.
+    """
+    building = type(
+        f"_Building{cls.__name__}",
+        (cls,),
+        {"__slots__": (), "__setattr__": object.__setattr__, "__delattr__": object.__delattr__},
+    )
+    trial: Any = object.__new__(building)
+    trial.__class__ = cls  # raises TypeError at import if the layouts ever part
+    return building
+
+
 def _generate(cls: type) -> None:
     """Compile the structure and unstructure functions of one record class."""
     _check_plain(cls)
@@ -566,8 +588,7 @@ def _generate(cls: type) -> None:
         "_KNOWN": frozenset([p.name for p in plans] + ([] if source is None else ["source"])),
         "_OPTIONAL": frozenset(p.name for p in plans if p.optional_key),
         "_new": object.__new__,
-        # The slot descriptors' own setters: frozen attrs classes refuse setattr.
-        **{f"_set_{field.name}": cls.__dict__[field.name].__set__ for field in attrs.fields(cls)},
+        "_building": _building_class(cls),
     }
     name = cls.__name__
     _STRUCTURE[cls] = _compile(_structure_source(cls, plans), f"structure_{name}", namespace)
