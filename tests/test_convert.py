@@ -322,7 +322,7 @@ def test_page_structures_items_in_order_with_query_and_time() -> None:
     assert not page.stale
 
 
-def records_in(record: object) -> list[Any]:
+def records_in(record: Any) -> list[Any]:
     """``record`` and every record it holds, depth first."""
     found = [record]
     for field in attrs.fields(type(record)):
