@@ -30,7 +30,7 @@ import math
 import re
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
@@ -424,7 +424,7 @@ def _structure_source(cls: type, plans: list[_FieldPlan]) -> str:
     required = [plan.name for plan in plans if not plan.optional_key]
     has_optional = len(required) < len(plans)
     lines = [f"def structure_{cls.__name__}(obj):", "    try:"]
-    lines += [f"        v_{name} = obj[{name!r}]" for name in required]
+    lines += [f"        v_{name} = obj[_key_{name}]" for name in required]
     lines += ["    except KeyError:", "        raise _missing(obj, _REQUIRED) from None"]
     # With every required key present, a length equal to the count of known keys
     # proves there are no extra keys, without looking at any of them.
@@ -435,7 +435,7 @@ def _structure_source(cls: type, plans: list[_FieldPlan]) -> str:
         v = f"v_{plan.name}"
         if plan.optional_key:
             lines += [
-                f"    {v} = obj.get({plan.name!r}, _ABSENT)",
+                f"    {v} = obj.get(_key_{plan.name}, _ABSENT)",
                 f"    if {v} is _ABSENT:",
                 f"        {v} = None",
                 "    else:",
@@ -444,18 +444,19 @@ def _structure_source(cls: type, plans: list[_FieldPlan]) -> str:
             ]
         lines += ["    " + line for line in _check_lines(plan, v)]
         if plan.text_field is not None:
-            lines += [f"    v_{plan.text_field} = _kept_text(obj[{plan.name!r}], {v})"]
+            lines += [f"    v_{plan.text_field} = _kept_text(obj[_key_{plan.name}], {v})"]
     no_extra = "len(obj) == size and not nulls" if has_optional else "len(obj) == size"
     lines += [
         f"    extra = _NO_EXTRA if {no_extra} else _extras(obj, _KNOWN, _OPTIONAL)",
-        "    record = _new(_cls)",
-        *(f"    _set_{plan.name}(record, v_{plan.name})" for plan in plans),
+        "    record = _new(_building)",
+        *(f"    record.{plan.name} = v_{plan.name}" for plan in plans),
         *(
-            f"    _set_{plan.text_field}(record, v_{plan.text_field})"
+            f"    record.{plan.text_field} = v_{plan.text_field}"
             for plan in plans
             if plan.text_field is not None
         ),
-        "    _set_extra(record, extra)",
+        "    record.extra = extra",
+        "    record.__class__ = _cls",
         "    return record",
     ]
     return "\n".join(lines) + "\n"
@@ -553,6 +554,38 @@ def _check_plain(cls: type) -> None:
         raise TypeError(f"{cls.__name__}: the converter does not run init hooks")
 
 
+def _orjson_keys(names: Iterable[str]) -> dict[str, str]:
+    """Each name as the very str object orjson makes of a key with that text.
+
+    orjson keeps one object per short key text (its key cache) and hands it out in every
+    document it reads. A dict lookup by that same object matches on identity, without
+    comparing text; should orjson hand out another object one day, a lookup compares the
+    text as before, so only the speed depends on this.
+    """
+    return {key: key for key in orjson.loads(orjson.dumps(dict.fromkeys(names)))}
+
+
+def _building_class(cls: type) -> type:
+    """A subclass of ``cls`` whose instances take attribute assignments: a record is built
+    as one of these, then made a ``cls`` by ``__class__`` assignment.
+
+    Frozen attrs classes refuse setattr, and each alternative (attrs' ``__init__``, a
+    slot descriptor's ``__set__``) is a call through a method wrapper per field, which
+    costs more than the checks of the value it sets. A subclass that adds no slots and
+    takes back object's own ``__setattr__`` and ``__delattr__`` (they share one type
+    slot) gets CPython's plain slot stores, and has the layout of ``cls``, so the record
+    can become a ``cls``: the object the caller gets is exactly what attrs would build.
+    """
+    building = type(
+        f"_Building{cls.__name__}",
+        (cls,),
+        {"__slots__": (), "__setattr__": object.__setattr__, "__delattr__": object.__delattr__},
+    )
+    trial: Any = object.__new__(building)
+    trial.__class__ = cls  # raises TypeError at import if the layouts ever part
+    return building
+
+
 def _generate(cls: type) -> None:
     """Compile the structure and unstructure functions of one record class."""
     _check_plain(cls)
@@ -566,8 +599,8 @@ def _generate(cls: type) -> None:
         "_KNOWN": frozenset([p.name for p in plans] + ([] if source is None else ["source"])),
         "_OPTIONAL": frozenset(p.name for p in plans if p.optional_key),
         "_new": object.__new__,
-        # The slot descriptors' own setters: frozen attrs classes refuse setattr.
-        **{f"_set_{field.name}": cls.__dict__[field.name].__set__ for field in attrs.fields(cls)},
+        "_building": _building_class(cls),
+        **{f"_key_{name}": key for name, key in _orjson_keys(p.name for p in plans).items()},
     }
     name = cls.__name__
     _STRUCTURE[cls] = _compile(_structure_source(cls, plans), f"structure_{name}", namespace)
@@ -599,8 +632,12 @@ _structure_search: Final = _STRUCTURE[SearchEvalItem]
 # --- items ------------------------------------------------------------------------------------
 
 
+# The keys every item is dispatched on, as orjson's own objects (see _orjson_keys).
+_SOURCE_KEY, _BENCHMARK_KEY = _orjson_keys(["source", "benchmark_type"]).values()
+
+
 def _structure_openrouter(obj: dict[str, Any]) -> OpenRouterEvalItem | SearchEvalItem:
-    benchmark = obj.get("benchmark_type", _ABSENT)
+    benchmark = obj.get(_BENCHMARK_KEY, _ABSENT)
     if benchmark.__class__ is not str:
         if benchmark is _ABSENT:
             raise _Invalid("benchmark_type", "required key is missing")
@@ -644,10 +681,11 @@ def _structure_items(data: list[Any] | tuple[Any, ...]) -> tuple[Item, ...]:
     items: list[Item] = []
     append = items.append
     by_source = _BY_SOURCE
+    source_key = _SOURCE_KEY
     try:
         for obj in data:
             if obj.__class__ is dict:
-                source = obj.get("source")
+                source = obj.get(source_key)
                 hook = by_source.get(source) if source.__class__ is str else None
                 if hook is not None:
                     append(hook(obj))

@@ -322,6 +322,35 @@ def test_page_structures_items_in_order_with_query_and_time() -> None:
     assert not page.stale
 
 
+def records_in(record: Any) -> list[Any]:
+    """``record`` and every record it holds, depth first."""
+    found = [record]
+    for field in attrs.fields(type(record)):
+        value = getattr(record, field.name)
+        if attrs.has(type(value)):
+            found += records_in(value)
+    return found
+
+
+def test_records_read_are_exactly_what_attrs_builds() -> None:
+    """Every record read (items, their nested records, meta) is of its own class, frozen,
+    and equal to, hashing as, the record attrs builds from the same values."""
+    page = read(document())
+    records = [record for item in (*page.items, page.meta) for record in records_in(item)]
+    assert {type(record) for record in records} >= {Pricing, TournamentStats, RunConfig, Meta}
+    for record in records:
+        cls = type(record)
+        assert cls.__module__ == "openrouter_bench.models"
+        rebuilt = cls(**{field.name: getattr(record, field.name) for field in attrs.fields(cls)})
+        assert rebuilt == record
+        assert hash(rebuilt) == hash(record)
+        name = attrs.fields(cls)[0].name
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            setattr(record, name, None)
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            delattr(record, name)
+
+
 def test_page_round_trips_to_the_same_json() -> None:
     """unstructure_page(structure_page(doc)) gives doc back, ints as ints, prices as strings."""
     doc = document()

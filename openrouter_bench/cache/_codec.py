@@ -62,6 +62,10 @@ CLOCK_SKEW: Final = 60.0
 MAX_POINTER_BYTES: Final = 64 * 1024
 
 
+#: What a stored value may be: bytes, or text from a backend that decodes what it reads.
+_TEXT: Final = (bytes, str)
+
+
 class UnreadableEntry(Exception):
     """A stored value is not a readable entry of this format (corrupt, foreign or old)."""
 
@@ -139,8 +143,8 @@ def _shown(value: object) -> str:
     return reprlib.repr(value)
 
 
-def _envelope(raw: object, query: Query, kind: str) -> dict[str, Any]:
-    if not isinstance(raw, bytes | str):
+def _envelope(raw: object, key: str, kind: str) -> dict[str, Any]:
+    if not isinstance(raw, _TEXT):
         raise UnreadableEntry(f"expected bytes, found {type(raw).__name__}")
     try:
         document = orjson.loads(raw)
@@ -154,7 +158,7 @@ def _envelope(raw: object, query: Query, kind: str) -> dict[str, Any]:
         )
     if document.get("kind") != kind:
         raise UnreadableEntry(f"a {_shown(document.get('kind'))} entry where a {kind} was expected")
-    if document.get("key") != query.key:
+    if document.get("key") != key:
         raise UnreadableEntry(f"an entry of another query ({_shown(document.get('key'))})")
     return document
 
@@ -176,20 +180,39 @@ def _canonical(text: str) -> bool:
         return False
 
 
-def _moment(value: object, now: float) -> float:
-    """``value`` if it is a moment a pointer can have been confirmed at, seen at ``now``."""
+def _moment(value: object) -> float:
+    """``value`` if it is a moment a pointer can have been confirmed at (any day up to now)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise UnreadableEntry(f"a pointer whose fetched_at is not a number: {_shown(value)}")
     moment = float(value)
     if not math.isfinite(moment) or moment < 0:
         raise UnreadableEntry(f"a pointer whose fetched_at is not a moment: {value!r}")
-    if moment > now + CLOCK_SKEW:
-        raise UnreadableEntry(f"a pointer dated {moment - now:.0f} s in the future")
     try:
         datetime.fromtimestamp(moment, UTC)
     except (OverflowError, OSError, ValueError):
         raise UnreadableEntry(f"a pointer whose fetched_at is out of range: {value!r}") from None
     return moment
+
+
+def _pointer(raw: object, key: str, history: int) -> Pointer:
+    """Every check of :func:`unpack_pointer` but the clock's."""
+    if isinstance(raw, _TEXT) and len(raw) > MAX_POINTER_BYTES:
+        raise UnreadableEntry(f"a pointer of {len(raw)} bytes, over {MAX_POINTER_BYTES}")
+    document = _envelope(raw, key, "pointer")
+    as_of = _as_of(document.get("as_of"))
+    fetched_at = _moment(document.get("fetched_at"))
+    listed = document.get("history")
+    if not isinstance(listed, list) or not listed or listed[0] != as_of:
+        raise UnreadableEntry("a pointer whose history does not start at its as_of")
+    kept = tuple(dict.fromkeys(_as_of(item) for item in listed[:history]))
+    return Pointer(as_of=as_of, fetched_at=fetched_at, history=kept)
+
+
+# Bounded in count and in the size of what it holds: at most 1,024 pointers of 4 KiB (a
+# real one is a few hundred bytes); a larger one is read in full every time. A value that
+# fails a check raises, and lru_cache keeps nothing of a call that raised.
+_MEMO_POINTER_BYTES: Final = 4096
+_checked_pointer: Final = functools.lru_cache(maxsize=1024)(_pointer)
 
 
 def unpack_pointer(raw: object, query: Query, *, now: float, history: int) -> Pointer:
@@ -199,21 +222,21 @@ def unpack_pointer(raw: object, query: Query, *, now: float, history: int) -> Po
     :data:`CLOCK_SKEW` is refused); at most ``history`` entries of its history
     are read, however many it lists.
     """
-    if isinstance(raw, bytes | str) and len(raw) > MAX_POINTER_BYTES:
-        raise UnreadableEntry(f"a pointer of {len(raw)} bytes, over {MAX_POINTER_BYTES}")
-    document = _envelope(raw, query, "pointer")
-    as_of = _as_of(document.get("as_of"))
-    fetched_at = _moment(document.get("fetched_at"), now)
-    listed = document.get("history")
-    if not isinstance(listed, list) or not listed or listed[0] != as_of:
-        raise UnreadableEntry("a pointer whose history does not start at its as_of")
-    kept = tuple(dict.fromkeys(_as_of(item) for item in listed[:history]))
-    return Pointer(as_of=as_of, fetched_at=fetched_at, history=kept)
+    if isinstance(raw, bytes) and len(raw) <= _MEMO_POINTER_BYTES:
+        # Every hit reads the same pointer bytes until the next refresh moves it: the same
+        # bytes read as the same pointer, so they are decoded and checked once. What
+        # depends on the clock is checked again on every read.
+        pointer = _checked_pointer(raw, query.key, history)
+    else:
+        pointer = _pointer(raw, query.key, history)
+    if pointer.fetched_at > now + CLOCK_SKEW:
+        raise UnreadableEntry(f"a pointer dated {pointer.fetched_at - now:.0f} s in the future")
+    return pointer
 
 
 def unpack_page(raw: object, query: Query, as_of: str) -> Page:
     """The page in ``raw``; :class:`UnreadableEntry` if it is not ``query``'s at ``as_of``."""
-    document = _envelope(raw, query, "page")
+    document = _envelope(raw, query.key, "page")
     if document.get("as_of") != as_of:
         raise UnreadableEntry("a page of another as_of")
     try:

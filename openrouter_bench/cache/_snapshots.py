@@ -39,7 +39,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, cast
 
 import attrs
 from aiocache.base import BaseCache
@@ -136,6 +136,8 @@ class SnapshotCache:
         self._memory: BoundedMemoryCache | None = None
         self._leases: RedisLeases | None = None
         self._near: NearPages | None = None
+        # Queries whose pointer a caller is reading in its own task (see _near_hit).
+        self._near_reads: set[Query] = set()
         if backend is not None:
             self._entries = entries_for(
                 backend,
@@ -230,6 +232,13 @@ class SnapshotCache:
                 if self._on_event is not None:
                     self._on_event(query, "hit")
                 return pointer.page
+        near = self._near
+        if near is not None and not refresh and query not in self._near_reads:
+            held = near.as_of(query)
+            if held is not None:
+                page = await self._near_hit(query, held, max_age)
+                if page is not None:
+                    return page
         until = None if deadline is None else asyncio.get_running_loop().time() + deadline
         # Identical concurrent calls share the backend reads as well as the fetch:
         # a burst of 100 gets costs one pointer read, not 100 connections' worth.
@@ -261,6 +270,39 @@ class SnapshotCache:
                 outcome = "stale"
         if self._on_event is not None:
             self._on_event(query, outcome)
+        return page
+
+    async def _near_hit(self, query: Query, held: str, max_age: float | None) -> Page | None:
+        """The hit of a query whose page the near cache holds (``held``); None: no such hit.
+
+        The pointer is read in the caller's own task: a single-flight task would cost
+        more than the read. Callers of the query that arrive while it is under way take
+        the single-flight road, so a burst still costs at most two pointer reads. Anything
+        but a fresh pointer naming the held page (stale, moved on, missing, unreadable, a
+        failing backend) is no hit here, and the call goes the usual way, which reads
+        the pointer again: once per refresh, next to a fetch.
+        """
+        entries = cast(Entries, self._entries)  # a near cache is only made over entries
+        reads = self._near_reads
+        reads.add(query)
+        try:
+            pointer = await self._through_breaker(lambda: entries.read_pointer(query), None)
+        finally:
+            reads.discard(query)
+        if (
+            pointer is None
+            or pointer.as_of != held
+            or self._clock() - pointer.fetched_at
+            >= (self.policy.ttl if max_age is None else max_age)
+        ):
+            return None
+        page = cast(NearPages, self._near).served(
+            query, pointer.as_of, pointer.fetched_at, cached_copy
+        )
+        if page is not None:
+            self._hits += 1
+            if self._on_event is not None:
+                self._on_event(query, "hit")
         return page
 
     async def _load(

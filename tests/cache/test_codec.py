@@ -85,6 +85,36 @@ def test_a_pointer_reads_no_more_history_than_the_policy_keeps() -> None:
     assert pointer.history == (AS_OF_3, AS_OF_2)
 
 
+def test_the_same_pointer_bytes_are_checked_against_the_clock_on_every_read() -> None:
+    """Bytes read before still pass the clock's check anew: once the clock is set back past
+    their fetched_at (beyond the skew), they are unreadable."""
+    stored = pointer_bytes(fetched_at=NOW)
+    first = unpack_pointer(stored, QUERY, now=NOW, history=2)
+    assert unpack_pointer(bytes(stored), QUERY, now=NOW + 600, history=2) == first
+    with pytest.raises(UnreadableEntry, match="in the future"):
+        unpack_pointer(bytes(stored), QUERY, now=NOW - CLOCK_SKEW - 1, history=2)
+
+
+def test_the_same_pointer_bytes_read_for_another_query_or_history_are_read_anew() -> None:
+    """Bytes read before as one query's pointer are still another query's miss, and still
+    cut to the history asked for."""
+    listed = [AS_OF_3, AS_OF_2, AS_OF_1]
+    stored = pointer_bytes(as_of=AS_OF_3, history=listed)
+    assert unpack_pointer(stored, QUERY, now=NOW, history=3).history == tuple(listed)
+    assert unpack_pointer(stored, QUERY, now=NOW, history=1).history == (AS_OF_3,)
+    with pytest.raises(UnreadableEntry, match="another query"):
+        unpack_pointer(stored, Query(source="design-arena"), now=NOW, history=3)
+
+
+def test_a_large_pointer_within_the_cap_reads_every_time() -> None:
+    """A pointer too large to be remembered (a long history) is still read, and read the same."""
+    listed = [AS_OF_1] * 400
+    stored = pointer_bytes(history=listed)
+    assert 4096 < len(stored) <= MAX_POINTER_BYTES
+    for _ in range(2):
+        assert unpack_pointer(stored, QUERY, now=NOW, history=2).history == (AS_OF_1,)
+
+
 def test_a_pointer_over_the_size_cap_is_refused_before_it_is_parsed() -> None:
     """A stored pointer larger than MAX_POINTER_BYTES is unreadable whatever it holds."""
     huge = pointer_bytes(history=[AS_OF_1] * (MAX_POINTER_BYTES // 10))

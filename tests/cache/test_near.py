@@ -7,6 +7,7 @@ commands all belong to the script was one round trip.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -357,3 +358,82 @@ async def test_a_page_of_another_redis_type_is_a_miss_in_the_script(
     assert reader.stats.backend_errors == 0
     assert await control.type(page_key) == b"string"  # dropped, then written again
     assert (await reader.get(QUERY, upstream.fetcher(QUERY))).from_cache
+
+
+# A warm hit, read in the caller's own task.
+
+
+class HeldSQLite(CountingSQLite):
+    """A SQLite backend whose trips wait for ``gate`` while it is set (a slow backend)."""
+
+    gate: asyncio.Event | None = None
+
+    async def _run(self, work: Callable[..., _T], *args: Any) -> _T:
+        if self.gate is not None:
+            await self.gate.wait()
+        return await super()._run(work, *args)
+
+
+async def warm_sqlite_reader(
+    path: Path, clock: Clock, upstream: Upstream
+) -> tuple[SnapshotCache, HeldSQLite]:
+    """A cache over a held SQLite backend whose near cache holds QUERY's page (one hit made)."""
+    writer = open_cache(f"sqlite:///{path}", namespace=NAMESPACE, clock=clock)
+    await writer.get(QUERY, upstream.fetcher(QUERY))
+    await writer.close()
+    backend = HeldSQLite(path, clock=clock)
+    reader = SnapshotCache(backend, namespace=NAMESPACE, clock=clock)
+    assert (await reader.get(QUERY, upstream.fetcher(QUERY))).from_cache
+    return reader, backend
+
+
+async def test_a_warm_burst_costs_at_most_two_pointer_reads(
+    tmp_path: Path, clock: Clock, upstream: Upstream
+) -> None:
+    """100 identical warm hits at once: the first caller's own read and one shared by the rest."""
+    reader, backend = await warm_sqlite_reader(tmp_path / "cache.db", clock, upstream)
+    hops = backend.hops
+    backend.gate = asyncio.Event()
+    calls = [asyncio.create_task(reader.get(QUERY, upstream.fetcher(QUERY))) for _ in range(100)]
+    await asyncio.sleep(0)
+    backend.gate.set()
+    pages = await asyncio.gather(*calls)
+    assert backend.hops - hops == 2
+    assert all(page.from_cache for page in pages)
+    assert upstream.calls == 1
+    assert reader.stats.hits == 101
+    await reader.close()
+
+
+async def test_a_warm_caller_cancelled_mid_read_leaves_the_others_their_hits(
+    tmp_path: Path, clock: Clock, upstream: Upstream
+) -> None:
+    """Cancelling the caller whose own task reads the pointer fails no one else's call."""
+    reader, backend = await warm_sqlite_reader(tmp_path / "cache.db", clock, upstream)
+    backend.gate = asyncio.Event()
+    first = asyncio.create_task(reader.get(QUERY, upstream.fetcher(QUERY)))
+    await asyncio.sleep(0)
+    others = [asyncio.create_task(reader.get(QUERY, upstream.fetcher(QUERY))) for _ in range(3)]
+    await asyncio.sleep(0)
+    first.cancel()
+    backend.gate.set()
+    pages = await asyncio.gather(*others)
+    assert first.cancelled()
+    assert all(page.from_cache for page in pages)
+    assert (await reader.get(QUERY, upstream.fetcher(QUERY))).from_cache
+    assert upstream.calls == 1
+    await reader.close()
+
+
+async def test_a_warm_query_whose_pointer_aged_is_fetched_again(
+    tmp_path: Path, clock: Clock, upstream: Upstream
+) -> None:
+    """A page held near is no hit once its pointer is past the ttl: the query is fetched."""
+    reader, _ = await warm_sqlite_reader(tmp_path / "cache.db", clock, upstream)
+    clock.advance(CachePolicy().ttl + 1)
+    page = await reader.get(QUERY, upstream.fetcher(QUERY))
+    assert not page.from_cache
+    assert upstream.calls == 2
+    assert (await reader.get(QUERY, upstream.fetcher(QUERY))).from_cache
+    assert (reader.stats.near_hits, reader.stats.near_misses) == (1, 1)  # the fetch was kept
+    await reader.close()
