@@ -116,7 +116,7 @@ def unpack_index(raw: object, query: Query, *, count: int) -> HistoryIndex:
     """
     if isinstance(raw, bytes | str) and len(raw) > MAX_INDEX_BYTES:
         raise UnreadableEntry(f"a history index of {len(raw)} bytes, over {MAX_INDEX_BYTES}")
-    document = _envelope(raw, query, "history")
+    document = _envelope(raw, query.key, "history")
     listed = document.get("snapshots")
     if not isinstance(listed, list) or not listed:
         raise UnreadableEntry("a history index without snapshots")
