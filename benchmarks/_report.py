@@ -53,6 +53,7 @@ PACKAGES: Final = (
     "tenacity",
     "aiocache",
     "redis",
+    "hiredis",
     "httpx",
     "openrouter",
     "pydantic",
