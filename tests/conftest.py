@@ -193,6 +193,19 @@ def page_from(fake: FakeOpenRouter, params: Mapping[str, str]) -> Page:
     )
 
 
+def bare_meta(model_count: int, as_of: str = "2026-06-03T12:00:00Z") -> dict[str, object]:
+    """A ``meta`` object of a handmade answer: every documented key, only the count filled."""
+    return {
+        "as_of": as_of,
+        "version": "v1",
+        "source": None,
+        "source_url": None,
+        "citation": None,
+        "model_count": model_count,
+        "task_type": None,
+    }
+
+
 @pytest.fixture(autouse=True)
 def _restore_logging() -> Iterator[None]:
     """main() configures the root logger for its process; put it back after each test."""

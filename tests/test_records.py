@@ -36,7 +36,7 @@ from openrouter_bench._convert import structure_page
 from openrouter_bench.fake import FakeOpenRouter
 from openrouter_bench.records import ROW_COLUMNS, blended_price, flatten, per_million
 from openrouter_bench.render import ItemView, render_grid, render_page
-from tests.conftest import page_from, run_cli
+from tests.conftest import bare_meta, page_from, run_cli
 
 MILLION: Final = Decimal(1_000_000)
 
@@ -305,15 +305,7 @@ def test_extra_keys_and_unknown_items_are_kept_as_columns() -> None:
             },
             {"source": "new-lab", "model_permaslug": "c/d", "score": 0.5},
         ],
-        "meta": {
-            "as_of": "2026-06-03T12:00:00.000Z",
-            "version": "v1",
-            "source": None,
-            "source_url": None,
-            "citation": None,
-            "model_count": 2,
-            "task_type": None,
-        },
+        "meta": bare_meta(2, as_of="2026-06-03T12:00:00.000Z"),
     }
     page = structure_page(payload, query=Query(), fetched_at=datetime(2026, 6, 3, tzinfo=UTC))
     known, unknown = rows_of(page)

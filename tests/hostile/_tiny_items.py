@@ -23,6 +23,7 @@ import psutil  # type: ignore[import-untyped]  # ships no type hints
 from openrouter_bench import BenchmarksClient, CachePolicy, ResponseFormatError, RetryPolicy
 from openrouter_bench.cache._lru import BoundedMemoryCache
 from openrouter_bench.fake.hostile import HostileServer, respond
+from tests.conftest import bare_meta
 
 MIB: Final = 1024 * 1024
 MILLION: Final = 1_000_000
@@ -30,15 +31,7 @@ ANSWERS: Final = 6
 BUDGET: Final = 64 * MIB
 #: Never a real key: the hostile server accepts anything.
 KEY: Final = "tiny-items-not-a-secret"
-META: Final = {
-    "as_of": "2026-06-03T12:00:00Z",
-    "version": "v1",
-    "source": None,
-    "source_url": None,
-    "citation": None,
-    "model_count": 1,
-    "task_type": None,
-}
+META: Final = bare_meta(1)
 
 
 def tiny_items(count: int) -> bytes:

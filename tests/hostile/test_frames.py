@@ -21,19 +21,11 @@ from openrouter_bench import (
     to_polars,
 )
 from openrouter_bench.fake.hostile import HostileServer, respond
-from tests.conftest import CANARY_KEY
+from tests.conftest import CANARY_KEY, bare_meta
 
 from .conftest import Observe
 
-META: Final = {
-    "as_of": "2026-06-03T12:00:00Z",
-    "version": "v1",
-    "source": None,
-    "source_url": None,
-    "citation": None,
-    "model_count": 2,
-    "task_type": None,
-}
+META: Final = bare_meta(2)
 
 #: A classic eval item as the endpoint documents it.
 EVAL: Final = {
