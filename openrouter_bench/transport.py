@@ -554,27 +554,20 @@ async def read_page(
     status, headers, body = response.status, response.headers, response.body
     hidden = tuple(secrets)
     failure: OpenRouterBenchError
+    read = functools.partial(
+        reader,
+        status,
+        headers,
+        body,
+        query=query,
+        fetched_at=fetched_at,
+        secrets=hidden,
+        max_items=max_items,
+    )
     try:
         if len(body) > off_loop_bytes:
-            return await asyncio.to_thread(
-                reader,
-                status,
-                headers,
-                body,
-                query=query,
-                fetched_at=fetched_at,
-                secrets=hidden,
-                max_items=max_items,
-            )
-        return reader(
-            status,
-            headers,
-            body,
-            query=query,
-            fetched_at=fetched_at,
-            secrets=hidden,
-            max_items=max_items,
-        )
+            return await asyncio.to_thread(read)
+        return read()
     except OpenRouterBenchError as error:
         failure = error
     failure.__cause__ = None

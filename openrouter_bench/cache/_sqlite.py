@@ -122,18 +122,22 @@ class SQLiteCache(BaseCache):  # type: ignore[misc]  # aiocache ships no type hi
     def _deadline(self, ttl: float | None) -> float | None:
         return None if not ttl else self._clock() + ttl
 
-    def _db_get(self, key: str) -> Any:
-        row = (
-            self._db()
-            .execute("SELECT value, expires_at FROM entries WHERE key = ?", (key,))
-            .fetchone()
-        )
+    def _live(self, row: tuple[Any, float | None] | None) -> Any:
+        """A row's value, or None when there is none or it has expired."""
         if row is None:
             return None
         value, expires_at = row
         if expires_at is not None and expires_at <= self._clock():
             return None
         return value
+
+    def _db_get(self, key: str) -> Any:
+        row = (
+            self._db()
+            .execute("SELECT value, expires_at FROM entries WHERE key = ?", (key,))
+            .fetchone()
+        )
+        return self._live(row)
 
     def _db_get_head(self, key: str, limit: int) -> Any:
         # substr counts bytes in a BLOB (characters in TEXT): either way, a bounded read.
@@ -145,12 +149,7 @@ class SQLiteCache(BaseCache):  # type: ignore[misc]  # aiocache ships no type hi
             )
             .fetchone()
         )
-        if row is None:
-            return None
-        value, expires_at = row
-        if expires_at is not None and expires_at <= self._clock():
-            return None
-        return value
+        return self._live(row)
 
     def _db_set(self, pairs: list[tuple[str, Any]], ttl: float | None) -> None:
         self._db_write([(key, value, ttl) for key, value in pairs], [], None)
